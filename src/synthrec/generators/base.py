@@ -1,0 +1,90 @@
+"""The `Generator` protocol: anything that is fitted on a log and samples new synthetic users.
+
+Generators never import `synthrec.models` (see DESIGN.md: dependency direction).
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from synthrec.data.interactions import InteractionData, concat_users
+from synthrec.errors import NotFittedError
+
+try:  # Python >= 3.11
+    from typing import Self
+except ImportError:  # pragma: no cover - Python 3.10
+    from typing_extensions import Self
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Fitted on one `InteractionData`, samples new synthetic users with histories over its catalogue."""
+
+    def fit(self, data: InteractionData) -> Self: ...
+
+    def sample(self, n_users: int, *, seed: int) -> InteractionData: ...
+
+    def sample_batches(self, n_users: int, *, batch_users: int, seed: int) -> Iterator[InteractionData]: ...
+
+    def save(self, path: str | Path) -> None: ...
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self: ...
+
+
+class BaseGenerator:
+    """Shared plumbing: batch streaming with per-batch seeds, persistence, fitted-state checks.
+
+    Subclasses implement `fit` and `_sample_block(n_users, rng, first_user)`.
+
+    Determinism: `sample_batches` derives the seed of batch *b* from
+    ``numpy.random.SeedSequence(seed).spawn(n_batches)[b]``, so a batch's content depends only on
+    ``(seed, batch_users, b)`` and never on how many workers produce the batches. `sample(n, seed)` is
+    the same as concatenating ``sample_batches(n, batch_users=n, seed=seed)``.
+    """
+
+    _fitted: bool = False
+
+    def _require_fitted(self) -> None:
+        if not self._fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(data) first")
+
+    def _sample_block(self, n_users: int, rng: np.random.Generator, first_user: int) -> InteractionData:
+        raise NotImplementedError
+
+    def sample(self, n_users: int, *, seed: int) -> InteractionData:
+        """Draw ``n_users`` new synthetic users; same seed, same output."""
+        parts = list(self.sample_batches(n_users, batch_users=max(n_users, 1), seed=seed))
+        return parts[0] if len(parts) == 1 else concat_users(parts, name=parts[0].name)
+
+    def sample_batches(self, n_users: int, *, batch_users: int, seed: int) -> Iterator[InteractionData]:
+        """Yield synthetic users in batches of at most ``batch_users`` (the last may be smaller)."""
+        self._require_fitted()
+        if n_users < 0 or batch_users < 1:
+            raise ValueError("n_users must be >= 0 and batch_users >= 1")
+        n_batches = max(1, -(-n_users // batch_users))
+        seeds = np.random.SeedSequence(seed).spawn(n_batches)
+        for b, ss in enumerate(seeds):
+            size = min(batch_users, n_users - b * batch_users)
+            yield self._sample_block(size, np.random.default_rng(ss), b * batch_users)
+
+    def save(self, path: str | Path) -> None:
+        """Write the fitted generator to ``path`` (pickle; load only files you trust)."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        with Path(path).open("rb") as fh:
+            obj = pickle.load(fh)
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
+        return obj
