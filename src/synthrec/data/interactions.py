@@ -258,10 +258,8 @@ class InteractionData:
         )
         users = None
         if self.users is not None:
-            users = self.users.filter(pl.col(USER).is_in(pl.Series(active).implode())).with_columns(
-                pl.Series(USER, remap[self.users[USER].to_numpy()], dtype=pl.Int32) if self.users.height else
-                pl.col(USER)
-            )
+            kept = self.users.filter(pl.col(USER).is_in(pl.Series(active).implode()))
+            users = kept.with_columns(pl.Series(USER, remap[kept[USER].to_numpy()], dtype=pl.Int32))
         return replace(self, interactions=inter, user_ids=self.user_ids.gather(active), users=users)
 
     def external_items(self, dense: np.ndarray) -> list[list[object]]:

@@ -2,9 +2,18 @@
 
 Every check raises `DataValidationError` naming the source, the column and the first bad row (1-based,
 data rows only), and says what to do.
+
+Besides the checks (`validate_frame`), this module owns the documented duplicate policy
+(`check_duplicates`, reported in a `ValidationReport`), attribute-table cleaning (`clean_attribute_table`,
+blank cells become null) and time conversion to Int64 epoch seconds (`to_epoch_seconds`).
 """
 
 from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import asdict, dataclass
+from typing import Literal
 
 import polars as pl
 
@@ -35,13 +44,8 @@ def validate_frame(
     if frame.height == 0:
         raise DataValidationError("the input has no rows", source=name,
                                   hint="check the path and the separator; an empty log cannot be used")
-    wanted = {"user": user_col, "item": item_col, "rating": rating_col, "time": time_col}
-    for role, col in wanted.items():
-        if col is not None and col not in frame.columns:
-            raise DataValidationError(
-                f"required {role} column is missing (columns found: {', '.join(frame.columns)})",
-                source=name, column=col, hint=f"pass the right name with --{role}-col",
-            )
+    check_columns(frame, {"user": user_col, "item": item_col, "rating": rating_col, "time": time_col},
+                  name=name)
     for col in (user_col, item_col):
         _check_ids(frame[col], name)
     if rating_col is not None:
@@ -111,3 +115,357 @@ def _check_seconds(col: pl.Series, name: str) -> None:
             source=name, column=col.name,
             hint="pass time_unit='ms' (CLI: --time-unit ms) to convert them to seconds",
         )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Duplicates, the validation report, attribute tables and time conversion
+# ---------------------------------------------------------------------------------------------------------
+
+DuplicatePolicy = Literal["drop", "keep", "error"]
+TimeUnit = Literal["s", "ms", "us", "ns"]
+
+_UNIT_DIVISOR: dict[str, int] = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+# An integer time column whose every value is a valid calendar date written YYYYMMDD in this range is
+# ambiguous: as epoch seconds the same numbers all fall in July-August 1970 (PITFALLS P13).
+YYYYMMDD_RANGE = (18000101, 21001231)
+
+logger = logging.getLogger("synthrec.data")
+
+
+class DataQualityWarning(UserWarning):
+    """Emitted when loading found (and handled, by a documented policy) duplicates or repeated pairs."""
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """What validation found in one interaction log and what it did about it.
+
+    Duplicate policy (documented, applied by every reader):
+
+    * **exact duplicate rows** — a row equal in *every column of the source* to an earlier row — are
+      dropped by default (``duplicates="drop"``), kept with ``"keep"``, or raise with ``"error"``;
+      either way they are counted here.
+    * **repeated (user, item) pairs** — the same user and item on distinct rows (other time, rating or
+      event) — are *kept* as separate events and counted here. ``InteractionData.to_csr("binary")``
+      collapses them to one entry; ``to_csr("count")`` counts them.
+
+    Attributes:
+        source: the file or frame description.
+        rows_read: data rows in the input (header excluded).
+        exact_duplicates: rows equal to an earlier row in every source column.
+        repeated_pairs: distinct (user, item) pairs that occur on more than one distinct row.
+        repeated_events: distinct rows beyond the first of each repeated pair (so a pair seen on three
+            distinct rows counts 1 pair and 2 events).
+        duplicate_policy: ``"drop"``, ``"keep"`` or ``"error"``.
+        rows_kept: rows in the loaded data (``rows_read - exact_duplicates`` under ``"drop"``).
+        n_users, n_items: size of the user and item vocabularies of the loaded data.
+        time_conversion: how the time column was turned into Int64 seconds, or ``None`` without one.
+        notes: other remarks (e.g. blank attribute cells turned into nulls).
+    """
+
+    source: str
+    rows_read: int
+    exact_duplicates: int
+    repeated_pairs: int
+    repeated_events: int
+    duplicate_policy: str
+    rows_kept: int
+    n_users: int = 0
+    n_items: int = 0
+    time_conversion: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def has_findings(self) -> bool:
+        """True when duplicates or repeated pairs were found (the reader then warns)."""
+        return self.exact_duplicates > 0 or self.repeated_pairs > 0
+
+    def summary(self) -> str:
+        """One human-readable paragraph: counts and the policy applied."""
+        dup_action = {"drop": "dropped", "keep": "kept", "error": "rejected"}.get(self.duplicate_policy, "?")
+        parts = [
+            f"{self.source}: {self.rows_read:,} rows read, {self.rows_kept:,} kept; "
+            f"{self.n_users:,} users, {self.n_items:,} items",
+            f"{self.exact_duplicates:,} exact duplicate row(s) {dup_action} (duplicates={self.duplicate_policy!r})",
+            f"{self.repeated_pairs:,} repeated (user, item) pair(s) with {self.repeated_events:,} extra "
+            "event(s) kept as separate events (to_csr('binary') collapses them)",
+        ]
+        if self.time_conversion:
+            parts.append(f"time: {self.time_conversion}")
+        parts.extend(self.notes)
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain dict (JSON-serialisable) for results records."""
+        return {**asdict(self), "notes": list(self.notes)}
+
+
+def check_columns(frame: pl.DataFrame, columns: dict[str, str | None], *, name: str) -> None:
+    """Raise if a mapped column is absent.
+
+    Args:
+        frame: the raw frame.
+        columns: role -> source column name (``None`` = not used), e.g. ``{"user": "userId"}``.
+        name: source description for the message.
+
+    Raises:
+        DataValidationError: naming the missing column, the columns found and the CLI flag to use.
+    """
+    for role, col in columns.items():
+        if col is not None and col not in frame.columns:
+            raise DataValidationError(
+                f"required {role} column is missing (columns found: {', '.join(frame.columns)})",
+                source=name, column=col, hint=f"pass the right name with --{role}-col",
+            )
+
+
+def check_duplicates(
+    frame: pl.DataFrame,
+    *,
+    user_col: str,
+    item_col: str,
+    policy: DuplicatePolicy = "drop",
+    name: str = "<frame>",
+) -> tuple[pl.DataFrame, ValidationReport]:
+    """Count exact duplicate rows and repeated (user, item) pairs and apply the duplicate policy.
+
+    Exact duplicates are judged on every column of ``frame`` (pass the source's full row, not just the
+    mapped columns, so rows that differ only in an unused column are not called duplicates). Row order is
+    kept; under ``"drop"`` the first occurrence stays.
+
+    Args:
+        frame: validated external-id frame, rows in source order.
+        user_col, item_col: the id columns.
+        policy: ``"drop"`` (default), ``"keep"`` or ``"error"``; see `ValidationReport`.
+        name: source description.
+
+    Returns:
+        ``(frame, report)``: the frame after the policy, and the report (``n_users``/``n_items`` filled
+        from the returned frame).
+
+    Raises:
+        DataValidationError: ``policy="error"`` and a duplicate exists (names the first duplicate row and
+            the earlier row it repeats, 1-based), or an unknown policy.
+    """
+    if policy not in ("drop", "keep", "error"):
+        raise DataValidationError(f"unknown duplicates policy {policy!r}", source=name,
+                                  hint="use 'drop', 'keep' or 'error'")
+    n = frame.height
+    first = frame.select(pl.struct(pl.all()).is_first_distinct().alias("f"))["f"]
+    n_dup = int(n - first.sum())
+    if n_dup and policy == "error":
+        row = int((~first).arg_true()[0])
+        earlier = frame.with_row_index("_r").select(pl.col("_r").min().over(frame.columns))["_r"][row]
+        raise DataValidationError(
+            f"row {row + 1} is an exact duplicate of row {int(earlier) + 1} "
+            f"({n_dup} exact duplicate row(s) in all)",
+            source=name, row=row + 1,
+            hint="pass duplicates='drop' to drop them or duplicates='keep' to keep them",
+        )
+    distinct = frame.filter(first) if n_dup else frame
+    pair = pl.struct(user_col, item_col)
+    rep = distinct.select(
+        (pair.is_duplicated() & pair.is_first_distinct()).sum().alias("pairs"),
+        (~pair.is_first_distinct()).sum().alias("events"),
+    )
+    out = distinct if policy == "drop" else frame
+    report = ValidationReport(
+        source=name, rows_read=n, exact_duplicates=n_dup, repeated_pairs=int(rep["pairs"][0]),
+        repeated_events=int(rep["events"][0]), duplicate_policy=policy, rows_kept=out.height,
+        n_users=out[user_col].n_unique(), n_items=out[item_col].n_unique(),
+    )
+    return out, report
+
+
+def emit_report(report: ValidationReport, *, warn: bool = True, stacklevel: int = 3) -> None:
+    """Make a report visible: always logged (INFO) on ``synthrec.data``; with ``warn`` and findings,
+    also a `DataQualityWarning` carrying the summary."""
+    logger.info(report.summary())
+    if warn and report.has_findings:
+        warnings.warn(report.summary(), DataQualityWarning, stacklevel=stacklevel)
+
+
+def clean_attribute_table(table: pl.DataFrame, *, key: str, name: str) -> tuple[pl.DataFrame, list[str]]:
+    """Normalise a user/item attribute table (PITFALLS P15).
+
+    Text cells that are empty or only whitespace become null, so "missing" is one category of a
+    categorical attribute and its rate is kept; surrounding whitespace is stripped. Rows are never
+    dropped.
+
+    Returns:
+        ``(table, notes)``; ``notes`` says how many blank cells each column had.
+
+    Raises:
+        DataValidationError: the key column is missing, has missing values, or repeats a key (the
+            message names the first repeated row, 1-based).
+    """
+    if key not in table.columns:
+        raise DataValidationError(
+            f"attribute table has no key column (columns found: {', '.join(table.columns)})",
+            source=name, column=key, hint="pass the key column name (user_key= / item_key=)",
+        )
+    _check_ids(table[key], name)
+    dup = table[key].is_duplicated() & ~table[key].is_first_distinct()
+    if dup.any():
+        row = _first_row(dup)
+        raise DataValidationError(
+            f"key {table[key][row - 1]!r} appears more than once", source=name, column=key, row=row,
+            hint="an attribute table needs one row per user/item",
+        )
+    notes = []
+    exprs = []
+    for col, dtype in table.schema.items():
+        if col == key or not (dtype == pl.String or dtype == pl.Categorical):
+            continue
+        s = table[col].cast(pl.String)
+        blank = s.str.strip_chars() == ""
+        n_blank = int(blank.sum())
+        if n_blank:
+            notes.append(f"{name}: column '{col}' has {n_blank} blank cell(s), read as missing (null)")
+        exprs.append(
+            pl.when(pl.col(col).cast(pl.String).str.strip_chars() == "").then(None)
+            .otherwise(pl.col(col).cast(pl.String).str.strip_chars()).alias(col)
+        )
+    return (table.with_columns(exprs) if exprs else table), notes
+
+
+def normalise_ids(col: pl.Series) -> pl.Series:
+    """Integral float ids (e.g. from pandas columns with NaN removed) become Int64; others unchanged."""
+    if col.dtype.is_float():
+        finite = col.drop_nulls()
+        if finite.len() and bool((finite == finite.floor()).all()) and not bool(finite.is_nan().any()):
+            return col.cast(pl.Int64)
+    return col
+
+
+def to_epoch_seconds(
+    col: pl.Series,
+    *,
+    time_format: str | None = None,
+    time_unit: TimeUnit | None = None,
+    name: str = "<frame>",
+) -> tuple[pl.Series, str]:
+    """Convert a time column to Int64 seconds since the Unix epoch (UTC).
+
+    Accepted inputs (PITFALLS P13):
+
+    * polars ``Datetime`` of any unit (pandas ``datetime64``): naive values are taken as UTC, tz-aware
+      values are converted to UTC; sub-second parts are floored.
+    * polars ``Date`` (pandas columns of ``datetime.date``): midnight UTC.
+    * integers or integral floats: epoch in ``time_unit`` (default seconds), floored to seconds. An
+      integer column whose values all look like ``YYYYMMDD`` dates raises unless ``time_format`` is
+      given (or ``time_unit="s"`` is declared explicitly): it is never silently read as seconds.
+    * strings: parsed with ``time_format`` (a ``strftime`` pattern such as ``"%Y%m%d"`` or
+      ``"%Y-%m-%d %H:%M:%S"``); without a format, digit strings are treated as integers (above) and
+      ISO-8601 strings (``2020-01-31``, ``2020-01-31T12:00:00``) are parsed.
+
+    Millisecond values read as seconds are caught later by `validate_frame`.
+
+    Returns:
+        ``(seconds, description)``: an Int64 series with the input's name, and a note for the report.
+
+    Raises:
+        DataValidationError: ambiguous YYYYMMDD integers, unparseable strings (naming the first bad row),
+            missing or non-finite values, or an unsupported dtype.
+    """
+    cname = col.name
+    dtype = col.dtype
+    if time_unit is not None and time_unit not in _UNIT_DIVISOR:
+        raise DataValidationError(f"unknown time unit {time_unit!r}", source=name, column=cname,
+                                  hint="use 's', 'ms', 'us' or 'ns'")
+    if isinstance(dtype, pl.Datetime):
+        s = col
+        tz = dtype.time_zone
+        if tz is not None:
+            s = s.dt.convert_time_zone("UTC")
+        return s.dt.epoch("s").alias(cname), f"datetime[{dtype.time_unit}, {tz or 'naive=UTC'}] -> seconds (UTC)"
+    if dtype == pl.Date:
+        return col.dt.epoch("s").alias(cname), "date -> seconds at midnight UTC"
+    if dtype == pl.String or dtype == pl.Categorical:
+        s = col.cast(pl.String).str.strip_chars()
+        if time_format is not None:
+            return _parse_strings(s, time_format, name), f"strings parsed with {time_format!r} -> seconds (UTC)"
+        nonnull = s.drop_nulls()
+        if nonnull.len() and bool(nonnull.str.contains(r"^-?\d+(\.\d*)?$").all()):
+            return to_epoch_seconds(s.cast(pl.Float64).alias(cname) if bool(nonnull.str.contains(r"\.").any())
+                                    else s.cast(pl.Int64).alias(cname),
+                                    time_unit=time_unit, name=name)
+        if nonnull.len() and bool(nonnull.str.contains(r"^\d{4}-\d{2}-\d{2}").all()):
+            try:
+                parsed = s.str.to_datetime(strict=True, time_unit="us")
+            except Exception as exc:
+                raise DataValidationError(
+                    f"could not parse ISO-8601 times ({exc})", source=name, column=cname,
+                    hint="pass time_format (e.g. '%Y-%m-%d %H:%M:%S')",
+                ) from None
+            out, _ = to_epoch_seconds(parsed, name=name)
+            return out, "ISO-8601 strings -> seconds (UTC)"
+        first = nonnull[0] if nonnull.len() else None
+        raise DataValidationError(
+            f"cannot tell how to read time strings such as {first!r}", source=name, column=cname,
+            hint="pass time_format, a strftime pattern such as '%d/%m/%Y %H:%M'",
+        )
+    if dtype.is_integer() or dtype.is_float():
+        if time_format is not None:
+            if dtype.is_float():
+                _check_finite(col, name)
+                col = col.cast(pl.Int64)
+            return (_parse_strings(col.cast(pl.String), time_format, name),
+                    f"integers parsed with {time_format!r} -> seconds (UTC)")
+        if dtype.is_float():
+            _check_finite(col, name)
+            integral = bool((col.drop_nulls() == col.drop_nulls().floor()).all())
+            if integral:
+                col = col.cast(pl.Int64)
+        if time_unit is None and col.dtype.is_integer():
+            _refuse_yyyymmdd(col, name)
+        unit = time_unit or "s"
+        div = _UNIT_DIVISOR[unit]
+        if col.dtype.is_float():
+            out = (col / div).floor().cast(pl.Int64)
+        else:
+            out = col.cast(pl.Int64) // div if div > 1 else col.cast(pl.Int64)
+        return out.alias(cname), f"epoch {unit} -> seconds"
+    raise DataValidationError(
+        f"unsupported time dtype {dtype}", source=name, column=cname,
+        hint="use datetimes, dates, epoch integers, or strings with time_format",
+    )
+
+
+def _check_finite(col: pl.Series, name: str) -> None:
+    bad = col.is_nan() | col.is_infinite()
+    if bad.fill_null(False).any():
+        raise DataValidationError("non-finite timestamp", source=name, column=col.name,
+                                  row=_first_row(bad.fill_null(False)),
+                                  hint="drop those rows or load without a time column")
+
+
+def _refuse_yyyymmdd(col: pl.Series, name: str) -> None:
+    v = col.drop_nulls()
+    if not v.len():
+        return
+    lo, hi = YYYYMMDD_RANGE
+    month = (v // 100) % 100
+    day = v % 100
+    looks = bool(((v >= lo) & (v <= hi) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)).all())
+    if looks:
+        raise DataValidationError(
+            f"ambiguous time column: every value looks like a YYYYMMDD date (e.g. {int(v[0])}); read as epoch "
+            "seconds they would all fall in July-August 1970",
+            source=name, column=col.name,
+            hint="pass time_format='%Y%m%d' (CLI: --time-format %Y%m%d) for dates, or time_unit='s' if they "
+                 "really are seconds",
+        )
+
+
+def _parse_strings(s: pl.Series, time_format: str, name: str) -> pl.Series:
+    parsed = s.str.strptime(pl.Datetime("us"), time_format, strict=False)
+    bad = parsed.is_null() & s.is_not_null()
+    if bad.any():
+        row = _first_row(bad)
+        raise DataValidationError(
+            f"time value {s[row - 1]!r} does not match time_format {time_format!r}", source=name,
+            column=s.name, row=row, hint="fix the value or the format",
+        )
+    return parsed.dt.epoch("s").alias(s.name)

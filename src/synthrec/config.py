@@ -1,0 +1,177 @@
+"""The YAML configuration of `synthrec run`, validated by pydantic.
+
+A config names the data (a registered loader or a file), how the target is made scarce, the split, the
+generators and where they are fitted (``self`` = the scarce target, ``source`` = the private data-rich
+users), the strategies, the recommenders, the metrics and the seeds. `synthrec run --help` and the
+commented example in ``configs/`` document every key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from synthrec.errors import ConfigError
+
+STRATEGIES = ("real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling")
+SOURCES = ("self", "source")
+SPLIT_KINDS = ("leave-last-out", "temporal-user", "temporal-global", "user-holdout", "random")
+FILE_FORMATS = ("auto", "table", "movielens-100k", "movielens-1m", "movielens-latest", "recbole")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Where the real log comes from: a registered ``loader`` or a ``path`` (file or folder)."""
+
+    loader: str | None = Field(None, description="registered dataset name, e.g. movielens-small, ml-100k")
+    path: Path | None = Field(None, description="a CSV/TSV/Parquet file, a MovieLens folder or RecBole prefix")
+    format: Literal["auto", "table", "movielens-100k", "movielens-1m", "movielens-latest", "recbole"] = "auto"
+    user_col: str = "user"
+    item_col: str = "item"
+    rating_col: str | None = None
+    time_col: str | None = None
+    sep: str | None = None
+    time_format: str | None = None
+    time_unit: Literal["s", "ms", "us", "ns"] = "s"
+    min_rating: float | None = Field(None, description="keep only ratings >= this (implicit positives)")
+    min_item_interactions: int = Field(
+        1, ge=1, description="drop items with fewer interactions (keeps dense item-item models tractable)"
+    )
+    min_user_interactions: int = Field(1, ge=1, description="drop users with fewer interactions")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.loader is None) == (self.path is None):
+            raise ValueError("give exactly one of data.loader or data.path")
+        return self
+
+
+class TargetConfig(_Strict):
+    """How the scarce target is made from the data: users are split into a private source and a target."""
+
+    source_fraction: float = Field(
+        0.9, ge=0.0, lt=1.0,
+        description="fraction of users that form the private data-rich source (0: no source)",
+    )
+    keep_fraction: float = Field(1.0, gt=0.0, le=1.0, description="scarcity: keep this fraction of target users")
+    max_per_user: int | None = Field(None, ge=1, description="scarcity: cap each target user's history")
+
+
+class SplitConfig(_Strict):
+    kind: Literal["leave-last-out", "temporal-user", "temporal-global", "user-holdout", "random"] = (
+        "leave-last-out"
+    )
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="for fraction-based split kinds")
+
+
+class ComponentConfig(_Strict):
+    """A generator or model by registry name with its constructor parameters."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = Field(None, description="display name (default: name)")
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class ExperimentConfig(_Strict):
+    """A full `synthrec run` experiment. Unknown keys are errors (typos never pass silently)."""
+
+    name: str = "experiment"
+    data: DataConfig
+    target: TargetConfig = Field(default_factory=TargetConfig)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    generator: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="latent-factor"))
+    sources: list[Literal["self", "source"]] = Field(default_factory=lambda: ["self", "source"])
+    strategies: list[Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]] = (
+        Field(default_factory=lambda: list(STRATEGIES))
+    )
+    augment_ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0])
+    synthetic_ratio: float = Field(
+        1.0, gt=0.0,
+        description="synthetic users per real user the generator was fitted on (synthetic-only, pretrain)",
+    )
+    auto_min_gain: float = Field(
+        0.02, ge=0.0,
+        description="auto keeps real-only unless a synthetic strategy beats it on validation by this "
+        "relative margin",
+    )
+    models: list[ComponentConfig] = Field(
+        default_factory=lambda: [ComponentConfig(name="ease"), ComponentConfig(name="als")]
+    )
+    ks: list[int] = Field(default_factory=lambda: [10, 20])
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
+
+    @field_validator("augment_ratios")
+    @classmethod
+    def _positive_ratios(cls, v: list[float]) -> list[float]:
+        if any(r <= 0 for r in v):
+            raise ValueError("augment ratios must be > 0")
+        return v
+
+    @field_validator("ks")
+    @classmethod
+    def _positive_ks(cls, v: list[int]) -> list[int]:
+        if not v or any(k < 1 for k in v):
+            raise ValueError("ks must be a non-empty list of positive integers")
+        return sorted(set(v))
+
+    @field_validator("seeds")
+    @classmethod
+    def _some_seeds(cls, v: list[int]) -> list[int]:
+        if not v:
+            raise ValueError("give at least one seed")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExperimentConfig:
+        if "source" in self.sources and self.target.source_fraction == 0:
+            raise ValueError("sources lists 'source' but target.source_fraction is 0 (no source users)")
+        if "ceiling" in self.strategies and self.target.source_fraction == 0:
+            raise ValueError("strategy 'ceiling' needs source users: set target.source_fraction > 0")
+        if not self.models:
+            raise ValueError("give at least one model")
+        return self
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate a YAML experiment config.
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or does not match the schema; the message names
+            the file and each bad key with what was expected.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    return parse_config(raw, source=str(path))
+
+
+def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> ExperimentConfig:
+    """Validate a config given as a dict; relative data paths stay as written.
+
+    Raises:
+        ConfigError: see `load_config`.
+    """
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            lines.append(f"  {loc}: {err['msg']}")
+        raise ConfigError(f"{source}: invalid config:\n" + "\n".join(lines)) from None

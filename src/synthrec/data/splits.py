@@ -1,0 +1,587 @@
+"""Train/test splits and scarcity subsampling of an `InteractionData`.
+
+Every function here keeps the user and item vocabularies unchanged, so ``train.to_csr()`` and
+``test.to_csr()`` have the same shape ``(n_users, n_items)`` and row ``u`` / column ``i`` mean the same
+user / item in both. Rows keep the source's order inside each part.
+
+**Time order.** Within a user, events are ordered by ``timestamp`` (seconds); ties in time are broken by the
+row order of the source (a stable sort), never by item id, so relabelling items cannot change a split
+(PITFALLS P1). Without a ``timestamp`` column the row order *is* the time order.
+
+Split kinds (the names used by `make_split` and the config):
+
+================  ===================  ==========================================================
+kind              function             what goes to test
+================  ===================  ==========================================================
+leave-last-out    `leave_last_out`     each user's last ``n`` events (per user)
+temporal-user     `temporal_fraction`  the last ``test_fraction`` of *each user's* events (per user)
+temporal-global   `global_time_cut`    every event at or after *one global* cut time
+user-holdout      `user_holdout`       whole held-out users (strong generalisation)
+random            `random_split`       a uniformly random ``test_fraction`` of all events
+================  ===================  ==========================================================
+
+**How evaluation uses a split** (see `Split.evaluation_inputs`):
+
+* leave-last-out, temporal-user, temporal-global, random: the recommender is fitted on ``train``; for the
+  users with test events, the histories it is given are their rows of ``train.to_csr()`` and the targets
+  are their rows of ``test.to_csr()``. (Under ``temporal-global`` some test users may have no train
+  events: they are cold users with empty histories.)
+* user-holdout: the recommender is fitted on ``train`` (which holds none of the held-out users); the
+  histories are the rows of ``test_history.to_csr()`` (the fold-in part of each held-out user) and the
+  targets are the rows of ``test.to_csr()``.
+
+Every random step takes an explicit ``seed`` and uses ``numpy.random.default_rng(seed)``: the same seed on
+the same data always gives the same output.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from synthrec.data.interactions import TIMESTAMP, USER, CsrValue, InteractionData
+from synthrec.errors import ConfigError, DataValidationError
+
+__all__ = [
+    "SPLIT_KINDS",
+    "Split",
+    "cap_history",
+    "carve_validation",
+    "global_time_cut",
+    "leave_last_out",
+    "make_split",
+    "random_split",
+    "split_users",
+    "subsample_users",
+    "temporal_fraction",
+    "user_holdout",
+]
+
+#: Split kind names accepted by `make_split` / `carve_validation`.
+SPLIT_KINDS: tuple[str, ...] = ("leave-last-out", "temporal-user", "temporal-global", "user-holdout", "random")
+
+
+@dataclass(frozen=True)
+class Split:
+    """The result of a split; all parts share the vocabularies of the input data.
+
+    Attributes:
+        train: events the recommender / generator may be fitted on.
+        test: held-out target events (never shown to a model).
+        kind: one of `SPLIT_KINDS`.
+        description: one human-readable line with the parameters and the resulting sizes.
+        test_history: only for ``user-holdout``: the fold-in events of the held-out users, i.e. the
+            history the recommender sees for them at evaluation time. ``None`` for the other kinds, where
+            the histories are the test users' rows of ``train``.
+    """
+
+    train: InteractionData
+    test: InteractionData
+    kind: str
+    description: str
+    test_history: InteractionData | None = None
+
+    def test_users(self) -> np.ndarray:
+        """Sorted dense ids (int32) of the users that have at least one test event."""
+        return self.test.active_users()
+
+    def evaluation_inputs(
+        self, target_value: CsrValue = "binary"
+    ) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
+        """What a ranking evaluation needs: ``(users, histories, targets)``.
+
+        Args:
+            target_value: how target events become relevance (``"binary"``, ``"count"`` or ``"rating"``,
+                see `InteractionData.to_csr`); graded values feed graded NDCG.
+
+        Returns:
+            users: int32 array ``(n_eval,)``, sorted dense ids of users with test events.
+            histories: float32 CSR ``(n_eval, n_items)``, binary: the users' rows of ``test_history``
+                (user-holdout) or of ``train`` (every other kind).
+            targets: float32 CSR ``(n_eval, n_items)``: the users' rows of ``test``.
+        """
+        users = self.test_users()
+        source = self.test_history if self.test_history is not None else self.train
+        histories = source.to_csr()[users]
+        targets = self.test.to_csr(target_value)[users]
+        return users, histories, targets
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _check_nonempty(data: InteractionData, what: str) -> None:
+    if data.n_interactions == 0:
+        raise DataValidationError(f"cannot {what}: the log has no interactions", source=data.name,
+                                  hint="load a non-empty log")
+
+
+def _check_fraction(value: float, name: str, *, closed: bool = False) -> float:
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = numeric and bool(np.isfinite(value)) and (0.0 <= value <= 1.0 if closed else 0.0 < value < 1.0)
+    if not ok:
+        interval = "[0, 1]" if closed else "(0, 1)"
+        raise ConfigError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+def _check_seed(seed: int | None, fn: str) -> int:
+    if seed is None:
+        raise ConfigError(f"{fn} is random: pass an explicit integer seed=...")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"{fn}: seed must be an integer, got {seed!r}")
+    return int(seed)
+
+
+def _times(data: InteractionData) -> np.ndarray:
+    """Event times as int64 ``(n,)``: the timestamp column, or the row index when there is none."""
+    df = data.interactions
+    if not data.has_timestamp:
+        return np.arange(df.height, dtype=np.int64)
+    ts = df[TIMESTAMP]
+    if ts.null_count():
+        row = int(ts.is_null().arg_true()[0]) + 1
+        raise DataValidationError(
+            f"{ts.null_count()} missing timestamp(s); a time-ordered split needs every event's time",
+            source=data.name, column=TIMESTAMP, row=row,
+            hint="drop those rows, or drop the timestamp column to use row order as time order",
+        )
+    return ts.to_numpy().astype(np.int64, copy=False)
+
+
+def _time_positions(data: InteractionData) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, in source order: 0-based position of the event in its user's time order, and the user's
+    event count. Ties in time keep row order (stable), never item order."""
+    users = data.interactions[USER].to_numpy().astype(np.int64)
+    n = users.shape[0]
+    rows = np.arange(n, dtype=np.int64)
+    order = np.lexsort((rows, _times(data), users))  # primary user, then time, then row
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    counts_sorted = np.diff(np.r_[starts, n])
+    group = np.repeat(np.arange(starts.shape[0]), counts_sorted)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = rows - starts[group]
+    cnt = np.empty(n, dtype=np.int64)
+    cnt[order] = counts_sorted[group]
+    return pos, cnt
+
+
+def _parts(data: InteractionData, test_mask: np.ndarray, suffix: tuple[str, str] = ("train", "test")
+           ) -> tuple[InteractionData, InteractionData]:
+    mask = pl.Series(test_mask)
+    df = data.interactions
+    return (data.with_interactions(df.filter(~mask), name=f"{data.name}/{suffix[0]}"),
+            data.with_interactions(df.filter(mask), name=f"{data.name}/{suffix[1]}"))
+
+
+def _n_users(df: pl.DataFrame) -> int:
+    return int(df[USER].n_unique()) if df.height else 0
+
+
+def _round_half_up(x: np.ndarray | float) -> np.ndarray:
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5 + 1e-9).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------- splits
+
+
+def leave_last_out(data: InteractionData, n: int = 1) -> Split:
+    """Leave-last-out (per user): each user's last ``n`` events in time order go to test.
+
+    Time order is ``timestamp`` with ties broken by source row order (stable; never by item id); without
+    a timestamp column, row order. Users with ``n`` events or fewer stay wholly in train (they have no
+    target, so they are not evaluated).
+
+    Args:
+        data: the log; any columns.
+        n: events held out per user, ``n >= 1``.
+
+    Returns:
+        `Split` of kind ``"leave-last-out"`` (``test_history`` is None).
+
+    Raises:
+        ConfigError: ``n`` is not a positive integer.
+        DataValidationError: the log is empty, or a timestamp is missing.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"leave_last_out: n must be an integer >= 1, got {n!r}")
+    _check_nonempty(data, "split")
+    pos, cnt = _time_positions(data)
+    test_mask = (cnt > n) & (pos >= cnt - n)
+    train, test = _parts(data, test_mask)
+    kept = _n_users(data.interactions) - _n_users(test.interactions)
+    desc = (f"leave-last-out n={n}: {test.n_interactions} test events of {_n_users(test.interactions)} users; "
+            f"{kept} users with <= {n} events kept wholly in train; ties in time broken by row order")
+    return Split(train, test, "leave-last-out", desc)
+
+
+def temporal_fraction(data: InteractionData, test_fraction: float = 0.2) -> Split:
+    """Per-user temporal split: the last ``test_fraction`` of *each user's* events (time order) → test.
+
+    This is the **per-user** temporal split: each user's own timeline is cut, at a different time for
+    each user (train and test times overlap across users). For one cut time shared by everyone, use
+    `global_time_cut`.
+
+    A user with ``c`` events sends ``min(c - 1, round_half_up(test_fraction * c))`` of their latest
+    events to test, so at least one event always stays in train (a user with one event is all train).
+    Time order is ``timestamp`` with ties broken by source row order; without timestamps, row order.
+
+    Args:
+        data: the log.
+        test_fraction: in (0, 1).
+
+    Returns:
+        `Split` of kind ``"temporal-user"``.
+
+    Raises:
+        ConfigError: ``test_fraction`` outside (0, 1).
+        DataValidationError: the log is empty, or a timestamp is missing.
+    """
+    f = _check_fraction(test_fraction, "test_fraction")
+    _check_nonempty(data, "split")
+    pos, cnt = _time_positions(data)
+    n_test = np.minimum(cnt - 1, _round_half_up(f * cnt))
+    test_mask = pos >= cnt - n_test
+    train, test = _parts(data, test_mask)
+    desc = (f"temporal-user (per-user cut) test_fraction={f:g}: {test.n_interactions} of "
+            f"{data.n_interactions} events to test from {_n_users(test.interactions)} users")
+    return Split(train, test, "temporal-user", desc)
+
+
+def global_time_cut(data: InteractionData, test_fraction: float | None = 0.2, *, cut: int | None = None
+                    ) -> Split:
+    """Global temporal split: every event at or after **one cut time shared by all users** → test.
+
+    This is the **global** temporal split (no information from the future leaks into train:
+    ``max(train time) < min(test time)``). Users whose whole history is before the cut are train-only;
+    users whose whole history is after it appear only in test (cold users with empty histories — the
+    evaluation must count them). For per-user cuts, use `temporal_fraction`.
+
+    The cut is either given (``cut``, in the units of the timestamp column: seconds) or chosen from
+    ``test_fraction``: with the ``N`` events sorted by time (stable), ``cut`` is the time of the event at
+    0-based position ``N - round_half_up(test_fraction * N)``. All events tied at the cut time go to test,
+    so the test share can exceed ``test_fraction`` when many events share that second. Without a
+    timestamp column, the row index serves as time (``cut`` is then a 0-based row number).
+
+    Args:
+        data: the log.
+        test_fraction: in (0, 1); ignored when ``cut`` is given.
+        cut: explicit cut time (events with ``time >= cut`` are test).
+
+    Returns:
+        `Split` of kind ``"temporal-global"``; its description holds the cut time.
+
+    Raises:
+        ConfigError: bad ``test_fraction``, or neither it nor ``cut`` given.
+        DataValidationError: the log is empty, a timestamp is missing, or the cut leaves train or test
+            empty (e.g. all events share one time).
+    """
+    _check_nonempty(data, "split")
+    t = _times(data)
+    if cut is None:
+        if test_fraction is None:
+            raise ConfigError("global_time_cut needs test_fraction or cut")
+        f = _check_fraction(test_fraction, "test_fraction")
+        n = t.shape[0]
+        n_test = int(np.clip(_round_half_up(f * n), 1, n))
+        cut_value = int(np.sort(t, kind="stable")[n - n_test])
+        how = f"test_fraction={f:g}"
+    else:
+        cut_value = int(cut)
+        how = "explicit cut"
+    test_mask = t >= cut_value
+    n_test_events = int(test_mask.sum())
+    if n_test_events == 0 or n_test_events == t.shape[0]:
+        side = "test" if n_test_events == 0 else "train"
+        raise DataValidationError(
+            f"the global time cut at {cut_value} leaves {side} empty "
+            f"(times range over [{int(t.min())}, {int(t.max())}])",
+            source=data.name, column=TIMESTAMP if data.has_timestamp else None,
+            hint="choose a cut inside the time range, or a per-user split (temporal-user, leave-last-out)",
+        )
+    train, test = _parts(data, test_mask)
+    te_users = test.active_users()
+    cold = int((~np.isin(te_users, train.active_users())).sum())
+    unit = "s" if data.has_timestamp else " (row index)"
+    desc = (f"temporal-global (one global cut) {how}: cut={cut_value}{unit}; {n_test_events} of "
+            f"{t.shape[0]} events to test; {te_users.shape[0]} test users, of whom {cold} have no train "
+            f"events (cold)")
+    return Split(train, test, "temporal-global", desc)
+
+
+def user_holdout(data: InteractionData, test_fraction: float = 0.2, fold_in_fraction: float = 0.8, *,
+                 seed: int) -> Split:
+    """Strong generalisation: hold out whole users (Marlin 2004; Liang et al. 2018, Mult-VAE protocol).
+
+    Held-out users are drawn uniformly without replacement among users with **at least 2 events** (a user
+    with one event cannot have both a history and a target); ``round_half_up(test_fraction * n_eligible)``
+    of them, clamped to ``[1, n_eligible]``. ``train`` holds every event of the other users. For each
+    held-out user with ``c`` events, the first ``clip(round_half_up(fold_in_fraction * c), 1, c - 1)``
+    events in time order (stable; row order without timestamps) form ``test_history`` (shown to the
+    recommender) and the rest form ``test`` (targets). Liang et al. draw the fold-in events at random;
+    here they are the earliest ones, so no future event is shown to the model.
+
+    Args:
+        data: the log.
+        test_fraction: share of eligible users held out, in (0, 1).
+        fold_in_fraction: share of each held-out user's events given as history, in (0, 1).
+        seed: seed of ``numpy.random.default_rng`` for the choice of users.
+
+    Returns:
+        `Split` of kind ``"user-holdout"`` with ``test_history`` set.
+
+    Raises:
+        ConfigError: a fraction outside (0, 1) or a missing seed.
+        DataValidationError: the log is empty, or no user has 2 events, or holding out would leave train
+            empty.
+    """
+    f = _check_fraction(test_fraction, "test_fraction")
+    fi = _check_fraction(fold_in_fraction, "fold_in_fraction")
+    s = _check_seed(seed, "user_holdout")
+    _check_nonempty(data, "split")
+    users = data.interactions[USER].to_numpy()
+    counts = np.bincount(users, minlength=data.n_users)
+    eligible = np.flatnonzero(counts >= 2)
+    if eligible.shape[0] == 0:
+        raise DataValidationError("user_holdout needs users with at least 2 events; none has",
+                                  source=data.name, column=USER, hint="use a per-interaction split")
+    n_hold = int(np.clip(_round_half_up(f * eligible.shape[0]), 1, eligible.shape[0]))
+    rng = np.random.default_rng(s)
+    held = np.sort(rng.choice(eligible, size=n_hold, replace=False))
+    is_held = np.zeros(data.n_users, dtype=bool)
+    is_held[held] = True
+    row_held = is_held[users]
+    if row_held.all():
+        raise DataValidationError(
+            f"holding out {n_hold} users leaves no training users", source=data.name,
+            hint="lower test_fraction",
+        )
+    pos, cnt = _time_positions(data)
+    n_hist = np.clip(_round_half_up(fi * cnt), 1, np.maximum(cnt - 1, 1))
+    target = row_held & (pos >= n_hist)
+    history = row_held & ~target
+    df = data.interactions
+    train = data.with_interactions(df.filter(pl.Series(~row_held)), name=f"{data.name}/train")
+    test = data.with_interactions(df.filter(pl.Series(target)), name=f"{data.name}/test")
+    hist = data.with_interactions(df.filter(pl.Series(history)), name=f"{data.name}/test-history")
+    desc = (f"user-holdout (strong generalisation) test_fraction={f:g} fold_in_fraction={fi:g} seed={s}: "
+            f"{n_hold} of {eligible.shape[0]} users with >= 2 events held out; "
+            f"{hist.n_interactions} fold-in events, {test.n_interactions} target events")
+    return Split(train, test, "user-holdout", desc, test_history=hist)
+
+
+def random_split(data: InteractionData, test_fraction: float = 0.2, *, seed: int) -> Split:
+    """Per-interaction random split: exactly ``round_half_up(test_fraction * N)`` events, drawn uniformly
+    without replacement, go to test (ignores time; repeated (user, item) pairs may land on both sides).
+
+    Args:
+        data: the log.
+        test_fraction: in (0, 1).
+        seed: seed of ``numpy.random.default_rng``.
+
+    Returns:
+        `Split` of kind ``"random"``.
+
+    Raises:
+        ConfigError: bad fraction or missing seed.
+        DataValidationError: the log is empty.
+    """
+    f = _check_fraction(test_fraction, "test_fraction")
+    s = _check_seed(seed, "random_split")
+    _check_nonempty(data, "split")
+    n = data.n_interactions
+    n_test = int(np.clip(_round_half_up(f * n), 0, n))
+    rng = np.random.default_rng(s)
+    test_mask = np.zeros(n, dtype=bool)
+    test_mask[rng.choice(n, size=n_test, replace=False)] = True
+    train, test = _parts(data, test_mask)
+    desc = (f"random (per interaction) test_fraction={f:g} seed={s}: {n_test} of {n} events to test "
+            f"from {_n_users(test.interactions)} users")
+    return Split(train, test, "random", desc)
+
+
+# ---------------------------------------------------------------------------------------------- users
+
+
+def _choose_users(data: InteractionData, fraction: float, seed: int, *, at_least: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Active users split into (chosen, rest), each sorted; ``max(at_least, round_half_up(fraction *
+    n_active))`` chosen uniformly without replacement."""
+    active = data.active_users()
+    n_pick = min(active.shape[0], max(at_least, int(_round_half_up(fraction * active.shape[0]))))
+    rng = np.random.default_rng(seed)
+    pick = np.zeros(active.shape[0], dtype=bool)
+    pick[rng.choice(active.shape[0], size=n_pick, replace=False)] = True
+    return active[pick], active[~pick]
+
+
+def split_users(data: InteractionData, fraction: float, *, seed: int
+                ) -> tuple[InteractionData, InteractionData]:
+    """Partition the active users into two disjoint sets, e.g. 90 % source and 10 % target.
+
+    ``a`` gets ``round_half_up(fraction * n_active)`` users drawn uniformly without replacement and all
+    their events; ``b`` gets every other user. Vocabularies are unchanged (rows stay aligned); call
+    `InteractionData.compact_users` for dense user ids.
+
+    Args:
+        data: the log.
+        fraction: share of users in ``a``, in (0, 1).
+        seed: seed of ``numpy.random.default_rng``.
+
+    Returns:
+        ``(a, b)``, named ``"<name>/users-a"`` and ``"<name>/users-b"``.
+
+    Raises:
+        ConfigError: bad fraction or missing seed.
+        DataValidationError: the log is empty, or one side would get no user.
+    """
+    f = _check_fraction(fraction, "fraction")
+    s = _check_seed(seed, "split_users")
+    _check_nonempty(data, "split users")
+    a_users, b_users = _choose_users(data, f, s)
+    if a_users.shape[0] == 0 or b_users.shape[0] == 0:
+        raise DataValidationError(
+            f"splitting {a_users.shape[0] + b_users.shape[0]} users with fraction={f:g} leaves one side empty",
+            source=data.name, column=USER, hint="use a fraction nearer 0.5, or more users",
+        )
+    return (data.filter_users(a_users, name=f"{data.name}/users-a"),
+            data.filter_users(b_users, name=f"{data.name}/users-b"))
+
+
+def subsample_users(data: InteractionData, fraction: float, *, seed: int) -> InteractionData:
+    """Scarcity: keep a uniformly random ``fraction`` of the active users (at least 1) with all their
+    events; vocabularies unchanged.
+
+    Args:
+        data: the log.
+        fraction: in (0, 1]; ``1`` returns every user.
+        seed: seed of ``numpy.random.default_rng``.
+
+    Returns:
+        The kept users' events, named ``"<name>/users<fraction>"``.
+
+    Raises:
+        ConfigError: bad fraction or missing seed.
+        DataValidationError: the log is empty.
+    """
+    f = _check_fraction(fraction, "fraction", closed=True)
+    if f == 0.0:
+        raise ConfigError("subsample_users: fraction must be > 0")
+    s = _check_seed(seed, "subsample_users")
+    _check_nonempty(data, "subsample")
+    keep, _ = _choose_users(data, f, s, at_least=1)
+    return data.filter_users(keep, name=f"{data.name}/users{f:g}")
+
+
+def cap_history(data: InteractionData, max_per_user: int,
+                keep: Literal["first", "last", "random"] = "first", *, seed: int | None = None
+                ) -> InteractionData:
+    """Scarcity: keep at most ``max_per_user`` events of each user (rows keep source order).
+
+    Args:
+        data: the log.
+        max_per_user: cap, ``>= 1``.
+        keep: ``"first"`` (earliest events in time order, stable), ``"last"`` (latest) or ``"random"``
+            (uniform without replacement per user; needs ``seed``).
+        seed: seed of ``numpy.random.default_rng``; required for ``keep="random"``.
+
+    Returns:
+        The capped log, named ``"<name>/cap<max_per_user>"``.
+
+    Raises:
+        ConfigError: bad cap, unknown ``keep``, or ``keep="random"`` without a seed.
+        DataValidationError: a timestamp is missing.
+    """
+    if isinstance(max_per_user, bool) or not isinstance(max_per_user, (int, np.integer)) or max_per_user < 1:
+        raise ConfigError(f"cap_history: max_per_user must be an integer >= 1, got {max_per_user!r}")
+    if keep not in ("first", "last", "random"):
+        raise ConfigError(f"cap_history: keep must be 'first', 'last' or 'random', got {keep!r}")
+    df = data.interactions
+    if keep == "random":
+        s = _check_seed(seed, "cap_history(keep='random')")
+        users = df[USER].to_numpy().astype(np.int64)
+        n = users.shape[0]
+        key = np.random.default_rng(s).random(n)
+        order = np.lexsort((key, users))
+        sorted_users = users[order]
+        starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]]) if n else np.zeros(0, int)
+        group = np.repeat(np.arange(starts.shape[0]), np.diff(np.r_[starts, n]))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n) - starts[group]
+        mask = rank < max_per_user
+    elif df.height == 0:
+        mask = np.zeros(0, dtype=bool)
+    else:
+        pos, cnt = _time_positions(data)
+        mask = pos < max_per_user if keep == "first" else pos >= cnt - max_per_user
+    return data.with_interactions(df.filter(pl.Series(mask, dtype=pl.Boolean)),
+                                  name=f"{data.name}/cap{max_per_user}")
+
+
+# ---------------------------------------------------------------------------------------------- dispatch
+
+_SPLITTERS: dict[str, Callable[..., Split]] = {
+    "leave-last-out": leave_last_out,
+    "temporal-user": temporal_fraction,
+    "temporal-global": global_time_cut,
+    "user-holdout": user_holdout,
+    "random": random_split,
+}
+
+
+def make_split(data: InteractionData, kind: str, *, seed: int | None = None, **params: Any) -> Split:
+    """Split by kind name (see the module table).
+
+    Args:
+        data: the log.
+        kind: one of `SPLIT_KINDS`: ``"leave-last-out"`` (params ``n``), ``"temporal-user"``
+            (``test_fraction``), ``"temporal-global"`` (``test_fraction`` or ``cut``), ``"user-holdout"``
+            (``test_fraction``, ``fold_in_fraction``), ``"random"`` (``test_fraction``).
+        seed: required by ``user-holdout`` and ``random``; accepted and ignored by the deterministic kinds
+            (so callers can pass one seed whatever the kind).
+        **params: keyword parameters of the split function.
+
+    Raises:
+        ConfigError: unknown kind, a parameter the kind does not take, or a missing seed.
+    """
+    fn = _SPLITTERS.get(kind)
+    if fn is None:
+        raise ConfigError(f"unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}")
+    accepted = set(inspect.signature(fn).parameters) - {"data"}
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise ConfigError(f"split kind {kind!r} does not take {', '.join(unknown)}; it takes "
+                          f"{', '.join(sorted(accepted - {'seed'})) or 'no parameters'}")
+    if "seed" in accepted:
+        params["seed"] = _check_seed(seed, f"split kind {kind!r}")
+    return fn(data, **params)
+
+
+def carve_validation(train: InteractionData, kind: str, *, seed: int | None = None, **params: Any) -> Split:
+    """Apply the same split kind again to a training part, giving ``(train', validation)``.
+
+    Used to choose settings (e.g. by the ``auto`` strategy) on validation data, never on test. The
+    returned `Split` has ``train`` = the inner training part and ``test`` = the validation targets
+    (``test_history`` = validation fold-in for ``user-holdout``); its description starts with
+    ``"validation: "``. Parameters are those of `make_split`.
+
+    Raises:
+        ConfigError, DataValidationError: as `make_split`.
+    """
+    inner = make_split(train, kind, seed=seed, **params)
+    rename = {"train": f"{train.name}/train", "test": f"{train.name}/valid"}
+    return Split(
+        inner.train.with_interactions(inner.train.interactions, name=rename["train"]),
+        inner.test.with_interactions(inner.test.interactions, name=rename["test"]),
+        inner.kind,
+        f"validation: {inner.description}",
+        test_history=None if inner.test_history is None else inner.test_history.with_interactions(
+            inner.test_history.interactions, name=f"{train.name}/valid-history"),
+    )

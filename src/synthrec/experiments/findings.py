@@ -1,0 +1,62 @@
+"""Plain-language findings: where synthetic data helps, where it hurts, and how much of the ceiling it
+recovers. Losses are stated as plainly as wins.
+
+A difference is called a gain (or a loss) only when the paired per-seed differences to real-only all
+have the same sign; otherwise it is "within noise across seeds". With fewer than 3 seeds that is weak
+evidence, and the text says so.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from synthrec.experiments.pipeline import PRIMARY_METRIC, RunResult
+from synthrec.experiments.results import records_frame
+
+
+def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
+    """One sentence per (model, arm) plus a summary line per model."""
+    rec = records_frame(result).filter(pl.col("metric") == metric)
+    if rec.is_empty():
+        return [f"no {metric} was measured"]
+    n_seeds = rec["seed"].n_unique()
+    out: list[str] = []
+    if n_seeds < 3:
+        out.append(f"Only {n_seeds} seed(s): differences below are weak evidence.")
+    real = rec.filter(pl.col("arm") == "real-only").select("seed", "model", pl.col("value").alias("real"))
+    if real.is_empty():
+        return [*out, "real-only was not run, so no arm can be compared with it"]
+    ceil = rec.filter(pl.col("arm") == "ceiling").select("seed", "model", pl.col("value").alias("ceil"))
+    paired = rec.join(real, on=["seed", "model"]).with_columns((pl.col("value") - pl.col("real")).alias("diff"))
+    for model in paired["model"].unique(maintain_order=True).to_list():
+        sub = paired.filter(pl.col("model") == model)
+        real_mean = float(sub.filter(pl.col("arm") == "real-only")["value"].mean())  # type: ignore[arg-type]
+        ceil_rows = ceil.filter(pl.col("model") == model)
+        ceil_mean = float(ceil_rows["ceil"].mean()) if ceil_rows.height else None  # type: ignore[arg-type]
+        wins, losses = [], []
+        for arm in sub["arm"].unique(maintain_order=True).to_list():
+            if arm in ("real-only",):
+                continue
+            d = sub.filter(pl.col("arm") == arm)["diff"]
+            mean_val = float(sub.filter(pl.col("arm") == arm)["value"].mean())  # type: ignore[arg-type]
+            rel = (mean_val - real_mean) / real_mean if real_mean > 0 else float("nan")
+            if (d > 0).all() and len(d) > 1:
+                kind = "helps"
+                wins.append(arm)
+            elif (d < 0).all() and len(d) > 1:
+                kind = "hurts"
+                losses.append(arm)
+            else:
+                kind = "is within noise across seeds"
+            text = f"{model}, {arm}: {metric} {mean_val:.4f} vs real-only {real_mean:.4f} ({100 * rel:+.1f}%): {kind}"
+            if arm != "ceiling" and ceil_mean is not None and ceil_mean > real_mean:
+                text += f"; recovers {100 * (mean_val - real_mean) / (ceil_mean - real_mean):.0f}% of the raw-source ceiling"
+            out.append(text + ".")
+        synthetic_wins = [a for a in wins if a not in ("ceiling",)]
+        if synthetic_wins:
+            out.append(f"{model}: synthetic data helps consistently in {', '.join(synthetic_wins)}.")
+        else:
+            out.append(f"{model}: no synthetic-data arm beats real-only consistently; train on the real data.")
+        if losses:
+            out.append(f"{model}: synthetic data hurts in {', '.join(a for a in losses)}.")
+    return out

@@ -1,0 +1,189 @@
+"""The main job behind `synthrec run` and `synthrec demo`.
+
+For each seed: split users into a private source and a scarce target, split the target into train and
+test, fit the generator on each requested source (``self``: the target's training data; ``source``: the
+raw source users), draw synthetic users once per source, then train every model on every arm and score
+it on the target's real test users. ``auto`` chooses its arm on a validation split carved from the
+target's training data and is then refitted on the whole training data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from synthrec.config import ComponentConfig, ExperimentConfig
+from synthrec.data.interactions import InteractionData
+from synthrec.data.splits import Split, carve_validation, make_split, split_users, subsample_users
+from synthrec.experiments.arms import Arm, candidate_arms, max_ratio, plan_arms
+from synthrec.experiments.scoring import eval_set, score
+from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
+from synthrec.generators.registry import make_generator
+from synthrec.models.base import Recommender
+from synthrec.models.registry import make_model
+from synthrec.progress import StepProgress, step_progress
+
+PRIMARY_METRIC = "NDCG@10"
+
+
+@dataclass
+class RunResult:
+    """Everything a run measured; `synthrec.experiments.results` turns it into tables and JSON.
+
+    Attributes:
+        records: one dict per (seed, arm, model, metric): keys seed, arm, strategy, source, ratio,
+            model, metric, value.
+        auto_choices: one dict per (seed, model): the arm ``auto`` chose and its validation scores.
+        seeds_info: per seed: sizes of source/target/train/test and generator fit times (seconds).
+    """
+
+    config: ExperimentConfig
+    data_summary: dict[str, Any]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    auto_choices: list[dict[str, Any]] = field(default_factory=list)
+    seeds_info: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _model_factory(mc: ComponentConfig, seed: int) -> Callable[[], Recommender]:
+    def build() -> Recommender:
+        params = dict(mc.params)
+        return make_model(mc.name, seed=seed, **params)
+
+    return build
+
+
+def _fit_pool(cfg: ExperimentConfig, fit_data: InteractionData, seed: int, source: str) -> tuple[SyntheticPool, float]:
+    """Fit the generator on ``fit_data`` and draw the largest synthetic pool any arm needs."""
+    start = time.perf_counter()
+    params = dict(cfg.generator.params)
+    gen = make_generator(cfg.generator.name, seed=derive_seed(seed, "fit", source), **params)
+    gen.fit(fit_data)
+    base = max(1, len(fit_data.active_users()))
+    n = max(1, round(max_ratio(cfg) * base))
+    pool = SyntheticPool(gen.sample(n, seed=derive_seed(seed, "sample", source)), base)
+    return pool, time.perf_counter() - start
+
+
+def prepare_target(
+    data: InteractionData, cfg: ExperimentConfig, seed: int
+) -> tuple[InteractionData, InteractionData | None]:
+    """Split users into (scarce target, private source); apply the scarcity knobs to the target."""
+    source: InteractionData | None = None
+    target = data
+    if cfg.target.source_fraction > 0:
+        target, source = split_users(data, 1.0 - cfg.target.source_fraction, seed=derive_seed(seed, "users"))
+    if cfg.target.keep_fraction < 1.0:
+        target = subsample_users(target, cfg.target.keep_fraction, seed=derive_seed(seed, "scarcity"))
+    if cfg.target.max_per_user is not None:
+        from synthrec.data.splits import cap_history
+
+        target = cap_history(target, cfg.target.max_per_user, keep="first", seed=derive_seed(seed, "cap"))
+    return target, source
+
+
+def _split(cfg: ExperimentConfig, data: InteractionData, seed: int) -> Split:
+    return make_split(data, cfg.split.kind, test_fraction=cfg.split.test_fraction,
+                      seed=derive_seed(seed, "split"))
+
+
+def run_experiment(
+    cfg: ExperimentConfig, data: InteractionData, *, progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Run every seed of ``cfg`` on ``data`` and return the measurements (nothing is written here)."""
+    started = time.perf_counter()
+    arms = plan_arms(cfg)
+    with_auto = "auto" in cfg.strategies
+    result = RunResult(cfg, {"name": data.name, "users": data.n_users, "items": data.n_items,
+                             "interactions": data.n_interactions})
+    steps_per_seed = len(cfg.sources) + len(cfg.models) * (len(arms) + (1 if with_auto else 0))
+    with step_progress(steps_per_seed * len(cfg.seeds), "run", enabled=progress) as bar:
+        for seed in cfg.seeds:
+            _run_seed(cfg, data, seed, arms, with_auto, result, bar, log)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run_seed(
+    cfg: ExperimentConfig, data: InteractionData, seed: int, arms: list[Arm], with_auto: bool,
+    result: RunResult, bar: StepProgress, log: Callable[[str], None] | None,
+) -> None:
+    target, source = prepare_target(data, cfg, seed)
+    split = _split(cfg, target, seed)
+    es = eval_set(split)
+    train = split.train.compact_users()
+    source_c = source.compact_users() if source is not None else None
+    info: dict[str, Any] = {
+        "seed": seed, "target_users": len(target.active_users()), "train_interactions": train.n_interactions,
+        "test_users": es.n_users, "source_users": len(source.active_users()) if source is not None else 0,
+        "generator_seconds": {},
+    }
+    pools: dict[str, SyntheticPool] = {}
+    for src in cfg.sources:
+        bar.describe(f"seed {seed}: fit generator on {src}")
+        fit_data = train if src == "self" else source_c
+        assert fit_data is not None  # config validation guarantees source users exist
+        pools[src], secs = _fit_pool(cfg, fit_data, seed, src)
+        info["generator_seconds"][src] = round(secs, 3)
+        info[f"synthetic_users_{src}"] = pools[src].data.n_users
+        bar.advance()
+    inputs = ArmInputs(train, source_c, pools)
+    for mc in cfg.models:
+        factory = _model_factory(mc, seed)
+        for arm in arms:
+            bar.describe(f"seed {seed}: {mc.display} on {arm.label}")
+            model = train_arm(arm, factory, inputs)
+            _record(result, seed, arm, mc.display, score(model, es, cfg.ks))
+            bar.advance()
+        if with_auto:
+            bar.describe(f"seed {seed}: {mc.display} auto (validation)")
+            chosen, val_scores = choose_auto(cfg, split, source_c, mc, seed)
+            model = train_arm(chosen, factory, inputs)
+            _record(result, seed, Arm("auto"), mc.display, score(model, es, cfg.ks))
+            result.auto_choices.append({"seed": seed, "model": mc.display, "chosen": chosen.label,
+                                        "validation": val_scores})
+            if log:
+                log(f"seed {seed}, {mc.display}: auto chose {chosen.label}")
+            bar.advance()
+    result.seeds_info.append(info)
+
+
+def choose_auto(
+    cfg: ExperimentConfig, split: Split, source: InteractionData | None, mc: ComponentConfig, seed: int
+) -> tuple[Arm, dict[str, float]]:
+    """Pick an arm on a validation split carved from the training data (never the test data).
+
+    The ``self`` generator is refitted on the inner training part so that validation items never leak
+    into synthetic data. Real-only is kept unless a synthetic arm beats it by ``cfg.auto_min_gain``
+    (relative NDCG@10): small validation sets are noisy and synthetic data must earn its place.
+    """
+    inner = carve_validation(split, seed=derive_seed(seed, "validation"))
+    inner_train = inner.train.compact_users()
+    pools: dict[str, SyntheticPool] = {}
+    for src in cfg.sources:
+        fit_data = inner_train if src == "self" else source
+        assert fit_data is not None
+        pools[src], _ = _fit_pool(cfg, fit_data, seed, src)
+    inputs = ArmInputs(inner_train, source, pools)
+    es = eval_set(inner)
+    factory = _model_factory(mc, seed)
+    val: dict[str, float] = {}
+    arms = {a.label: a for a in candidate_arms(cfg)}
+    for label, arm in arms.items():
+        val[label] = score(train_arm(arm, factory, inputs), es, [10])[PRIMARY_METRIC]
+    base = val["real-only"]
+    best = max(val, key=lambda k: val[k])
+    if best != "real-only" and val[best] <= base * (1.0 + cfg.auto_min_gain):
+        best = "real-only"
+    return arms[best], val
+
+
+def _record(result: RunResult, seed: int, arm: Arm, model: str, metrics: dict[str, float]) -> None:
+    for metric, value in metrics.items():
+        result.records.append({
+            "seed": seed, "arm": arm.label, "strategy": arm.strategy, "source": arm.source,
+            "ratio": arm.ratio, "model": model, "metric": metric, "value": float(value),
+        })

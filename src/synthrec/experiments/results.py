@@ -1,0 +1,96 @@
+"""Summaries of a run: mean ± std over seeds, paired differences to real-only, ceiling recovery, JSON.
+
+Definitions (per model and metric, each paired by seed, then averaged over seeds):
+
+- ``delta_vs_real`` = (arm − real-only) / real-only: the relative gain of an arm over real-only.
+- ``ceiling_recovered`` = (arm − real-only) / (ceiling − real-only): the share of the gain that the raw
+  source data gives which the arm recovers (undefined, reported as None, when the ceiling does not
+  beat real-only in the mean).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from synthrec import __version__
+from synthrec.experiments.pipeline import RunResult
+
+KEYS = ["arm", "strategy", "source", "ratio", "model", "metric"]
+
+
+def records_frame(result: RunResult) -> pl.DataFrame:
+    """One row per (seed, arm, model, metric) measurement."""
+    return pl.DataFrame(result.records, schema_overrides={"ratio": pl.Float64})
+
+
+def summary_frame(result: RunResult) -> pl.DataFrame:
+    """Mean, std (ddof=1; 0 with one seed) and n over seeds, plus paired deltas vs real-only and ceiling.
+
+    Columns: arm, strategy, source, ratio, model, metric, mean, std, n, delta_vs_real, ceiling_recovered.
+    Row order follows the arms' order in the run.
+    """
+    rec = records_frame(result).with_row_index("_order")
+    base = rec.filter(pl.col("arm") == "real-only").select("seed", "model", "metric", pl.col("value").alias("_real"))
+    ceil = rec.filter(pl.col("arm") == "ceiling").select("seed", "model", "metric", pl.col("value").alias("_ceil"))
+    joined = rec.join(base, on=["seed", "model", "metric"], how="left")
+    joined = joined.join(ceil, on=["seed", "model", "metric"], how="left")
+    joined = joined.with_columns(
+        ((pl.col("value") - pl.col("_real")) / pl.col("_real")).alias("_delta"),
+    )
+    out = (
+        joined.group_by(KEYS, maintain_order=True)
+        .agg(
+            pl.col("_order").min(),
+            pl.col("value").mean().alias("mean"),
+            pl.col("value").std(ddof=1).fill_null(0.0).alias("std"),
+            pl.len().alias("n"),
+            pl.col("_delta").mean().alias("delta_vs_real"),
+            pl.col("_real").mean().alias("_real_mean"),
+            pl.col("_ceil").mean().alias("_ceil_mean"),
+        )
+        .with_columns(
+            pl.when((pl.col("_ceil_mean") - pl.col("_real_mean")) > 0)
+            .then((pl.col("mean") - pl.col("_real_mean")) / (pl.col("_ceil_mean") - pl.col("_real_mean")))
+            .otherwise(None)
+            .alias("ceiling_recovered")
+        )
+        .sort("_order")
+        .drop("_order", "_real_mean", "_ceil_mean")
+    )
+    return out
+
+
+def results_dict(result: RunResult) -> dict[str, Any]:
+    """Everything of the run as plain JSON-able data (what ``results.json`` holds)."""
+    summary = summary_frame(result)
+    return {
+        "synthrec_version": __version__,
+        "python": platform.python_version(),
+        "config": json.loads(result.config.model_dump_json()),
+        "data": result.data_summary,
+        "seconds": round(result.seconds, 2),
+        "seeds": result.seeds_info,
+        "auto_choices": result.auto_choices,
+        "summary": summary.to_dicts(),
+        "records": result.records,
+    }
+
+
+def write_json_atomic(payload: dict[str, Any], path: Path) -> None:
+    """Write JSON to a temporary file beside ``path`` and rename it: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2, default=str)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,60 @@
+"""Run a config end to end and write its outputs: results.json, summary.csv, report.html."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from synthrec.config import ExperimentConfig
+from synthrec.experiments.data_source import load_data
+from synthrec.experiments.findings import verdicts
+from synthrec.experiments.pipeline import RunResult, run_experiment
+from synthrec.experiments.results import results_dict, summary_frame, write_json_atomic
+from synthrec.report import write_run_report
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    result: RunResult
+    summary: pl.DataFrame
+    verdicts: list[str]
+    results_json: Path
+    summary_csv: Path
+    report_html: Path
+
+
+def execute(cfg: ExperimentConfig, out_dir: Path, *, base_dir: Path | None = None, progress: bool = True) -> RunOutputs:
+    """Load the data, run every seed, and write the three output files into ``out_dir``.
+
+    Files are written to temporary names and renamed, so an interrupted run leaves no half-written
+    output (earlier complete outputs in ``out_dir`` are replaced only when the new ones are complete).
+    """
+    data = load_data(cfg.data, base_dir)
+    result = run_experiment(cfg, data, progress=progress)
+    summary = summary_frame(result)
+    found = verdicts(result)
+    payload = results_dict(result)
+    payload["findings"] = found
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_json = out_dir / "results.json"
+    summary_csv = out_dir / "summary.csv"
+    report_html = out_dir / "report.html"
+    write_json_atomic(payload, results_json)
+    _write_csv_atomic(summary, summary_csv)
+    write_run_report(payload, summary, found, report_html)
+    return RunOutputs(result, summary, found, results_json, summary_csv, report_html)
+
+
+def _write_csv_atomic(frame: pl.DataFrame, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        frame.write_csv(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

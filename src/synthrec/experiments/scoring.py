@@ -1,0 +1,47 @@
+"""Turn a split into what a recommender is scored on: histories in, held-out targets to hit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from synthrec.data.splits import Split
+from synthrec.evaluation.metrics import evaluate
+from synthrec.models.base import Recommender
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Rows are the evaluated users (those with at least one held-out interaction).
+
+    Attributes:
+        users: int32 dense ids of the evaluated users, shape (n,).
+        histories: CSR (n, n_items), what the recommender sees (train rows, or the fold-in part of
+            held-out users under strong generalisation).
+        targets: CSR (n, n_items), binary held-out interactions.
+    """
+
+    users: np.ndarray
+    histories: sp.csr_matrix
+    targets: sp.csr_matrix
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+
+def eval_set(split: Split) -> EvalSet:
+    """Histories and targets of every user with a held-out interaction in ``split.test``."""
+    targets_all = split.test.to_csr("binary")
+    users = np.flatnonzero(np.diff(targets_all.indptr) > 0).astype(np.int32)
+    history_source = split.test_history if split.test_history is not None else split.train
+    histories = history_source.to_csr("binary")[users]
+    return EvalSet(users, histories, targets_all[users])
+
+
+def score(model: Recommender, es: EvalSet, ks: list[int]) -> dict[str, float]:
+    """Full-ranking metrics of ``model`` on ``es`` (seen items excluded), keyed like ``"NDCG@10"``."""
+    recs = model.recommend(es.histories, max(ks), exclude_seen=True)
+    return evaluate(recs, es.targets, ks=tuple(ks), n_items=es.targets.shape[1])
