@@ -37,8 +37,8 @@ the same data always gives the same output.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -79,6 +79,8 @@ class Split:
         test_history: only for ``user-holdout``: the fold-in events of the held-out users, i.e. the
             history the recommender sees for them at evaluation time. ``None`` for the other kinds, where
             the histories are the test users' rows of ``train``.
+        params: the split function's parameters (seed included where the kind is random), so
+            `carve_validation` can repeat the same split on ``train``.
     """
 
     train: InteractionData
@@ -86,6 +88,7 @@ class Split:
     kind: str
     description: str
     test_history: InteractionData | None = None
+    params: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def test_users(self) -> np.ndarray:
         """Sorted dense ids (int32) of the users that have at least one test event."""
@@ -219,7 +222,7 @@ def leave_last_out(data: InteractionData, n: int = 1) -> Split:
     kept = _n_users(data.interactions) - _n_users(test.interactions)
     desc = (f"leave-last-out n={n}: {test.n_interactions} test events of {_n_users(test.interactions)} users; "
             f"{kept} users with <= {n} events kept wholly in train; ties in time broken by row order")
-    return Split(train, test, "leave-last-out", desc)
+    return Split(train, test, "leave-last-out", desc, params={"n": int(n)})
 
 
 def temporal_fraction(data: InteractionData, test_fraction: float = 0.2) -> Split:
@@ -252,7 +255,7 @@ def temporal_fraction(data: InteractionData, test_fraction: float = 0.2) -> Spli
     train, test = _parts(data, test_mask)
     desc = (f"temporal-user (per-user cut) test_fraction={f:g}: {test.n_interactions} of "
             f"{data.n_interactions} events to test from {_n_users(test.interactions)} users")
-    return Split(train, test, "temporal-user", desc)
+    return Split(train, test, "temporal-user", desc, params={"test_fraction": f})
 
 
 def global_time_cut(data: InteractionData, test_fraction: float | None = 0.2, *, cut: int | None = None
@@ -313,7 +316,8 @@ def global_time_cut(data: InteractionData, test_fraction: float | None = 0.2, *,
     desc = (f"temporal-global (one global cut) {how}: cut={cut_value}{unit}; {n_test_events} of "
             f"{t.shape[0]} events to test; {te_users.shape[0]} test users, of whom {cold} have no train "
             f"events (cold)")
-    return Split(train, test, "temporal-global", desc)
+    params: dict[str, Any] = {"cut": cut_value} if cut is not None else {"test_fraction": test_fraction}
+    return Split(train, test, "temporal-global", desc, params=params)
 
 
 def user_holdout(data: InteractionData, test_fraction: float = 0.2, fold_in_fraction: float = 0.8, *,
@@ -374,7 +378,8 @@ def user_holdout(data: InteractionData, test_fraction: float = 0.2, fold_in_frac
     desc = (f"user-holdout (strong generalisation) test_fraction={f:g} fold_in_fraction={fi:g} seed={s}: "
             f"{n_hold} of {eligible.shape[0]} users with >= 2 events held out; "
             f"{hist.n_interactions} fold-in events, {test.n_interactions} target events")
-    return Split(train, test, "user-holdout", desc, test_history=hist)
+    return Split(train, test, "user-holdout", desc, test_history=hist,
+                 params={"test_fraction": f, "fold_in_fraction": fi, "seed": s})
 
 
 def random_split(data: InteractionData, test_fraction: float = 0.2, *, seed: int) -> Split:
@@ -404,7 +409,7 @@ def random_split(data: InteractionData, test_fraction: float = 0.2, *, seed: int
     train, test = _parts(data, test_mask)
     desc = (f"random (per interaction) test_fraction={f:g} seed={s}: {n_test} of {n} events to test "
             f"from {_n_users(test.interactions)} users")
-    return Split(train, test, "random", desc)
+    return Split(train, test, "random", desc, params={"test_fraction": f, "seed": s})
 
 
 # ---------------------------------------------------------------------------------------------- users
@@ -536,6 +541,10 @@ _SPLITTERS: dict[str, Callable[..., Split]] = {
 }
 
 
+def _accepted(kind: str) -> set[str]:
+    return set(inspect.signature(_SPLITTERS[kind]).parameters) - {"data"}
+
+
 def make_split(data: InteractionData, kind: str, *, seed: int | None = None, **params: Any) -> Split:
     """Split by kind name (see the module table).
 
@@ -546,42 +555,75 @@ def make_split(data: InteractionData, kind: str, *, seed: int | None = None, **p
             (``test_fraction``, ``fold_in_fraction``), ``"random"`` (``test_fraction``).
         seed: required by ``user-holdout`` and ``random``; accepted and ignored by the deterministic kinds
             (so callers can pass one seed whatever the kind).
-        **params: keyword parameters of the split function.
+        **params: keyword parameters of the split function. A parameter that another kind takes but this
+            one does not (e.g. ``test_fraction`` for ``leave-last-out``, as a config holding one
+            ``test_fraction`` for every kind passes it) is ignored and named in the description; a
+            parameter no kind takes raises. ``None`` values are dropped (the function's default applies).
 
     Raises:
-        ConfigError: unknown kind, a parameter the kind does not take, or a missing seed.
+        ConfigError: unknown kind, a parameter no kind takes, or a missing seed.
     """
-    fn = _SPLITTERS.get(kind)
-    if fn is None:
+    if kind not in _SPLITTERS:
         raise ConfigError(f"unknown split kind {kind!r}; choose one of {', '.join(SPLIT_KINDS)}")
-    accepted = set(inspect.signature(fn).parameters) - {"data"}
-    unknown = sorted(set(params) - accepted)
+    fn = _SPLITTERS[kind]
+    accepted = _accepted(kind)
+    known = set().union(*(_accepted(k) for k in _SPLITTERS))
+    unknown = sorted(set(params) - known)
     if unknown:
         raise ConfigError(f"split kind {kind!r} does not take {', '.join(unknown)}; it takes "
                           f"{', '.join(sorted(accepted - {'seed'})) or 'no parameters'}")
+    ignored = sorted(k for k, v in params.items() if k not in accepted and v is not None)
+    kwargs = {k: v for k, v in params.items() if k in accepted and v is not None}
     if "seed" in accepted:
-        params["seed"] = _check_seed(seed, f"split kind {kind!r}")
-    return fn(data, **params)
+        kwargs["seed"] = _check_seed(seed, f"split kind {kind!r}")
+    split = fn(data, **kwargs)
+    if ignored:
+        split = replace(split, description=f"{split.description} (ignored for this kind: {', '.join(ignored)})")
+    return split
 
 
-def carve_validation(train: InteractionData, kind: str, *, seed: int | None = None, **params: Any) -> Split:
+def carve_validation(train: InteractionData | Split, kind: str | None = None, *, seed: int | None = None,
+                     **params: Any) -> Split:
     """Apply the same split kind again to a training part, giving ``(train', validation)``.
 
-    Used to choose settings (e.g. by the ``auto`` strategy) on validation data, never on test. The
-    returned `Split` has ``train`` = the inner training part and ``test`` = the validation targets
-    (``test_history`` = validation fold-in for ``user-holdout``); its description starts with
-    ``"validation: "``. Parameters are those of `make_split`.
+    Used to choose settings (e.g. by the ``auto`` strategy) on validation data, never on test.
+
+    Args:
+        train: the training part (`InteractionData`, with ``kind`` given), or a whole `Split`, whose
+            ``train`` is carved with the split's own kind and parameters (``params`` override them). The
+            split's seed is not reused (pass ``seed``), nor an explicit global ``cut`` (the whole training
+            part lies before it; the default ``test_fraction`` applies unless given).
+        kind: one of `SPLIT_KINDS`; defaults to the split's kind when ``train`` is a `Split`.
+        seed: as in `make_split` (required by the random kinds).
+        **params: as in `make_split`.
+
+    Returns:
+        A `Split` with ``train`` = the inner training part, ``test`` = the validation targets
+        (``test_history`` = validation fold-in for ``user-holdout``), named ``<name>/train``,
+        ``<name>/valid`` (and ``<name>/valid-history``); its description starts with ``"validation: "``.
 
     Raises:
-        ConfigError, DataValidationError: as `make_split`.
+        ConfigError: no kind given for an `InteractionData`; otherwise as `make_split`.
+        DataValidationError: as `make_split`.
     """
-    inner = make_split(train, kind, seed=seed, **params)
-    rename = {"train": f"{train.name}/train", "test": f"{train.name}/valid"}
-    return Split(
-        inner.train.with_interactions(inner.train.interactions, name=rename["train"]),
-        inner.test.with_interactions(inner.test.interactions, name=rename["test"]),
-        inner.kind,
-        f"validation: {inner.description}",
-        test_history=None if inner.test_history is None else inner.test_history.with_interactions(
-            inner.test_history.interactions, name=f"{train.name}/valid-history"),
+    if isinstance(train, Split):
+        base = {k: v for k, v in train.params.items() if k not in ("seed", "cut")}
+        if kind is not None and kind != train.kind:
+            base = {}
+        params = {**base, **params}
+        kind = kind or train.kind
+        data = train.train
+    else:
+        if kind is None:
+            raise ConfigError("carve_validation needs kind=... when given training data (not a Split)")
+        data = train
+    inner = make_split(data, kind, seed=seed, **params)
+    hist = inner.test_history
+    return replace(
+        inner,
+        train=inner.train.with_interactions(inner.train.interactions, name=f"{data.name}/train"),
+        test=inner.test.with_interactions(inner.test.interactions, name=f"{data.name}/valid"),
+        description=f"validation: {inner.description}",
+        test_history=None if hist is None else hist.with_interactions(hist.interactions,
+                                                                       name=f"{data.name}/valid-history"),
     )

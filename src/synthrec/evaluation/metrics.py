@@ -174,7 +174,7 @@ def _prepare(recs: object, targets: object) -> _Prepared:
     rel_pos = np.arange(t.nnz, dtype=np.int64) - t.indptr[rel_rows]
     return _Prepared(
         gains=gains.astype(np.float64, copy=False), n_rel=n_rel, evaluated=n_rel > 0,
-        no_recs=~valid.any(axis=1), rel_rows=rel_rows, rel_pos=rel_pos, rel_vals=t.data[order],
+        no_recs=np.asarray(~valid.any(axis=1)), rel_rows=rel_rows, rel_pos=rel_pos, rel_vals=t.data[order],
         n_items=n_items,
     )
 
@@ -196,8 +196,8 @@ def _check_k(k: int, width: int) -> int:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ConfigError(f"K must be an integer >= 1, got {k!r}")
     if k > width:
-        raise ConfigError(f"K={k} exceeds the {width} recommendations per user",
-                          )
+        raise ConfigError(f"K={k} exceeds the {width} recommendations per user; ask the recommender for "
+                          f"at least {k} items")
     return int(k)
 
 

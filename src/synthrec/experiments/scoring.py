@@ -34,11 +34,8 @@ class EvalSet:
 
 def eval_set(split: Split) -> EvalSet:
     """Histories and targets of every user with a held-out interaction in ``split.test``."""
-    targets_all = split.test.to_csr("binary")
-    users = np.flatnonzero(np.diff(targets_all.indptr) > 0).astype(np.int32)
-    history_source = split.test_history if split.test_history is not None else split.train
-    histories = history_source.to_csr("binary")[users]
-    return EvalSet(users, histories, targets_all[users])
+    users, histories, targets = split.evaluation_inputs("binary")
+    return EvalSet(users, histories, targets)
 
 
 def score(model: Recommender, es: EvalSet, ks: list[int]) -> dict[str, float]:
