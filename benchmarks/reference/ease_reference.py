@@ -94,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         {"library": f"cornac {cornac.__version__}", "n_users": users, "ndcg@10": ref}, indent=2))
 
     ours_path = args.out / "ours.json"
-    ours = json.loads(ours_path.read_text())["ndcg@10"] if ours_path.is_file() else {}
+    ours_doc = json.loads(ours_path.read_text()) if ours_path.is_file() else {}
+    ours = ours_doc.get("ndcg@10", {})
+    if ours:
+        print(f"ours = {ours_doc.get('model', '?')}; split = {ours_doc.get('split_source', '?')}")
+    else:
+        print(f"({ours_path} not found: run export_split.py first for the side-by-side columns)")
     print(f"\nNDCG@{K}, leave-last-out ml-100k. 'known' = cornac exclude_unknowns=True "
           f"({users['known']} users, training-item catalogue); 'all' = all items "
           f"({users['all']} users); posB = cornac's default clipping of negative weights.")
@@ -102,12 +107,12 @@ def main(argv: list[str] | None = None) -> int:
             "cornac posB"]
     print("  ".join(f"{h:>12}" for h in head))
     worst = 0.0
-    for lam, r in ref.items():
-        o = ours.get(lam, {})
+    for lam_key, r in ref.items():
+        o = ours.get(lam_key, {})
         ok, oa = o.get("known", float("nan")), o.get("all", float("nan"))
         dk, da = ok - r["known"], oa - r["all"]
         worst = max(worst, abs(dk), abs(da)) if o else worst
-        cells = [lam, f"{ok:.4f}", f"{r['known']:.4f}", f"{dk:+.4f}", f"{oa:.4f}", f"{r['all']:.4f}",
+        cells = [lam_key, f"{ok:.4f}", f"{r['known']:.4f}", f"{dk:+.4f}", f"{oa:.4f}", f"{r['all']:.4f}",
                  f"{da:+.4f}", f"{r['known_posB']:.4f}"]
         print("  ".join(f"{c:>12}" for c in cells))
     if ours:

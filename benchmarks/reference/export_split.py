@@ -36,6 +36,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -88,19 +89,19 @@ def leave_last_out_polars(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFra
     return indexed.filter(~is_test).select(cols), indexed.filter(is_test).select(cols)
 
 
-def make_split(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, str]:
+def make_split(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, str, Any]:
     """Split with synthrec's own ``leave_last_out`` when available, else with `leave_last_out_polars`.
 
     Returns:
-        ``(train, test, source)`` where the frames hold external ``user, item`` ids and ``source`` names
-        the implementation used.
+        ``(train, test, source, split)``: the frames hold external ``user, item`` ids, ``source`` names
+        the implementation used, ``split`` is synthrec's ``Split`` (None on the fallback path).
     """
     try:
         from synthrec.data import InteractionData
         from synthrec.data.splits import leave_last_out
     except ImportError:
         train, test = leave_last_out_polars(frame)
-        return train, test, "polars fallback in export_split.py (synthrec.data.splits not found)"
+        return train, test, "polars fallback in export_split.py (synthrec.data.splits not found)", None
     data = InteractionData.from_frame(
         frame, user_col="user", item_col="item", time_col="timestamp", name="ml-100k/u.data"
     )
@@ -119,7 +120,7 @@ def make_split(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, str]:
             and test.sort(["user", "item"]).equals(fallback_test.sort(["user", "item"]))):
         print("WARNING: synthrec.data.splits.leave_last_out differs from the polars definition here",
               file=sys.stderr)
-    return train, test, "synthrec.data.splits.leave_last_out"
+    return train, test, "synthrec.data.splits.leave_last_out", split
 
 
 def ease_weights(x: sp.csr_matrix, lam: float) -> np.ndarray:
@@ -206,6 +207,47 @@ def evaluate_ours(train: pl.DataFrame, test: pl.DataFrame, catalogue: np.ndarray
     return out
 
 
+def evaluate_synthrec(split: Any, lambdas: tuple[float, ...]) -> dict[str, dict[str, float]] | None:
+    """NDCG@10 of ``synthrec.models.EASE`` scored by ``synthrec.evaluation.evaluate`` on synthrec's split.
+
+    ``all``: every user's held-out item is a target; items never seen in train are never recommended
+    (synthrec's eligible-items rule), so those users score 0. ``known``: the targets of held-out items never
+    seen in train are dropped, so ``evaluate`` skips those users (cornac's ``exclude_unknowns=True``). The
+    recommendations are the same in both: an item unseen in train is never in a top-10.
+
+    Args:
+        split: a ``synthrec.data.splits.Split`` (train and test share one vocabulary), or None.
+        lambdas: EASE λ (``l2``) values.
+
+    Returns:
+        ``{λ: {"all", "known", "n_all", "n_known"}}``, or None when synthrec's model or evaluation cannot
+        be imported (or ``split`` is None).
+    """
+    if split is None:
+        return None
+    try:
+        from synthrec.evaluation import evaluate
+        from synthrec.models import EASE
+    except ImportError as exc:
+        print(f"  (synthrec.models.EASE / synthrec.evaluation.evaluate not importable: {exc})")
+        return None
+    histories = split.train.to_csr("binary")
+    targets = split.test.to_csr("binary")
+    known_items = np.asarray(histories.sum(axis=0)).ravel() > 0
+    targets_known = targets @ sp.diags(known_items.astype(np.float64))
+    targets_known.eliminate_zeros()
+    out: dict[str, dict[str, float]] = {}
+    for lam in lambdas:
+        recs = EASE(l2=lam).fit(split.train).recommend(histories, K)
+        r_all = evaluate(recs, targets, ks=(K,), metrics=("ndcg",))
+        r_known = evaluate(recs, targets_known, ks=(K,), metrics=("ndcg",))
+        out[f"{lam:g}"] = {
+            "all": float(r_all[f"NDCG@{K}"]), "known": float(r_known[f"NDCG@{K}"]),
+            "n_all": int(r_all["n_users_evaluated"]), "n_known": int(r_known["n_users_evaluated"]),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; see the module docstring."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -218,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     frame = load_ml100k(args.data)
-    train, test, source = make_split(frame)
+    train, test, source, split = make_split(frame)
     args.out.mkdir(parents=True, exist_ok=True)
     for name, part in (("train", train), ("test", test)):
         tmp = args.out / f".{name}.csv.tmp"
@@ -231,13 +273,24 @@ def main(argv: list[str] | None = None) -> int:
     catalogue = np.unique(frame["item"].to_numpy())
     ours = evaluate_ours(train, test, catalogue, lambdas)
     ours["split_source"] = source
-    ours["model"] = "numpy EASE (Steck 2019 eq. 8) in export_split.py"
+    numpy_figures = ours["ndcg@10"]
+    lib = evaluate_synthrec(split, lambdas)
+    if lib is not None:
+        ours["model"] = "synthrec.models.EASE + synthrec.evaluation.evaluate"
+        ours["ndcg@10"] = {lam: {"all": r["all"], "known": r["known"]} for lam, r in lib.items()}
+        ours["n_users_evaluated"] = {"all": next(iter(lib.values()))["n_all"],
+                                     "known": next(iter(lib.values()))["n_known"]}
+    else:
+        # TODO: always the synthrec path once synthrec.models / synthrec.evaluation import cleanly.
+        ours["model"] = "numpy EASE (Steck 2019 eq. 8) + NDCG in export_split.py"
+    ours["ndcg@10_numpy_check"] = numpy_figures
     (args.out / "ours.json").write_text(json.dumps(ours, indent=2))
     print(f"synthrec-side EASE NDCG@{K} ({ours['model']}): {ours['n_test_users']} test users, "
           f"{ours['n_cold_test_items']} held-out items never seen in train")
-    print(f"  {'lambda':>7}  {'all items':>10}  {'known only':>10}")
+    print(f"  {'lambda':>7}  {'all items':>10}  {'known only':>10}  {'numpy all':>10}  {'numpy known':>11}")
     for lam, r in ours["ndcg@10"].items():  # type: ignore[attr-defined]
-        print(f"  {lam:>7}  {r['all']:>10.4f}  {r['known']:>10.4f}")
+        n = numpy_figures[lam]  # type: ignore[index]
+        print(f"  {lam:>7}  {r['all']:>10.4f}  {r['known']:>10.4f}  {n['all']:>10.4f}  {n['known']:>11.4f}")
     print(f"  ({time.perf_counter() - t0:.1f} s)")
     return 0
 
