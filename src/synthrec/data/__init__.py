@@ -1,5 +1,33 @@
 """Data model, readers, loaders, validation and splits. Imports nothing else of synthrec."""
 
 from synthrec.data.interactions import InteractionData, concat_users
+from synthrec.data.loaders import list_datasets, load_dataset
+from synthrec.data.movielens import (
+    read_movielens,
+    read_movielens_1m,
+    read_movielens_100k,
+    read_movielens_latest,
+)
+from synthrec.data.readers import from_pandas, from_polars, load_with_report, read_frame, read_table
+from synthrec.data.recbole import read_recbole, write_recbole
+from synthrec.data.validation import DataQualityWarning, ValidationReport
 
-__all__ = ["InteractionData", "concat_users"]
+__all__ = [
+    "DataQualityWarning",
+    "InteractionData",
+    "ValidationReport",
+    "concat_users",
+    "from_pandas",
+    "from_polars",
+    "list_datasets",
+    "load_dataset",
+    "load_with_report",
+    "read_frame",
+    "read_movielens",
+    "read_movielens_1m",
+    "read_movielens_100k",
+    "read_movielens_latest",
+    "read_recbole",
+    "read_table",
+    "write_recbole",
+]

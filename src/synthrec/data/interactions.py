@@ -100,7 +100,7 @@ class InteractionData:
                 lo, hi = df[col].min(), df[col].max()
                 if lo is None or lo < 0 or hi >= len(vocab):  # type: ignore[operator]
                     raise DataValidationError(
-                        f"dense ids must lie in [0, {len(vocab)}), found [{lo}, {hi}]",
+                        f"dense ids must lie in [0, {len(vocab)}), found [{lo!r}, {hi!r}]",
                         source=self.name, column=col,
                     )
 
@@ -360,6 +360,9 @@ def _attach_table(
     if keys.dtype != vocab.dtype:
         keys = keys.cast(vocab.dtype, strict=False)
     lookup = pl.DataFrame({"_k": vocab, dense_col: pl.arange(0, len(vocab), dtype=pl.Int32, eager=True)})
-    out = table.with_columns(keys.alias("_k")).join(lookup, on="_k", how="inner", maintain_order="left")
+    # Drop the key (and any stale dense column) first: the key is often named like the dense column.
+    stale = [c for c in (key, dense_col) if c in table.columns]
+    out = table.with_columns(keys.alias("_k")).drop(stale).join(lookup, on="_k", how="inner",
+                                                                maintain_order="left")
     attrs = [c for c in table.columns if c not in (key, dense_col)]
     return out.select([dense_col, *attrs]).sort(dense_col)

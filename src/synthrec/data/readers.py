@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Union
 
 import polars as pl
 
-from synthrec.data.interactions import EVENT, ITEM, RATING, SESSION, TIMESTAMP, USER, InteractionData
+from synthrec.data.interactions import ITEM, USER, InteractionData
 from synthrec.data.validation import (
     DuplicatePolicy,
     TimeUnit,
@@ -232,7 +232,7 @@ def build_interactions(
     event_col: str | None = None,
     session_col: str | None = None,
     time_format: str | None = None,
-    time_unit: TimeUnit | None = None,
+    time_unit: TimeUnit = "s",
     duplicates: DuplicatePolicy = "drop",
     users: TableSource | None = None,
     items: TableSource | None = None,
@@ -355,7 +355,7 @@ def read_table(
     has_header: bool = True,
     column_names: Sequence[str] | None = None,
     time_format: str | None = None,
-    time_unit: TimeUnit | None = None,
+    time_unit: TimeUnit = "s",
     duplicates: DuplicatePolicy = "drop",
     encoding: str | None = None,
     users: TableSource | None = None,
@@ -377,8 +377,9 @@ def read_table(
         sep: separator; ``None`` sniffs ``\\t , ; | :: space`` and whitespace runs.
         has_header, column_names: header handling for header-less files (e.g. MovieLens ``u.data``).
         time_format: ``strftime`` pattern for string or YYYYMMDD-integer times (e.g. ``"%Y%m%d"``).
-        time_unit: unit of epoch integers, ``"s"``, ``"ms"``, ``"us"`` or ``"ns"``; ``None`` = seconds
-            with millisecond and YYYYMMDD detection (both raise rather than guess).
+        time_unit: unit of epoch numbers, ``"s"`` (default), ``"ms"``, ``"us"`` or ``"ns"``. Values that
+            look like milliseconds read as seconds, and integers that all look like YYYYMMDD dates, raise
+            rather than being guessed.
         duplicates: ``"drop"`` exact duplicate rows (default), ``"keep"`` them, or ``"error"``.
             Repeated (user, item) pairs on distinct rows are always kept (see `ValidationReport`).
         encoding: ``None`` = UTF-8, falling back to Latin-1; or any Python codec name.
@@ -419,7 +420,7 @@ def from_polars(
     event_col: str | None = None,
     session_col: str | None = None,
     time_format: str | None = None,
-    time_unit: TimeUnit | None = None,
+    time_unit: TimeUnit = "s",
     duplicates: DuplicatePolicy = "drop",
     users: TableSource | None = None,
     items: TableSource | None = None,
@@ -453,7 +454,7 @@ def from_pandas(
     event_col: str | None = None,
     session_col: str | None = None,
     time_format: str | None = None,
-    time_unit: TimeUnit | None = None,
+    time_unit: TimeUnit = "s",
     duplicates: DuplicatePolicy = "drop",
     users: TableSource | None = None,
     items: TableSource | None = None,
@@ -500,7 +501,6 @@ def load_with_report(source: TableSource, **kwargs: Any) -> tuple[InteractionDat
 
 
 __all__ = [
-    "EVENT", "RATING", "SESSION", "TIMESTAMP",
     "build_interactions", "from_pandas", "from_polars", "load_with_report", "read_frame", "read_table",
     "sniff_separator",
 ]

@@ -343,7 +343,7 @@ def to_epoch_seconds(
     col: pl.Series,
     *,
     time_format: str | None = None,
-    time_unit: TimeUnit | None = None,
+    time_unit: TimeUnit = "s",
     name: str = "<frame>",
 ) -> tuple[pl.Series, str]:
     """Convert a time column to Int64 seconds since the Unix epoch (UTC).
@@ -354,8 +354,9 @@ def to_epoch_seconds(
       values are converted to UTC; sub-second parts are floored.
     * polars ``Date`` (pandas columns of ``datetime.date``): midnight UTC.
     * integers or integral floats: epoch in ``time_unit`` (default seconds), floored to seconds. An
-      integer column whose values all look like ``YYYYMMDD`` dates raises unless ``time_format`` is
-      given (or ``time_unit="s"`` is declared explicitly): it is never silently read as seconds.
+      integer column whose values all look like ``YYYYMMDD`` dates (all in `YYYYMMDD_RANGE` with a valid
+      month and day) raises unless ``time_format`` is given: it is never silently read as seconds. Pass
+      ``time_format="%Y%m%d"`` for dates, or ``time_format="%s"`` for genuine epoch seconds.
     * strings: parsed with ``time_format`` (a ``strftime`` pattern such as ``"%Y%m%d"`` or
       ``"%Y-%m-%d %H:%M:%S"``); without a format, digit strings are treated as integers (above) and
       ISO-8601 strings (``2020-01-31``, ``2020-01-31T12:00:00``) are parsed.
@@ -371,7 +372,7 @@ def to_epoch_seconds(
     """
     cname = col.name
     dtype = col.dtype
-    if time_unit is not None and time_unit not in _UNIT_DIVISOR:
+    if time_unit not in _UNIT_DIVISOR:
         raise DataValidationError(f"unknown time unit {time_unit!r}", source=name, column=cname,
                                   hint="use 's', 'ms', 'us' or 'ns'")
     if isinstance(dtype, pl.Datetime):
@@ -418,9 +419,9 @@ def to_epoch_seconds(
             integral = bool((col.drop_nulls() == col.drop_nulls().floor()).all())
             if integral:
                 col = col.cast(pl.Int64)
-        if time_unit is None and col.dtype.is_integer():
+        if col.dtype.is_integer():
             _refuse_yyyymmdd(col, name)
-        unit = time_unit or "s"
+        unit = time_unit
         div = _UNIT_DIVISOR[unit]
         if col.dtype.is_float():
             out = (col / div).floor().cast(pl.Int64)
@@ -454,8 +455,8 @@ def _refuse_yyyymmdd(col: pl.Series, name: str) -> None:
             f"ambiguous time column: every value looks like a YYYYMMDD date (e.g. {int(v[0])}); read as epoch "
             "seconds they would all fall in July-August 1970",
             source=name, column=col.name,
-            hint="pass time_format='%Y%m%d' (CLI: --time-format %Y%m%d) for dates, or time_unit='s' if they "
-                 "really are seconds",
+            hint="pass time_format='%Y%m%d' (CLI: --time-format %Y%m%d) for dates, or time_format='%s' if "
+                 "they really are epoch seconds",
         )
 
 
