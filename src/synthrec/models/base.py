@@ -129,17 +129,21 @@ def top_k(
 
 def _top_k_block(block: np.ndarray, kk: int) -> np.ndarray:
     """`top_k` of one dense block (float64, ``-inf`` = ineligible), ``kk <= n_items``; returns (b, kk)."""
-    b, n_items = block.shape
-    # kk-th largest value of each row; everything strictly above it is in, ties at it go by lowest id.
-    thresh = np.partition(block, n_items - kk, axis=1)[:, n_items - kk][:, None]
-    above = block > thresh
-    tied = block == thresh
-    need = kk - above.sum(axis=1, keepdims=True)
-    chosen = above | (tied & (np.cumsum(tied, axis=1) <= need))
-    # exactly kk per row; np.nonzero walks row-major, so ids come out ascending within each row
-    ids = np.nonzero(chosen)[1].reshape(b, kk)
+    n_items = block.shape[1]
+    # Fast path: argpartition picks kk items of the top; it is the right set unless items tied with the
+    # kk-th value were left out (argpartition is not stable), which we detect and redo exactly.
+    ids = np.argpartition(block, n_items - kk, axis=1)[:, n_items - kk:]
     vals = np.take_along_axis(block, ids, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")  # stable: equal scores keep ascending ids
+    thresh = vals.min(axis=1, keepdims=True)  # kk-th largest value of each row
+    redo = np.flatnonzero((block == thresh).sum(axis=1) != (vals == thresh).sum(axis=1))
+    if redo.size:
+        sub, t = block[redo], thresh[redo]
+        tied = sub == t
+        need = kk - (sub > t).sum(axis=1, keepdims=True)
+        chosen = (sub > t) | (tied & (np.cumsum(tied, axis=1) <= need))  # lowest ids among the tied
+        ids[redo] = np.nonzero(chosen)[1].reshape(redo.size, kk)  # exactly kk per row
+        vals[redo] = np.take_along_axis(sub, ids[redo], axis=1)
+    order = np.lexsort((ids, -vals), axis=1)  # score descending, then item id ascending
     ids = np.take_along_axis(ids, order, axis=1).astype(np.int64)
     ids[np.take_along_axis(vals, order, axis=1) == -np.inf] = NO_ITEM
     return ids
@@ -362,5 +366,5 @@ class BaseRecommender:
         """Constructor arguments of this model (as currently set)."""
         import inspect
 
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        names = [p for p in inspect.signature(type(self)).parameters if p != "self"]
         return {p: getattr(self, p) for p in names if hasattr(self, p)}

@@ -46,10 +46,9 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     c, lower = scipy.linalg.cho_factor(a, lower=False, overwrite_a=True, check_finite=False)
     p = scipy.linalg.cho_solve((c, lower), np.eye(a.shape[0]), overwrite_b=True, check_finite=False)
     del a, c
-    p = (p + p.T) * 0.5  # remove rounding asymmetry
-    b = p / (-np.diag(p))[None, :]
-    np.fill_diagonal(b, 0.0)
-    return b
+    p /= -np.diag(p)[None, :]  # B = −P diagMat(1/diag(P)) off the diagonal, in place
+    np.fill_diagonal(p, 0.0)
+    return p
 
 
 class EASE(BaseRecommender):
@@ -68,11 +67,14 @@ class EASE(BaseRecommender):
     unchanged. The blended ``G`` is stored, so fine-tuning again treats it as the new pre-training data.
 
     Memory and time: two dense float64 ``n_items × n_items`` matrices are kept (``gram_`` and ``B_``, i.e.
-    16·n_items² bytes: 45 MB at 1,682 items, 6.4 GB at 20,000) plus one more during the O(n_items³) solve.
+    16·n_items² bytes: 45 MB at 1,682 items, 6.4 GB at 20,000) plus one more during the O(n_items³)
+    Cholesky solve (0.4 s at 1,682 items on 2 cores).
 
     Args:
-        l2: λ, the L2 penalty on ``B``. Default 300, the best of λ ∈ {100, 200, 300, 500, 700, 1000} for
-            real-only NDCG@10 on ml-100k leave-last-out (larger data usually wants larger λ).
+        l2: λ, the L2 penalty on ``B``. Default 100: the best validation NDCG@10 on ml-100k
+            (leave-last-out of the training part) over λ ∈ {30 … 1000}; on the test split λ from 100 to
+            700 are within noise (0.072–0.074). ``G`` grows with the number of users, so larger data
+            usually wants a larger λ.
         synthetic_weight: ``>= 0``, see fine-tuning above. Default 1.0.
         max_items: refuse (ConfigError) catalogues larger than this. Default 20,000.
         batch_size: history rows scored at once in `recommend`.
@@ -86,7 +88,7 @@ class EASE(BaseRecommender):
 
     def __init__(
         self,
-        l2: float = 300.0,
+        l2: float = 100.0,
         synthetic_weight: float = 1.0,
         max_items: int = 20_000,
         batch_size: int = 2048,

@@ -1,0 +1,48 @@
+"""Name → recommender class, for configs and the CLI: ``make_model("als", factors=32, seed=3)``."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from synthrec.errors import ConfigError
+from synthrec.models.als import ALS, BPR
+from synthrec.models.base import BaseRecommender
+from synthrec.models.ease import EASE
+from synthrec.models.popularity import MostPopular
+
+#: Registered models by config name; every class takes its hyper-parameters as keyword arguments.
+MODELS: dict[str, type[BaseRecommender]] = {"pop": MostPopular, "ease": EASE, "als": ALS, "bpr": BPR}
+
+
+def _params_of(cls: type) -> list[str]:
+    return [p for p in inspect.signature(cls).parameters if p != "self"]
+
+
+def make_model(name: str, *, seed: int | None = None, **params: Any) -> BaseRecommender:
+    """Build the unfitted recommender registered as ``name`` with constructor arguments ``params``.
+
+    Args:
+        name: a key of `MODELS` (``"pop"``, ``"ease"``, ``"als"``, ``"bpr"``).
+        seed: passed to models with random steps (ALS, BPR: ``seed=``); deterministic models (pop,
+            EASE) have no seed and ignore it, so one experiment seed can be handed to any model.
+        params: the model's hyper-parameters.
+
+    Raises:
+        ConfigError: ``name`` is not registered (the message lists the valid names), or a parameter is
+            unknown to that model (the message lists the valid ones) or out of range.
+    """
+    try:
+        cls = MODELS[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}") from None
+    valid = _params_of(cls)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"unknown parameter(s) {', '.join(unknown)} for model {name!r}; valid parameters: "
+            f"{', '.join(valid)}"
+        )
+    if seed is not None and "seed" in valid:
+        params["seed"] = seed
+    return cls(**params)
