@@ -13,6 +13,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's ALS/BPR are slo
 import polars as pl  # noqa: E402
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from synthrec import __version__  # noqa: E402
@@ -51,7 +52,7 @@ def _main(
 
 
 def _fail(exc: Exception) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}")
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
     raise typer.Exit(code=2)
 
 
@@ -83,11 +84,11 @@ def _print_outputs(outputs: object) -> None:
         delta = "" if row["arm"] == "real-only" or row["delta_vs_real"] is None else f"{100 * row['delta_vs_real']:+.1f}%"
         ceil = "" if row["ceiling_recovered"] is None or row["arm"] in ("real-only", "ceiling") else (
             f"{100 * row['ceiling_recovered']:.0f}%")
-        table.add_row(row["model"], row["arm"], f"{row['mean']:.4f} ± {row['std']:.4f}", rec, delta, ceil)
+        table.add_row(escape(row["model"]), escape(row["arm"]), f"{row['mean']:.4f} ± {row['std']:.4f}", rec, delta, ceil)
     console.print(table)
     console.print("[bold]Findings[/]")
     for line in outputs.verdicts:
-        console.print(f" • {line}")
+        console.print(f" • {escape(line)}")
     console.print(f"\nresults: {outputs.results_json}\nsummary: {outputs.summary_csv}\nreport:  {outputs.report_html}")
 
 

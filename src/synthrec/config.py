@@ -133,6 +133,12 @@ class ExperimentConfig(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
+        if self.target.source_fraction == 0:
+            # Without source users, the defaults mean "everything that needs no source".
+            if "sources" not in self.model_fields_set:
+                self.sources = ["self"]
+            if "strategies" not in self.model_fields_set:
+                self.strategies = [s for s in self.strategies if s != "ceiling"]
         if "source" in self.sources and self.target.source_fraction == 0:
             raise ValueError("sources lists 'source' but target.source_fraction is 0 (no source users)")
         if "ceiling" in self.strategies and self.target.source_fraction == 0:
@@ -173,5 +179,6 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> Experiment
         lines = []
         for err in exc.errors():
             loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            lines.append(f"  {loc}: {err['msg']}")
+            msg = err["msg"].removeprefix("Value error, ")
+            lines.append(f"  {loc}: {msg}")
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(lines)) from None

@@ -89,12 +89,24 @@ def _split(cfg: ExperimentConfig, data: InteractionData, seed: int) -> Split:
                       seed=derive_seed(seed, "split"))
 
 
+def check_components(cfg: ExperimentConfig) -> None:
+    """Build every model and the generator once, so a bad name or parameter fails before any work.
+
+    Raises:
+        ConfigError: an unknown name or an invalid parameter (the message lists the valid ones).
+    """
+    for mc in cfg.models:
+        _model_factory(mc, cfg.seeds[0])()
+    make_generator(cfg.generator.name, seed=cfg.seeds[0], **dict(cfg.generator.params))
+
+
 def run_experiment(
     cfg: ExperimentConfig, data: InteractionData, *, progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> RunResult:
     """Run every seed of ``cfg`` on ``data`` and return the measurements (nothing is written here)."""
     started = time.perf_counter()
+    check_components(cfg)
     arms = plan_arms(cfg)
     with_auto = "auto" in cfg.strategies
     result = RunResult(cfg, {"name": data.name, "users": data.n_users, "items": data.n_items,

@@ -12,7 +12,7 @@ import polars as pl
 from synthrec.config import ExperimentConfig
 from synthrec.experiments.data_source import load_data
 from synthrec.experiments.findings import verdicts
-from synthrec.experiments.pipeline import RunResult, run_experiment
+from synthrec.experiments.pipeline import RunResult, check_components, run_experiment
 from synthrec.experiments.results import results_dict, summary_frame, write_json_atomic
 from synthrec.report import write_run_report
 
@@ -33,6 +33,7 @@ def execute(cfg: ExperimentConfig, out_dir: Path, *, base_dir: Path | None = Non
     Files are written to temporary names and renamed, so an interrupted run leaves no half-written
     output (earlier complete outputs in ``out_dir`` are replaced only when the new ones are complete).
     """
+    check_components(cfg)
     data = load_data(cfg.data, base_dir)
     result = run_experiment(cfg, data, progress=progress)
     summary = summary_frame(result)
