@@ -1,0 +1,7 @@
+"""Generators: fitted on a log, they sample new synthetic users (see `synthrec.generators.base`)."""
+
+from synthrec.generators.base import BaseGenerator, Generator
+from synthrec.generators.latent_factor import LatentFactorGenerator, gini
+from synthrec.generators.registry import GENERATORS, make_generator
+
+__all__ = ["GENERATORS", "BaseGenerator", "Generator", "LatentFactorGenerator", "gini", "make_generator"]
