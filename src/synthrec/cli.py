@@ -27,7 +27,8 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-console = Console()
+# Piped output (CI logs, `make demo | tee`) would otherwise wrap the result table at 80 columns.
+console = Console() if sys.stdout.isatty() else Console(width=140)
 err_console = Console(stderr=True)
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
@@ -82,12 +83,15 @@ def _print_outputs(outputs: object) -> None:
             if match.height:
                 rec = f"{match['mean'][0]:.4f} ± {match['std'][0]:.4f}"
         delta = "" if row["arm"] == "real-only" or row["delta_vs_real"] is None else f"{100 * row['delta_vs_real']:+.1f}%"
-        ceil = "" if row["ceiling_recovered"] is None or row["arm"] in ("real-only", "ceiling") else (
-            f"{100 * row['ceiling_recovered']:.0f}%")
+        ceil = ""
+        if row["ceiling_recovered"] is not None and row["arm"] not in ("real-only", "ceiling"):
+            ceil = f"{100 * row['ceiling_recovered']:.0f}%" if row["ceiling_recovered"] >= 0 else "below real-only"
         table.add_row(escape(row["model"]), escape(row["arm"]), f"{row['mean']:.4f} ± {row['std']:.4f}", rec, delta, ceil)
     console.print(table)
-    console.print("[bold]Findings[/]")
-    for line in outputs.verdicts:
+    from synthrec.experiments.findings import headlines
+
+    console.print("[bold]Findings[/] (every arm is discussed in the report)")
+    for line in headlines(outputs.verdicts):
         console.print(f" • {escape(line)}")
     console.print(f"\nresults: {outputs.results_json}\nsummary: {outputs.summary_csv}\nreport:  {outputs.report_html}")
 

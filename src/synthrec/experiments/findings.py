@@ -14,8 +14,14 @@ from synthrec.experiments.pipeline import PRIMARY_METRIC, RunResult
 from synthrec.experiments.results import records_frame
 
 
+def headlines(lines: list[str]) -> list[str]:
+    """The short part of `verdicts`: the caveat about seeds and the summary line(s) of each model."""
+    return [line for line in lines if ", " not in line.split(":")[0]]
+
+
 def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
-    """One sentence per (model, arm) plus a summary line per model."""
+    """One sentence per (model, arm) (``"model, arm: ..."``) plus summary lines per model
+    (``"model: ..."``); `headlines` selects the summaries."""
     rec = records_frame(result).filter(pl.col("metric") == metric)
     if rec.is_empty():
         return [f"no {metric} was measured"]
@@ -34,6 +40,7 @@ def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
         ceil_rows = ceil.filter(pl.col("model") == model)
         ceil_mean = float(ceil_rows["ceil"].mean()) if ceil_rows.height else None  # type: ignore[arg-type]
         wins, losses = [], []
+        best: tuple[float, str] | None = None
         for arm in sub["arm"].unique(maintain_order=True).to_list():
             if arm in ("real-only",):
                 continue
@@ -52,6 +59,14 @@ def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
             if arm != "ceiling" and ceil_mean is not None and ceil_mean > real_mean:
                 text += f"; recovers {100 * (mean_val - real_mean) / (ceil_mean - real_mean):.0f}% of the raw-source ceiling"
             out.append(text + ".")
+            if arm not in ("ceiling", "auto") and (best is None or mean_val > best[0]):
+                best = (mean_val, arm)
+        if best is not None:
+            line = f"{model}: best synthetic arm {best[1]}: {metric} {best[0]:.4f} vs real-only {real_mean:.4f}"
+            if ceil_mean is not None and ceil_mean > real_mean:
+                line += (f", ceiling {ceil_mean:.4f}: recovers "
+                         f"{100 * (best[0] - real_mean) / (ceil_mean - real_mean):.0f}% of the raw-source gain")
+            out.append(line + " (best of several arms on test: an optimistic pick; see auto for an honest one).")
         synthetic_wins = [a for a in wins if a not in ("ceiling",)]
         if synthetic_wins:
             out.append(f"{model}: synthetic data helps consistently in {', '.join(synthetic_wins)}.")

@@ -18,7 +18,7 @@ from synthrec.config import ComponentConfig, ExperimentConfig
 from synthrec.data.interactions import InteractionData
 from synthrec.data.splits import Split, carve_validation, make_split, split_users, subsample_users
 from synthrec.experiments.arms import Arm, candidate_arms, max_ratio, plan_arms
-from synthrec.experiments.scoring import eval_set, score
+from synthrec.experiments.scoring import EvalSet, eval_set, score
 from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
 from synthrec.generators.registry import make_generator
 from synthrec.models.base import Recommender
@@ -143,6 +143,7 @@ def _run_seed(
         info[f"synthetic_users_{src}"] = pools[src].data.n_users
         bar.advance()
     inputs = ArmInputs(train, source_c, pools)
+    ctx = auto_context(cfg, split, source_c, pools, seed) if with_auto else None
     for mc in cfg.models:
         factory = _model_factory(mc, seed)
         for arm in arms:
@@ -152,7 +153,8 @@ def _run_seed(
             bar.advance()
         if with_auto:
             bar.describe(f"seed {seed}: {mc.display} auto (validation)")
-            chosen, val_scores = choose_auto(cfg, split, source_c, mc, seed)
+            assert ctx is not None
+            chosen, val_scores = choose_auto(cfg, ctx, mc, seed)
             model = train_arm(chosen, factory, inputs)
             _record(result, seed, Arm("auto"), mc.display, score(model, es, cfg.ks))
             result.auto_choices.append({"seed": seed, "model": mc.display, "chosen": chosen.label,
@@ -163,29 +165,40 @@ def _run_seed(
     result.seeds_info.append(info)
 
 
-def choose_auto(
-    cfg: ExperimentConfig, split: Split, source: InteractionData | None, mc: ComponentConfig, seed: int
-) -> tuple[Arm, dict[str, float]]:
-    """Pick an arm on a validation split carved from the training data (never the test data).
+@dataclass(frozen=True)
+class AutoContext:
+    """What ``auto`` validates on, built once per seed and shared by every model.
 
-    The ``self`` generator is refitted on the inner training part so that validation items never leak
-    into synthetic data. Real-only is kept unless a synthetic arm beats it by ``cfg.auto_min_gain``
-    (relative NDCG@10): small validation sets are noisy and synthetic data must earn its place.
+    The ``self`` generator is refitted on the inner training part, so validation items never leak into
+    synthetic data; the ``source`` pool does not depend on the target's split and is reused as is.
     """
+
+    inputs: ArmInputs
+    eval_set: EvalSet
+
+
+def auto_context(cfg: ExperimentConfig, split: Split, source: InteractionData | None,
+                 pools: dict[str, SyntheticPool], seed: int) -> AutoContext:
+    """Carve a validation split from the training data (never the test data) and draw its pools."""
     inner = carve_validation(split, seed=derive_seed(seed, "validation"))
     inner_train = inner.train.compact_users()
-    pools: dict[str, SyntheticPool] = {}
-    for src in cfg.sources:
-        fit_data = inner_train if src == "self" else source
-        assert fit_data is not None
-        pools[src], _ = _fit_pool(cfg, fit_data, seed, src)
-    inputs = ArmInputs(inner_train, source, pools)
-    es = eval_set(inner)
+    inner_pools = dict(pools)
+    if "self" in cfg.sources:
+        inner_pools["self"], _ = _fit_pool(cfg, inner_train, seed, "self-validation")
+    return AutoContext(ArmInputs(inner_train, source, inner_pools), eval_set(inner))
+
+
+def choose_auto(cfg: ExperimentConfig, ctx: AutoContext, mc: ComponentConfig, seed: int) -> tuple[Arm, dict[str, float]]:
+    """Pick the arm with the best validation NDCG@10.
+
+    Real-only is kept unless a synthetic arm beats it by ``cfg.auto_min_gain`` (relative): small
+    validation sets are noisy and synthetic data must earn its place.
+    """
     factory = _model_factory(mc, seed)
     val: dict[str, float] = {}
     arms = {a.label: a for a in candidate_arms(cfg)}
     for label, arm in arms.items():
-        val[label] = score(train_arm(arm, factory, inputs), es, [10])[PRIMARY_METRIC]
+        val[label] = score(train_arm(arm, factory, ctx.inputs), ctx.eval_set, [10])[PRIMARY_METRIC]
     base = val["real-only"]
     best = max(val, key=lambda k: val[k])
     if best != "real-only" and val[best] <= base * (1.0 + cfg.auto_min_gain):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 import scipy.sparse as sp
 
 from synthrec.data.interactions import InteractionData
@@ -42,10 +43,21 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     check_positive("l2", l2)
     a = np.array(gram, dtype=np.float64)  # a copy: the solve overwrites it
     a[np.diag_indices_from(a)] += l2
-    # gram + λI is symmetric positive definite: invert through its Cholesky factor (LAPACK potrf/potri).
-    c, lower = scipy.linalg.cho_factor(a, lower=False, overwrite_a=True, check_finite=False)
-    p = scipy.linalg.cho_solve((c, lower), np.eye(a.shape[0]), overwrite_b=True, check_finite=False)
-    del a, c
+    # gram + λI is symmetric positive definite: invert through its Cholesky factor (LAPACK potrf then
+    # potri, about 3x faster than solving against the identity). `a.T` is a Fortran-ordered view of the
+    # same symmetric matrix, so LAPACK works in place without a copy.
+    fortran = a.T
+    c, info = scipy.linalg.lapack.dpotrf(fortran, lower=1, clean=0, overwrite_a=1)
+    if info != 0:
+        raise ConfigError(f"EASE: the Gram matrix plus l2={l2} is not positive definite (LAPACK info={info}); "
+                          "increase l2")
+    inv, info = scipy.linalg.lapack.dpotri(c, lower=1, overwrite_c=1)
+    if info != 0:
+        raise ConfigError(f"EASE: inversion failed (LAPACK info={info}); increase l2")
+    del a, c, fortran
+    p = np.tril(inv)
+    p += np.tril(inv, -1).T  # potri fills one triangle only
+    del inv
     p /= -np.diag(p)[None, :]  # B = −P diagMat(1/diag(P)) off the diagonal, in place
     np.fill_diagonal(p, 0.0)
     return p
