@@ -49,7 +49,7 @@ def test_to_csr_values() -> None:
 
 def test_to_csr_rating_needs_ratings() -> None:
     d = InteractionData.from_frame(_frame().drop("r"), user_col="u", item_col="i", name="toy.csv")
-    with pytest.raises(DataValidationError, match="toy.csv.*rating"):
+    with pytest.raises(DataValidationError, match=r"toy.csv.*rating"):
         d.to_csr("rating")
 
 

@@ -90,7 +90,7 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     msg = str(info.value)
     assert "bad.yaml" in msg and "split.kind" in msg and "modles" in msg
 
-    with pytest.raises(ConfigError, match="exactly one of data.loader or data.path"):
+    with pytest.raises(ConfigError, match=r"exactly one of data.loader or data.path"):
         parse_config({"data": {}})
     with pytest.raises(ConfigError, match="source_fraction is 0"):
         parse_config({**MINIMAL, "target": {"source_fraction": 0}, "sources": ["self", "source"]})

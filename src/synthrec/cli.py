@@ -6,18 +6,18 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's ALS/BPR are slow with threaded BLAS
 
-import polars as pl  # noqa: E402
-import typer  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-from rich.table import Table  # noqa: E402
+import polars as pl
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
-from synthrec import __version__  # noqa: E402
-from synthrec.errors import SynthrecError  # noqa: E402
+from synthrec import __version__
+from synthrec.errors import SynthrecError
 
 app = typer.Typer(
     name="synthrec",
@@ -34,7 +34,7 @@ err_console = Console(stderr=True)
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 SeedsOpt = Annotated[
-    Optional[str], typer.Option("--seeds", help="Comma-separated seeds overriding the config, e.g. 0,1,2.")
+    str | None, typer.Option("--seeds", help="Comma-separated seeds overriding the config, e.g. 0,1,2.")
 ]
 
 
@@ -140,8 +140,9 @@ def demo(
     """The main job on the embedded default data (MovieLens latest-small, 100,004 ratings, offline):
     90% of users form a private source, 10% the scarce target; leave-last-out; generators fitted on the
     target itself and on the source; 3 seeds."""
-    from synthrec.config import parse_config
     import yaml
+
+    from synthrec.config import parse_config
 
     raw = yaml.safe_load(resources.files("synthrec.configs").joinpath("demo.yaml").read_text(encoding="utf-8"))
     _execute(None, parse_config(raw, source="demo.yaml"), out, quiet, _parse_seeds(seeds))

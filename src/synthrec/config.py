@@ -22,6 +22,14 @@ SPLIT_KINDS = ("leave-last-out", "temporal-user", "temporal-global", "user-holdo
 FILE_FORMATS = ("auto", "table", "movielens-100k", "movielens-1m", "movielens-latest", "recbole")
 
 
+SourceName = Literal["self", "source"]
+StrategyName = Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]
+_DEFAULT_SOURCES: tuple[SourceName, ...] = ("self", "source")
+_DEFAULT_STRATEGIES: tuple[StrategyName, ...] = (
+    "real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling",
+)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,10 +98,8 @@ class ExperimentConfig(_Strict):
     target: TargetConfig = Field(default_factory=TargetConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     generator: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="latent-factor"))
-    sources: list[Literal["self", "source"]] = Field(default_factory=lambda: ["self", "source"])
-    strategies: list[Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]] = (
-        Field(default_factory=lambda: list(STRATEGIES))
-    )
+    sources: list[SourceName] = Field(default_factory=lambda: list(_DEFAULT_SOURCES))
+    strategies: list[StrategyName] = Field(default_factory=lambda: list(_DEFAULT_STRATEGIES))
     augment_ratios: list[float] = Field(default_factory=lambda: [0.5, 1.0, 2.0, 4.0])
     synthetic_ratio: float = Field(
         1.0, gt=0.0,

@@ -27,7 +27,7 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
     if not path.exists():
         raise DataValidationError("no such file or folder", source=str(path),
                                   hint="check data.path (relative paths start at the config file's folder)")
-    fmt = dc.format
+    fmt: str = dc.format
     if fmt == "auto":
         fmt = _detect_format(path)
     if fmt == "movielens-100k":

@@ -54,6 +54,10 @@ class BaseGenerator:
         if not self._fitted:
             raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(data) first")
 
+    def fit(self, data: InteractionData) -> Self:  # pragma: no cover - abstract
+        """Fit on a real log; returns self."""
+        raise NotImplementedError
+
     def _sample_block(self, n_users: int, rng: np.random.Generator, first_user: int) -> InteractionData:
         raise NotImplementedError
 

@@ -269,6 +269,14 @@ class BaseRecommender:
 
     # ---------------------------------------------------------------- to implement
 
+    def fit(self, data: InteractionData) -> Self:  # pragma: no cover - abstract
+        """Fit on ``data`` from scratch; returns self."""
+        raise NotImplementedError
+
+    def fine_tune(self, data: InteractionData) -> Self:  # pragma: no cover - abstract
+        """Continue from the current weights on ``data`` (transfer); returns self."""
+        raise NotImplementedError
+
     def _score(self, histories: sp.csr_matrix) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
