@@ -13,7 +13,7 @@ from synthrec.cli import app
 
 runner = CliRunner()
 
-COMMANDS = ["run", "demo", "init-config", "datasets"]
+COMMANDS = ["run", "demo", "init-config", "datasets", "inspect", "fit", "sample"]
 
 
 def test_help_lists_every_command() -> None:
@@ -133,3 +133,44 @@ def test_unknown_model_is_a_clear_error(tmp_path: Path, shared_data: Path) -> No
     res = runner.invoke(app, ["run", str(cfg), "--quiet", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "easy" in res.output and "ease" in res.output
+
+
+def test_inspect_fit_sample_round_trip(tmp_path: Path, shared_data: Path) -> None:
+    csv = tmp_path / "shop.csv"
+    _small_csv(shared_data, csv, n_users=60)
+    cols = ["--user-col", "customer_id", "--item-col", "sku", "--rating-col", "stars", "--time-col", "ts"]
+    shown = runner.invoke(app, ["inspect", str(csv), *cols])
+    assert shown.exit_code == 0, shown.output
+    assert "60 /" in shown.output and "time range" in shown.output
+
+    gen = tmp_path / "gen.pkl"
+    fitted = runner.invoke(app, ["fit", str(csv), "--out", str(gen), *cols])
+    assert fitted.exit_code == 0, fitted.output and gen.is_file()
+
+    outs = []
+    for name, batch in (("a.parquet", "7"), ("b.parquet", "7"), ("c.csv", "25")):
+        res = runner.invoke(app, ["sample", str(gen), "--users", "25", "--seed", "4", "--batch-users", batch,
+                                  "--out", str(tmp_path / name)])
+        assert res.exit_code == 0, res.output
+        outs.append(tmp_path / name)
+    a, b = pl.read_parquet(outs[0]), pl.read_parquet(outs[1])
+    assert a.equals(b)  # same seed and batch size: same output
+    assert a["user"].n_unique() == 25 and a.select("user", "item").is_unique().all()
+    real_items = set(pl.read_csv(csv)["sku"].to_list())
+    assert set(a["item"].to_list()) <= real_items  # external item ids of the real catalogue
+    assert pl.read_csv(outs[2])["user"].n_unique() == 25
+
+
+def test_sample_errors_are_clear(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["sample", str(tmp_path / "missing.pkl"), "--users", "3", "--out",
+                              str(tmp_path / "x.parquet")])
+    assert res.exit_code == 2 and "missing.pkl" in res.output
+
+
+def test_example_configs_are_valid() -> None:
+    from synthrec.config import load_config
+
+    examples = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
+    assert examples
+    for path in examples:
+        load_config(path)

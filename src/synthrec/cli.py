@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -172,6 +173,147 @@ def datasets() -> None:
     for name, desc in list_datasets().items():
         table.add_row(name, desc)
     console.print(table)
+
+
+DataArg = Annotated[str, typer.Argument(help="A registered dataset name (see `synthrec datasets`), or a "
+                                          "CSV/TSV/Parquet file, MovieLens folder or RecBole .inter file.")]
+UserCol = Annotated[str, typer.Option("--user-col", help="User id column of a table file.")]
+ItemCol = Annotated[str, typer.Option("--item-col", help="Item id column of a table file.")]
+RatingCol = Annotated[str | None, typer.Option("--rating-col", help="Rating column (optional).")]
+TimeCol = Annotated[str | None, typer.Option("--time-col", help="Time column (optional).")]
+TimeUnit = Annotated[str, typer.Option("--time-unit", help="Unit of integer times: s, ms, us or ns.")]
+TimeFormat = Annotated[str | None, typer.Option("--time-format",
+                                                   help="strftime format of dates, e.g. %Y%m%d.")]
+SepOpt = Annotated[str | None, typer.Option("--sep", help="Field separator (default: detected).")]
+
+
+def _load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
+                   time_unit: str, time_format: str | None, sep: str | None) -> object:
+    from synthrec.config import DataConfig
+    from synthrec.data.loaders import list_datasets
+    from synthrec.experiments.data_source import load_data
+
+    if data in list_datasets():
+        dc = DataConfig(loader=data)
+    else:
+        dc = DataConfig.model_validate({
+            "path": data, "user_col": user_col, "item_col": item_col, "rating_col": rating_col,
+            "time_col": time_col, "time_unit": time_unit, "time_format": time_format, "sep": sep,
+        })
+    return load_data(dc)
+
+
+@app.command()
+def inspect(
+    data: DataArg,
+    user_col: UserCol = "user",
+    item_col: ItemCol = "item",
+    rating_col: RatingCol = None,
+    time_col: TimeCol = None,
+    time_unit: TimeUnit = "s",
+    time_format: TimeFormat = None,
+    sep: SepOpt = None,
+) -> None:
+    """Load and validate a log, then print its size, sparsity, activity and time range. Duplicate rows,
+    repeated pairs and converted time units are reported as warnings."""
+    from synthrec.data.interactions import InteractionData
+
+    try:
+        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep)
+    except (SynthrecError, ValueError) as exc:
+        _fail(exc)
+        return
+    assert isinstance(d, InteractionData)
+    inter = d.interactions
+    per_user = inter.group_by("user").len()["len"]
+    per_item = inter.group_by("item").len()["len"]
+    table = Table(title=escape(d.name), show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("users / items / interactions", f"{d.n_users:,} / {d.n_items:,} / {d.n_interactions:,}")
+    table.add_row("density", f"{d.n_interactions / max(1, d.n_users * d.n_items):.4%}")
+    table.add_row("interactions per user (min / median / max)",
+                  f"{int(per_user.min())} / {float(per_user.median()):g} / {int(per_user.max())}")  # type: ignore[arg-type]
+    table.add_row("users per item (min / median / max)",
+                  f"{int(per_item.min())} / {float(per_item.median()):g} / {int(per_item.max())}")  # type: ignore[arg-type]
+    if d.has_timestamp:
+        ts = inter["timestamp"]
+        lo, hi = (datetime.fromtimestamp(int(v), tz=timezone.utc) for v in (ts.min(), ts.max()))  # type: ignore[arg-type]
+        table.add_row("time range (UTC)", f"{lo:%Y-%m-%d %H:%M} … {hi:%Y-%m-%d %H:%M}")
+    if d.has_rating:
+        hist = inter.group_by("rating").len().sort("rating")
+        table.add_row("ratings", ", ".join(f"{r:g}: {n}" for r, n in hist.iter_rows()))
+    table.add_row("columns", ", ".join(inter.columns))
+    console.print(table)
+
+
+@app.command()
+def fit(
+    data: DataArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the fitted generator (.pkl).")],
+    generator: Annotated[str, typer.Option("--generator", "-g", help="Generator name.")] = "latent-factor",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the fit.")] = 0,
+    user_col: UserCol = "user",
+    item_col: ItemCol = "item",
+    rating_col: RatingCol = None,
+    time_col: TimeCol = None,
+    time_unit: TimeUnit = "s",
+    time_format: TimeFormat = None,
+    sep: SepOpt = None,
+) -> None:
+    """Fit a generator on a real log and save it: the fitted generator, not the raw data, is what may
+    cross to another team. Sample from it with `synthrec sample`."""
+    from synthrec.data.interactions import InteractionData
+    from synthrec.generators.registry import make_generator
+    from synthrec.progress import step_progress
+
+    try:
+        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep)
+        assert isinstance(d, InteractionData)
+        gen = make_generator(generator, seed=seed)
+        with step_progress(1, f"fitting {generator} on {d.n_interactions:,} interactions",
+                           console=err_console) as bar:
+            gen.fit(d)
+            bar.advance()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        gen.save(out)
+    except (SynthrecError, ValueError) as exc:
+        _fail(exc)
+        return
+    console.print(f"fitted {generator} on {escape(d.name)} ({d.n_users:,} users, {d.n_items:,} items); saved to {out}")
+
+
+@app.command()
+def sample(
+    generator: Annotated[Path, typer.Argument(help="A generator saved by `synthrec fit`.")],
+    users: Annotated[int, typer.Option("--users", "-n", help="Number of synthetic users.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .parquet, .csv or .tsv.")],
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same output.")] = 0,
+    batch_users: Annotated[int, typer.Option("--batch-users", help="Users generated per batch.")] = 10_000,
+) -> None:
+    """Draw new synthetic users with histories from a fitted generator and write them with external
+    item ids (synthetic user ids are `syn-N`)."""
+    from synthrec.data.interactions import concat_users
+    from synthrec.data.writers import write_interactions
+    from synthrec.generators.base import BaseGenerator
+    from synthrec.progress import step_progress
+
+    if users < 1:
+        _fail(ValueError("--users must be at least 1"))
+    try:
+        gen = BaseGenerator.load(generator)
+        parts = []
+        n_batches = -(-users // batch_users)
+        with step_progress(n_batches, f"sampling {users:,} users", console=err_console) as bar:
+            for part in gen.sample_batches(users, batch_users=batch_users, seed=seed):
+                parts.append(part)
+                bar.advance()
+        synthetic = parts[0] if len(parts) == 1 else concat_users(parts, name="synthetic")
+        write_interactions(synthetic, out)
+    except (SynthrecError, ValueError, OSError) as exc:
+        _fail(exc)
+        return
+    console.print(f"wrote {synthetic.n_interactions:,} interactions of {users:,} synthetic users to {out}")
 
 
 def main() -> None:

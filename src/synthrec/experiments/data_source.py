@@ -26,7 +26,7 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
     path = dc.path if dc.path.is_absolute() or base_dir is None else base_dir / dc.path
     if not path.exists():
         raise DataValidationError("no such file or folder", source=str(path),
-                                  hint="check data.path (relative paths start at the config file's folder)")
+                                  hint="check the path (in a config, relative paths start at the config file's folder)")
     fmt: str = dc.format
     if fmt == "auto":
         fmt = _detect_format(path)
