@@ -37,8 +37,8 @@ def test_summary_mean_std_delta_and_ceiling() -> None:
     s = {r["arm"]: r for r in summary_frame(res).to_dicts()}
     assert s["real-only"]["mean"] == pytest.approx(0.15)
     assert s["real-only"]["std"] == pytest.approx(0.0707107, abs=1e-6)  # ddof=1
-    # paired deltas: 0.02/0.10 = 0.2 and 0.02/0.20 = 0.1 -> mean 0.15
-    assert s["augment x1 [source]"]["delta_vs_real"] == pytest.approx(0.15)
+    # relative difference of the means: (0.17 - 0.15) / 0.15
+    assert s["augment x1 [source]"]["delta_vs_real"] == pytest.approx(2 / 15)
     # (0.17 - 0.15) / (0.25 - 0.15) = 0.2
     assert s["augment x1 [source]"]["ceiling_recovered"] == pytest.approx(0.2)
     assert s["ceiling"]["ceiling_recovered"] == pytest.approx(1.0)

@@ -1,8 +1,10 @@
 """Summaries of a run: mean ± std over seeds, paired differences to real-only, ceiling recovery, JSON.
 
-Definitions (per model and metric, each paired by seed, then averaged over seeds):
+Definitions (per model and metric, over the seeds):
 
-- ``delta_vs_real`` = (arm − real-only) / real-only: the relative gain of an arm over real-only.
+- ``delta_vs_real`` = (mean arm − mean real-only) / mean real-only: the relative gain of an arm over
+  real-only, from the means over seeds (a mean of per-seed ratios explodes when a seed's real-only
+  score is near 0 on a small test set).
 - ``ceiling_recovered`` = (arm − real-only) / (ceiling − real-only): the share of the gain that the raw
   source data gives which the arm recovers (undefined, reported as None, when the ceiling does not
   beat real-only in the mean).
@@ -41,9 +43,6 @@ def summary_frame(result: RunResult) -> pl.DataFrame:
     ceil = rec.filter(pl.col("arm") == "ceiling").select("seed", "model", "metric", pl.col("value").alias("_ceil"))
     joined = rec.join(base, on=["seed", "model", "metric"], how="left")
     joined = joined.join(ceil, on=["seed", "model", "metric"], how="left")
-    joined = joined.with_columns(
-        ((pl.col("value") - pl.col("_real")) / pl.col("_real")).alias("_delta"),
-    )
     out = (
         joined.group_by(KEYS, maintain_order=True)
         .agg(
@@ -51,11 +50,14 @@ def summary_frame(result: RunResult) -> pl.DataFrame:
             pl.col("value").mean().alias("mean"),
             pl.col("value").std(ddof=1).fill_null(0.0).alias("std"),
             pl.len().alias("n"),
-            pl.col("_delta").mean().alias("delta_vs_real"),
             pl.col("_real").mean().alias("_real_mean"),
             pl.col("_ceil").mean().alias("_ceil_mean"),
         )
         .with_columns(
+            pl.when(pl.col("_real_mean") > 0)
+            .then((pl.col("mean") - pl.col("_real_mean")) / pl.col("_real_mean"))
+            .otherwise(None)
+            .alias("delta_vs_real"),
             pl.when((pl.col("_ceil_mean") - pl.col("_real_mean")) > 0)
             .then((pl.col("mean") - pl.col("_real_mean")) / (pl.col("_ceil_mean") - pl.col("_real_mean")))
             .otherwise(None)
