@@ -40,7 +40,7 @@ def arm_bars(summary: pl.DataFrame, metric: str) -> str:
         ax.set_title(model)
         ax.set_xlabel(metric)
         ax.set_yticks(ys, arms)
-        ax.invert_yaxis()
         ax.grid(axis="x", alpha=0.3)
+    axes[0][0].invert_yaxis()  # the panels share y: invert once, so the first arm is on top
     fig.tight_layout()
     return _to_base64(fig)
