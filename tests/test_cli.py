@@ -84,7 +84,10 @@ def test_run_on_a_csv_with_its_own_column_names(tmp_path: Path, shared_data: Pat
     assert arms == {"real-only", "synthetic-only x1 [self]", "augment x1 [self]",
                     "pretrain-finetune x1 [self]", "auto"}
     assert payload["data"]["users"] == 120
-    assert (out / "report.html").read_text().count("<img") == 1
+    report = (out / "report.html").read_text()
+    assert report.count("<img") == 1
+    assert "120 users" in report and " items," in report and "built-in method" not in report
+    assert "Only 1 seed(s)" in report
     assert "NDCG@10" in res.output and "[self]" in res.output
 
 
@@ -174,3 +177,42 @@ def test_example_configs_are_valid() -> None:
     assert examples
     for path in examples:
         load_config(path)
+
+
+def test_bad_options_fail_before_any_work(tmp_path: Path, shared_data: Path) -> None:
+    csv = tmp_path / "shop.csv"
+    _small_csv(shared_data, csv, n_users=40)
+    cfg = _config(tmp_path / "cfg.yaml", "data: {path: shop.csv, user_col: customer_id, item_col: sku}",
+                  "target: {source_fraction: 0.0}")
+    res = runner.invoke(app, ["run", str(cfg), "--seeds", ","])
+    assert res.exit_code == 2 and "at least one seed" in res.output
+    res = runner.invoke(app, ["run", str(cfg), "--out", str(csv), "--quiet"])
+    assert res.exit_code == 2 and "not a folder" in res.output
+    res = runner.invoke(app, ["fit", str(csv), "--out", str(tmp_path), "--user-col", "customer_id",
+                              "--item-col", "sku"])
+    assert res.exit_code == 2 and "is a folder" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cfg.yaml", "shop.csv"]  # nothing left behind
+    res = runner.invoke(app, ["inspect", str(csv), "--time-unit", "hours"])
+    assert res.exit_code == 2 and "time_unit" in res.output
+    bad_param = tmp_path / "bad.yaml"
+    bad_param.write_text("data: {path: shop.csv, user_col: customer_id, item_col: sku}\n"
+                         "target: {source_fraction: 0.0}\nmodels: [{name: ease, params: {l2: -5}}]\n")
+    res = runner.invoke(app, ["run", str(bad_param), "--quiet", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "models[0] (ease)" in res.output and "l2" in res.output
+
+
+def test_header_less_file_with_column_names(tmp_path: Path, shared_data: Path) -> None:
+    res = runner.invoke(app, ["inspect", str(shared_data / "ml-100k" / "u.data"), "--columns",
+                              "user,item,rating,ts", "--rating-col", "rating", "--time-col", "ts"])
+    assert res.exit_code == 0, res.output
+    assert "943 / 1,682 / 100,000" in res.output
+
+
+def test_single_interaction_users_give_a_clear_error(tmp_path: Path) -> None:
+    csv = tmp_path / "once.csv"
+    csv.write_text("u,i\n" + "".join(f"{k},{k % 7}\n" for k in range(40)))
+    cfg = _config(tmp_path / "cfg.yaml", "data: {path: once.csv, user_col: u, item_col: i}",
+                  "target: {source_fraction: 0.0}")
+    res = runner.invoke(app, ["run", str(cfg), "--quiet", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "holds no test events" in res.output and "min_user_interactions" in res.output

@@ -419,13 +419,21 @@ def test_without_timestamps_or_ratings() -> None:
 def test_save_load_round_trip(fitted: LatentFactorGenerator, tmp_path: Path) -> None:
     path = tmp_path / "gen.pkl"
     fitted.save(path)
-    assert not (tmp_path / "gen.pkl.tmp").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["gen.pkl"]  # no temporary file left
     loaded = LatentFactorGenerator.load(path)
     assert loaded.sample(30, seed=4).interactions.equals(fitted.sample(30, seed=4).interactions)
     with path.open("wb") as fh:
         pickle.dump({"not": "a generator"}, fh)
-    with pytest.raises(TypeError):
+    with pytest.raises(DataValidationError, match="holds a dict"):
         LatentFactorGenerator.load(path)
+    path.write_bytes(path.read_bytes()[:10])
+    with pytest.raises(DataValidationError, match="damaged file"):
+        LatentFactorGenerator.load(path)
+    with pytest.raises(DataValidationError, match="no such file"):
+        LatentFactorGenerator.load(tmp_path / "missing.pkl")
+    with pytest.raises(DataValidationError, match="is a folder"):
+        fitted.save(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["gen.pkl"]
 
 
 def test_small_logs_clamp_factors_with_warning() -> None:

@@ -62,9 +62,12 @@ def _parse_seeds(seeds: str | None) -> list[int] | None:
     if seeds is None:
         return None
     try:
-        return [int(s) for s in seeds.split(",") if s.strip()]
+        parsed = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise typer.BadParameter(f"seeds must be comma-separated integers, got {seeds!r}") from None
+    if not parsed:
+        raise typer.BadParameter(f"give at least one seed, got {seeds!r}")
+    return parsed
 
 
 def _print_outputs(outputs: object) -> None:
@@ -185,21 +188,31 @@ TimeUnit = Annotated[str, typer.Option("--time-unit", help="Unit of integer time
 TimeFormat = Annotated[str | None, typer.Option("--time-format",
                                                    help="strftime format of dates, e.g. %Y%m%d.")]
 SepOpt = Annotated[str | None, typer.Option("--sep", help="Field separator (default: detected).")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", help="Comma-separated names for a file WITHOUT a header line, e.g. user,item,rating,ts.")]
 
 
 def _load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
-                   time_unit: str, time_format: str | None, sep: str | None) -> object:
+                   time_unit: str, time_format: str | None, sep: str | None, columns: str | None) -> object:
+    from pydantic import ValidationError
+
     from synthrec.config import DataConfig
     from synthrec.data.loaders import list_datasets
+    from synthrec.errors import ConfigError
     from synthrec.experiments.data_source import load_data
 
     if data in list_datasets():
         dc = DataConfig(loader=data)
     else:
-        dc = DataConfig.model_validate({
-            "path": data, "user_col": user_col, "item_col": item_col, "rating_col": rating_col,
-            "time_col": time_col, "time_unit": time_unit, "time_format": time_format, "sep": sep,
-        })
+        try:
+            dc = DataConfig.model_validate({
+                "path": data, "user_col": user_col, "item_col": item_col, "rating_col": rating_col,
+                "time_col": time_col, "time_unit": time_unit, "time_format": time_format, "sep": sep,
+                "column_names": [c.strip() for c in columns.split(",")] if columns else None,
+            })
+        except ValidationError as exc:
+            msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid option: {msgs}") from None
     return load_data(dc)
 
 
@@ -213,13 +226,14 @@ def inspect(
     time_unit: TimeUnit = "s",
     time_format: TimeFormat = None,
     sep: SepOpt = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Load and validate a log, then print its size, sparsity, activity and time range. Duplicate rows,
     repeated pairs and converted time units are reported as warnings."""
     from synthrec.data.interactions import InteractionData
 
     try:
-        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep)
+        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns)
     except (SynthrecError, ValueError) as exc:
         _fail(exc)
         return
@@ -242,7 +256,12 @@ def inspect(
         table.add_row("time range (UTC)", f"{lo:%Y-%m-%d %H:%M} … {hi:%Y-%m-%d %H:%M}")
     if d.has_rating:
         hist = inter.group_by("rating").len().sort("rating")
-        table.add_row("ratings", ", ".join(f"{r:g}: {n}" for r, n in hist.iter_rows()))
+        if hist.height <= 12:
+            table.add_row("ratings", ", ".join(f"{r:g}: {n}" for r, n in hist.iter_rows()))
+        else:  # a continuous value (play counts, dwell time): summarise
+            r = inter["rating"]
+            table.add_row("rating / value (min / median / max)",
+                          f"{float(r.min()):g} / {float(r.median()):g} / {float(r.max()):g}")  # type: ignore[arg-type]
     table.add_row("columns", ", ".join(inter.columns))
     console.print(table)
 
@@ -260,6 +279,7 @@ def fit(
     time_unit: TimeUnit = "s",
     time_format: TimeFormat = None,
     sep: SepOpt = None,
+    columns: ColumnsOpt = None,
 ) -> None:
     """Fit a generator on a real log and save it: the fitted generator, not the raw data, is what may
     cross to another team. Sample from it with `synthrec sample`."""
@@ -267,8 +287,10 @@ def fit(
     from synthrec.generators.registry import make_generator
     from synthrec.progress import step_progress
 
+    if out.is_dir():
+        _fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.pkl'}"))
     try:
-        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep)
+        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns)
         assert isinstance(d, InteractionData)
         gen = make_generator(generator, seed=seed)
         with step_progress(1, f"fitting {generator} on {d.n_interactions:,} interactions",
@@ -286,10 +308,11 @@ def fit(
 @app.command()
 def sample(
     generator: Annotated[Path, typer.Argument(help="A generator saved by `synthrec fit`.")],
-    users: Annotated[int, typer.Option("--users", "-n", help="Number of synthetic users.")],
+    users: Annotated[int, typer.Option("--users", "-n", min=1, help="Number of synthetic users.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .parquet, .csv or .tsv.")],
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same output.")] = 0,
-    batch_users: Annotated[int, typer.Option("--batch-users", help="Users generated per batch.")] = 10_000,
+    batch_users: Annotated[int, typer.Option("--batch-users", min=1, help="Users generated per batch "
+                                             "(the output depends on the seed and on this size).")] = 10_000,
 ) -> None:
     """Draw new synthetic users with histories from a fitted generator and write them with external
     item ids (synthetic user ids are `syn-N`)."""
@@ -298,8 +321,6 @@ def sample(
     from synthrec.generators.base import BaseGenerator
     from synthrec.progress import step_progress
 
-    if users < 1:
-        _fail(ValueError("--users must be at least 1"))
     try:
         gen = BaseGenerator.load(generator)
         parts = []
@@ -316,8 +337,16 @@ def sample(
     console.print(f"wrote {synthetic.n_interactions:,} interactions of {users:,} synthetic users to {out}")
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(str(message))}")
+
+
 def main() -> None:
     """Console entry point."""
+    import warnings
+
+    warnings.showwarning = _show_warning
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover

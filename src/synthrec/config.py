@@ -45,6 +45,9 @@ class DataConfig(_Strict):
     rating_col: str | None = None
     time_col: str | None = None
     sep: str | None = None
+    column_names: list[str] | None = Field(
+        None, description="names for the columns of a file without a header line (e.g. [user, item, rating, ts])"
+    )
     time_format: str | None = None
     time_unit: Literal["s", "ms", "us", "ns"] = "s"
     min_rating: float | None = Field(None, description="keep only ratings >= this (implicit positives)")

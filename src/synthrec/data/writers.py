@@ -5,12 +5,11 @@ RecBole atomic files are written by `synthrec.data.recbole.write_recbole`.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import polars as pl
 
+from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import ITEM, USER, InteractionData
 from synthrec.errors import DataValidationError
 
@@ -44,16 +43,11 @@ def write_interactions(data: InteractionData, path: str | Path) -> Path:
             hint=f"use one of {', '.join(SUFFIXES)}",
         )
     frame = external_frame(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+
+    def write(tmp: Path) -> None:
         if fmt == "parquet":
             frame.write_parquet(tmp, compression="zstd")
         else:
             frame.write_csv(tmp, separator="," if fmt == "csv" else "\t")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+
+    return atomic_write(path, write)

@@ -41,6 +41,7 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
     return readers.read_table(
         path, user_col=dc.user_col, item_col=dc.item_col, rating_col=dc.rating_col, time_col=dc.time_col,
         sep=dc.sep, time_format=dc.time_format, time_unit=dc.time_unit,
+        has_header=dc.column_names is None, column_names=dc.column_names,
     )
 
 

@@ -13,10 +13,13 @@ import polars as pl
 from synthrec.experiments.pipeline import PRIMARY_METRIC, RunResult
 from synthrec.experiments.results import records_frame
 
+#: Below this many evaluated test users per seed, NDCG@10 differences are mostly noise.
+MIN_TEST_USERS = 30
+
 
 def headlines(lines: list[str]) -> list[str]:
     """The short part of `verdicts`: the caveat about seeds and the summary line(s) of each model."""
-    return [line for line in lines if ", " not in line.split(":")[0]]
+    return [line for line in lines if ", " not in line.split(":")[0] or line.startswith("Only ")]
 
 
 def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
@@ -29,6 +32,10 @@ def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
     out: list[str] = []
     if n_seeds < 3:
         out.append(f"Only {n_seeds} seed(s): differences below are weak evidence.")
+    test_users = [s["test_users"] for s in result.seeds_info if "test_users" in s]
+    if test_users and min(test_users) < MIN_TEST_USERS:
+        out.append(f"Only {min(test_users)} real test users in a seed: too few to measure differences; "
+                   "use more target users (target.source_fraction, target.keep_fraction).")
     real = rec.filter(pl.col("arm") == "real-only").select("seed", "model", pl.col("value").alias("real"))
     if real.is_empty():
         return [*out, "real-only was not run, so no arm can be compared with it"]

@@ -17,6 +17,7 @@ from typing import Any
 from synthrec.config import ComponentConfig, ExperimentConfig
 from synthrec.data.interactions import InteractionData
 from synthrec.data.splits import Split, carve_validation, make_split, split_users, subsample_users
+from synthrec.errors import ConfigError
 from synthrec.experiments.arms import Arm, candidate_arms, max_ratio, plan_arms
 from synthrec.experiments.scoring import EvalSet, eval_set, score
 from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
@@ -95,9 +96,15 @@ def check_components(cfg: ExperimentConfig) -> None:
     Raises:
         ConfigError: an unknown name or an invalid parameter (the message lists the valid ones).
     """
-    for mc in cfg.models:
-        _model_factory(mc, cfg.seeds[0])()
-    make_generator(cfg.generator.name, seed=cfg.seeds[0], **dict(cfg.generator.params))
+    for k, mc in enumerate(cfg.models):
+        try:
+            _model_factory(mc, cfg.seeds[0])()
+        except ConfigError as exc:
+            raise ConfigError(f"models[{k}] ({mc.name}): {exc}") from None
+    try:
+        make_generator(cfg.generator.name, seed=cfg.seeds[0], **dict(cfg.generator.params))
+    except ConfigError as exc:
+        raise ConfigError(f"generator ({cfg.generator.name}): {exc}") from None
 
 
 def run_experiment(

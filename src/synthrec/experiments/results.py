@@ -13,15 +13,14 @@ Definitions (per model and metric, over the seeds):
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from synthrec import __version__
+from synthrec.data.atomic import atomic_write_text
 from synthrec.experiments.pipeline import RunResult
 
 KEYS = ["arm", "strategy", "source", "ratio", "model", "metric"]
@@ -87,12 +86,4 @@ def results_dict(result: RunResult) -> dict[str, Any]:
 
 def write_json_atomic(payload: dict[str, Any], path: Path) -> None:
     """Write JSON to a temporary file beside ``path`` and rename it: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2, default=str)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(payload, indent=2, default=str))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
 from synthrec.config import ExperimentConfig
+from synthrec.data.atomic import atomic_write
+from synthrec.errors import DataValidationError
 from synthrec.experiments.data_source import load_data
 from synthrec.experiments.findings import verdicts
 from synthrec.experiments.pipeline import RunResult, check_components, run_experiment
@@ -33,6 +33,9 @@ def execute(cfg: ExperimentConfig, out_dir: Path, *, base_dir: Path | None = Non
     Files are written to temporary names and renamed, so an interrupted run leaves no half-written
     output (earlier complete outputs in ``out_dir`` are replaced only when the new ones are complete).
     """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataValidationError("the output path exists and is not a folder", source=str(out_dir),
+                                  hint="give a folder for --out")
     check_components(cfg)
     data = load_data(cfg.data, base_dir)
     result = run_experiment(cfg, data, progress=progress)
@@ -51,11 +54,4 @@ def execute(cfg: ExperimentConfig, out_dir: Path, *, base_dir: Path | None = Non
 
 
 def _write_csv_atomic(frame: pl.DataFrame, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        frame.write_csv(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: frame.write_csv(tmp))

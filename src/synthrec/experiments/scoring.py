@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from synthrec.data.splits import Split
+from synthrec.errors import DataValidationError
 from synthrec.evaluation.metrics import evaluate
 from synthrec.models.base import Recommender
 
@@ -35,6 +36,13 @@ class EvalSet:
 def eval_set(split: Split) -> EvalSet:
     """Histories and targets of every user with a held-out interaction in ``split.test``."""
     users, histories, targets = split.evaluation_inputs("binary")
+    if len(users) == 0:
+        raise DataValidationError(
+            f"the {split.kind} split of '{split.train.name}' holds no test events, so nothing can be "
+            "measured", source=split.train.name,
+            hint="users with a single interaction stay wholly in train under leave-last-out: set "
+            "data.min_user_interactions: 2, use more data, or another split kind",
+        )
     return EvalSet(users, histories, targets)
 
 

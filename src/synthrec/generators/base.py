@@ -12,8 +12,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import InteractionData, concat_users
-from synthrec.errors import NotFittedError
+from synthrec.errors import DataValidationError, NotFittedError
 
 try:  # Python >= 3.11
     from typing import Self
@@ -78,17 +79,32 @@ class BaseGenerator:
             yield self._sample_block(size, np.random.default_rng(ss), b * batch_users)
 
     def save(self, path: str | Path) -> None:
-        """Write the fitted generator to ``path`` (pickle; load only files you trust)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(self, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
+        """Write the fitted generator to ``path`` (a pickle, written atomically).
+
+        A pickle can run code when loaded: load only generators you or a party you trust saved.
+        """
+        atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)))
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
-        with Path(path).open("rb") as fh:
-            obj = pickle.load(fh)
+        """Read a generator written by `save`. Only load files you trust (pickle can run code).
+
+        Raises:
+            DataValidationError: the file is missing, is not a saved generator, or is corrupt.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise DataValidationError("no such file", source=str(path),
+                                      hint="give the path of a generator saved by `synthrec fit`")
+        try:
+            with path.open("rb") as fh:
+                obj = pickle.load(fh)
+        except Exception as exc:  # any unpickling failure means: not one of our files, or damaged
+            raise DataValidationError(
+                f"not a generator saved by synthrec, or a damaged file ({type(exc).__name__}: {exc})",
+                source=str(path), hint="re-run `synthrec fit` to write it again",
+            ) from None
         if not isinstance(obj, cls):
-            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}")
+            raise DataValidationError(f"holds a {type(obj).__name__}, not a {cls.__name__}", source=str(path),
+                                      hint="give the path of a generator saved by `synthrec fit`")
         return obj

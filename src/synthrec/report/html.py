@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import polars as pl
 
+from synthrec.data.atomic import atomic_write_text
 from synthrec.report.figures import arm_bars
 
 _ENV = jinja2.Environment(
@@ -44,12 +43,4 @@ def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: l
         results=results, table=table, verdicts=verdicts, primary=primary,
         figure=arm_bars(summary, primary),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, html)
