@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 # Piped output (CI logs, `make demo | tee`) would otherwise wrap the result table at 80 columns.
 console = Console() if sys.stdout.isatty() else Console(width=140)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
