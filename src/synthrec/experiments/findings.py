@@ -77,8 +77,11 @@ def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
         synthetic_wins = [a for a in wins if a not in ("ceiling",)]
         if synthetic_wins:
             out.append(f"{model}: synthetic data helps consistently in {', '.join(synthetic_wins)}.")
+        elif best is not None and best[0] > real_mean:
+            out.append(f"{model}: no synthetic-data arm beats real-only in every seed; the mean gains above are "
+                       "within seed-to-seed noise.")
         else:
-            out.append(f"{model}: no synthetic-data arm beats real-only consistently; train on the real data.")
+            out.append(f"{model}: no synthetic-data arm beats real-only on average: train on the real data.")
         if losses:
             out.append(f"{model}: synthetic data hurts in {', '.join(a for a in losses)}.")
     return out
