@@ -105,6 +105,13 @@ def test_run_on_ml100k_folder_with_source(tmp_path: Path, shared_data: Path) -> 
     assert seed["source_users"] + seed["target_users"] == payload["data"]["users"]
     assert {r["arm"] for r in payload["summary"]} == {"real-only", "augment x1 [self]", "augment x1 [source]",
                                                       "ceiling"}
+    quality = seed["synthetic_quality"]
+    assert set(quality) == {"self", "source"}
+    assert 0.0 <= quality["source"]["mia_auc"] <= 1.0
+    assert quality["source"]["exact_copy_share"] == 0.0
+    assert abs(quality["source"]["popularity_gini_synthetic"] - quality["source"]["popularity_gini_real"]) < 0.05
+    report = (out / "report.html").read_text()
+    assert "membership-inference AUC" in report and "item-item cosine correlation" in report
 
 
 def test_missing_column_is_a_clear_error(tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from synthrec.config import ComponentConfig, ExperimentConfig
 from synthrec.data.interactions import InteractionData
 from synthrec.data.splits import Split, carve_validation, make_split, split_users, subsample_users
 from synthrec.errors import ConfigError
+from synthrec.evaluation.fidelity import fidelity_report
+from synthrec.evaluation.privacy import privacy_report
 from synthrec.experiments.arms import Arm, candidate_arms, max_ratio, plan_arms
 from synthrec.experiments.scoring import EvalSet, eval_set, score
 from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
@@ -66,6 +68,20 @@ def _fit_pool(cfg: ExperimentConfig, fit_data: InteractionData, seed: int, sourc
     n = max(1, round(max_ratio(cfg) * base))
     pool = SyntheticPool(gen.sample(n, seed=derive_seed(seed, "sample", source)), base)
     return pool, time.perf_counter() - start
+
+
+def synthetic_quality(fitted_on: InteractionData, synthetic: InteractionData,
+                      holdout: InteractionData | None) -> dict[str, float | None]:
+    """Fidelity of ``synthetic`` to the data its generator was fitted on, and, when real people outside
+    that data are at hand, a privacy audit against them (DCR, NNDR, membership-inference AUC).
+
+    ``holdout`` must come from the same population without having been used for fitting: for a
+    generator fitted on the source it is the target's training users, and the other way round.
+    """
+    out: dict[str, float | None] = dict(fidelity_report(fitted_on, synthetic))
+    if holdout is not None and len(fitted_on.active_users()) >= 2:
+        out.update(privacy_report(synthetic, fitted_on, holdout))
+    return out
 
 
 def prepare_target(
@@ -148,6 +164,8 @@ def _run_seed(
         pools[src], secs = _fit_pool(cfg, fit_data, seed, src)
         info["generator_seconds"][src] = round(secs, 3)
         info[f"synthetic_users_{src}"] = pools[src].data.n_users
+        holdout = source_c if src == "self" else train
+        info.setdefault("synthetic_quality", {})[src] = synthetic_quality(fit_data, pools[src].take(1.0), holdout)
         bar.advance()
     inputs = ArmInputs(train, source_c, pools)
     ctx = auto_context(cfg, split, source_c, pools, seed) if with_auto else None

@@ -23,6 +23,38 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return f"{x:.{digits}f}"
 
 
+#: (key, label) of the synthetic-data quality figures shown in the report; all are in results.json.
+QUALITY_ROWS = (
+    ("popularity_gini_real", "item-popularity Gini, real"),
+    ("popularity_gini_synthetic", "item-popularity Gini, synthetic"),
+    ("popularity_ks", "KS on item degrees"),
+    ("activity_ks", "KS on user activity"),
+    ("long_tail_coverage", "long-tail items covered"),
+    ("cooccurrence_cosine_corr", "item-item cosine correlation"),
+    ("rating_tvd", "rating histogram TVD"),
+    ("mia_auc", "membership-inference AUC (0.5 = no leak)"),
+    ("dcr_share_closer_to_train", "synthetic users closer to train than holdout"),
+    ("dcr_share_baseline", "… expected without memorisation"),
+    ("exact_copy_share", "exact copies of a training user"),
+)
+
+
+def quality_table(results: dict[str, Any]) -> list[dict[str, str]]:
+    """Mean over seeds of each quality figure, one column per source (``self``, ``source``)."""
+    per_source: dict[str, dict[str, list[float]]] = {}
+    for seed in results.get("seeds", []):
+        for src, figures in seed.get("synthetic_quality", {}).items():
+            for key, value in figures.items():
+                if value is not None:
+                    per_source.setdefault(src, {}).setdefault(key, []).append(float(value))
+    rows = []
+    for key, label in QUALITY_ROWS:
+        cells = {src: _fmt(sum(v[key]) / len(v[key]), 3) if v.get(key) else "–" for src, v in per_source.items()}
+        if any(c != "–" for c in cells.values()):
+            rows.append({"label": label, **cells})
+    return rows
+
+
 def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: list[str], path: Path) -> None:
     """Render the run report to ``path`` (written to a temporary file, then renamed).
 
@@ -41,6 +73,7 @@ def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: l
     ]
     html = _ENV.get_template("report.html").render(
         results=results, table=table, verdicts=verdicts, primary=primary,
-        figure=arm_bars(summary, primary),
+        figure=arm_bars(summary, primary), quality=quality_table(results),
+        quality_sources=sorted({k for s in results.get("seeds", []) for k in s.get("synthetic_quality", {})}),
     )
     atomic_write_text(path, html)
