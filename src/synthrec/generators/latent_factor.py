@@ -479,32 +479,6 @@ class LatentFactorGenerator(BaseGenerator):
         return counts, slope, g
 
 
-def gini(counts: np.ndarray) -> float:
-    """Gini coefficient of non-negative counts (e.g. item popularity over the whole catalogue).
-
-    G = Σ_i (2i − m − 1) c_(i) / (m Σ_i c_i), with c_(1) ≤ … ≤ c_(m) sorted ascending and i 1-based
-    (Damgaard & Weiner 2000, "Describing inequality in plant size or fecundity", Ecology 81, eq. 1;
-    the popularity Gini of recommender evaluation). 0 = all equal, (m − 1)/m = one item has everything.
-
-    Args:
-        counts: array-like ``(m,)`` of counts ≥ 0, zeros included (items never interacted with).
-
-    Returns:
-        float in [0, 1); 0.0 for an empty or all-zero array.
-
-    Raises:
-        ValueError: a count is negative or not finite.
-    """
-    c = np.sort(np.asarray(counts, dtype=np.float64).ravel())
-    if c.size and (not np.isfinite(c).all() or c[0] < 0):
-        raise ValueError("gini needs finite, non-negative counts")
-    total = c.sum()
-    if c.size == 0 or total == 0:
-        return 0.0
-    i = np.arange(1, c.size + 1)
-    return float(((2 * i - c.size - 1) @ c) / (c.size * total))
-
-
 def _randomized_svd(
     a: sp.spmatrix, k: int, rng: np.random.Generator, *, oversample: int = 10, n_iter: int = 4
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
