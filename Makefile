@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 OUT ?= runs/demo
 export OPENBLAS_NUM_THREADS ?= 1
 
-.PHONY: demo test lint typecheck unit venv install install-dev clean
+.PHONY: demo test lint typecheck unit venv install install-dev browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,13 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-unit: $(DEV_STAMP)
+# The report test opens report.html in headless Chromium (Debian's package; tests skip without it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+unit: $(DEV_STAMP) browser
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck unit

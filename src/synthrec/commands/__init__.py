@@ -1,0 +1,1 @@
+"""Sub-commands of `synthrec`, one module each; each exposes `register(app)`."""
