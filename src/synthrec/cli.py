@@ -342,6 +342,17 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
     err_console.print(f"[yellow]warning:[/] {escape(str(message))}")
 
 
+def _register_subcommands() -> None:
+    """Commands that live in their own modules under `synthrec.commands`, each adding itself via `register`."""
+    from synthrec.commands import report
+
+    for module in (report,):
+        module.register(app)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console entry point."""
     import warnings

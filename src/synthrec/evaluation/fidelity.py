@@ -128,6 +128,36 @@ def boundary_adherence(real_values: npt.ArrayLike, synthetic_values: npt.ArrayLi
     return float(inside.sum() / s.size)
 
 
+def head_item_mask(degrees: npt.ArrayLike, head_fraction: float = HEAD_FRACTION) -> np.ndarray:
+    """Boolean mask of the popular **head** items; the observed items outside it form the long tail.
+
+    The m₊ items with degree ≥ 1 are ranked by degree descending (ties: lower dense id first); the head is
+    the top ⌈head_fraction · m₊⌉ of them (the 80/20 head/tail cut of Celma 2010, "Music Recommendation
+    and Discovery", ch. 4). Items with degree 0 are never in the head. E.g. degrees [5, 0, 1, 9, 1] with
+    0.2 → m₊ = 4, ⌈0.8⌉ = 1 head item: item 3.
+
+    Args:
+        degrees: array-like ``(n_items,)`` of non-negative popularity counts (e.g. users per item).
+        head_fraction: share of the observed items in the head, in (0, 1].
+
+    Returns:
+        bool array ``(n_items,)``.
+
+    Raises:
+        ConfigError: ``head_fraction`` is not in (0, 1].
+    """
+    if isinstance(head_fraction, bool) or not isinstance(head_fraction, (int, float, np.integer, np.floating)) \
+            or not 0.0 < float(head_fraction) <= 1.0:
+        raise ConfigError(f"head_fraction must be a number in (0, 1], got {head_fraction!r}")
+    d = np.asarray(degrees, dtype=np.float64).ravel()
+    observed = np.flatnonzero(d > 0)
+    order = observed[np.argsort(-d[observed], kind="stable")]
+    n_head = int(np.ceil(round(float(head_fraction) * order.size, 9)))
+    mask = np.zeros(d.size, dtype=bool)
+    mask[order[:n_head]] = True
+    return mask
+
+
 # ---------------------------------------------------------------------------------------- audits
 
 
@@ -160,10 +190,7 @@ def popularity_fidelity(real: InteractionData, synthetic: InteractionData) -> di
     d_syn = _item_degrees(synthetic)
     m = real.n_items
     g_real, g_syn = gini(d_real), gini(d_syn)
-    observed = np.flatnonzero(d_real > 0)
-    order = observed[np.argsort(-d_real[observed], kind="stable")]
-    n_head = int(np.ceil(round(HEAD_FRACTION * order.size, 9)))
-    tail = order[n_head:]
+    tail = np.flatnonzero((d_real > 0) & ~head_item_mask(d_real))
     return {
         "popularity_gini_real": g_real,
         "popularity_gini_synthetic": g_syn,

@@ -9,6 +9,7 @@ import jinja2
 import polars as pl
 
 from synthrec.data.atomic import atomic_write_text
+from synthrec.evaluation.cards import fidelity_cards, privacy_cards
 from synthrec.report.figures import arm_bars
 
 _ENV = jinja2.Environment(
@@ -18,7 +19,7 @@ _ENV = jinja2.Environment(
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None:
+    if x is None or x != x:  # None or NaN
         return "–"
     return f"{x:.{digits}f}"
 
@@ -39,14 +40,34 @@ QUALITY_ROWS = (
 )
 
 
-def quality_table(results: dict[str, Any]) -> list[dict[str, str]]:
-    """Mean over seeds of each quality figure, one column per source (``self``, ``source``)."""
+def _quality_values(results: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """source -> figure -> the non-missing values over seeds."""
     per_source: dict[str, dict[str, list[float]]] = {}
     for seed in results.get("seeds", []):
         for src, figures in seed.get("synthetic_quality", {}).items():
             for key, value in figures.items():
                 if value is not None:
                     per_source.setdefault(src, {}).setdefault(key, []).append(float(value))
+    return per_source
+
+
+def quality_cards(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Pass/warn/fail cards (`synthrec.evaluation.cards`) per source, judged on the mean over seeds of
+    each figure. Sources without a privacy audit (no real users outside the generator's training data)
+    get not-applicable privacy cards."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for src, values in _quality_values(results).items():
+        mean = {k: sum(v) / len(v) for k, v in values.items() if v}
+        privacy = mean if "mia_auc" in mean else None
+        cards = fidelity_cards(mean) + privacy_cards(
+            privacy, reason="no real users outside the generator's training data in this run")
+        out[src] = [{**c.to_dict(), "value_s": _fmt(c.value, 3)} for c in cards]
+    return out
+
+
+def quality_table(results: dict[str, Any]) -> list[dict[str, str]]:
+    """Mean over seeds of each quality figure, one column per source (``self``, ``source``)."""
+    per_source = _quality_values(results)
     rows = []
     for key, label in QUALITY_ROWS:
         cells = {src: _fmt(sum(v[key]) / len(v[key]), 3) if v.get(key) else "–" for src, v in per_source.items()}
@@ -73,7 +94,7 @@ def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: l
     ]
     html = _ENV.get_template("report.html").render(
         results=results, table=table, verdicts=verdicts, primary=primary,
-        figure=arm_bars(summary, primary), quality=quality_table(results),
+        figure=arm_bars(summary, primary), quality=quality_table(results), cards=quality_cards(results),
         quality_sources=sorted({k for s in results.get("seeds", []) for k in s.get("synthetic_quality", {})}),
     )
     atomic_write_text(path, html)

@@ -1,0 +1,218 @@
+"""`synthrec report`: fidelity and privacy of a synthetic log against the real one, as report.html + results.json."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from synthrec.data.interactions import InteractionData
+from synthrec.data.validation import TimeUnit
+from synthrec.errors import ConfigError, DataValidationError, SynthrecError
+
+console = Console() if sys.stdout.isatty() else Console(width=140)
+err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
+
+#: columns of a file written by `synthrec sample` (or `synthrec.data.writers.write_interactions`)
+STANDARD_RATING, STANDARD_TIME = "rating", "timestamp"
+
+TIME_UNITS = ("s", "ms", "us", "ns")
+
+STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "not-applicable": "dim"}
+
+HELP = """Audit a synthetic log against the real one: fidelity (popularity, long tail, activity, ratings,
+time gaps, item co-occurrence) and privacy (distance to closest record, exact copies, membership
+inference), each summarised as a pass / warn / fail card with its threshold stated.
+
+Writes **DIR/report.html** (self-contained: opens offline, figures embedded) and **DIR/results.json**
+(every figure and the numbers behind every plot).
+
+**Catalogue.** Synthetic items are matched to the real items by external id; an item the real log
+lacks is an error. Holdout users may touch items the real log lacks (they are added to the catalogue).
+
+**Holdout.** The privacy audit compares the synthetic users with the real users the generator was
+fitted on (members) and with real users it never saw (holdout). Give those with `--holdout`. Without
+it, the real log is split at random into members and holdout (`--holdout-fraction`, seeded by `--seed`,
+as `synthrec.data.splits.split_users(real, 1 - fraction, seed=seed)`); the split halves show what two
+real samples look like. If the generator was fitted on the whole real log, such a holdout is not unseen,
+so the distance and membership cards are marked not-applicable unless you pass `--fitted-on-members`
+(the generator was fitted on exactly the members part of that split).
+
+**Columns.** `--user-col`, `--item-col`, `--rating-col`, `--time-col`, `--columns`, `--sep` and the time
+options apply to every file. Columns named exactly `rating` and `timestamp` are used without being
+named. A synthetic file laid out as `synthrec sample` writes it (`user`, `item` and optional `timestamp`,
+`rating` columns) is read with those names when the column options name columns it lacks."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """How to read a table file (the column options of the command)."""
+
+    user_col: str = "user"
+    item_col: str = "item"
+    rating_col: str | None = None
+    time_col: str | None = None
+    sep: str | None = None
+    columns: list[str] | None = None
+    time_unit: str = "s"
+    time_format: str | None = None
+
+
+def load_log(path: Path, spec: ColumnSpec, *, synthetic: bool = False) -> InteractionData:
+    """Read one log: a MovieLens folder or RecBole ``.inter`` file by auto-detection, any other file as a
+    table with ``spec`` (plus the standard-name rules of the command's help).
+
+    Raises:
+        DataValidationError: missing file, unreadable table, missing columns (naming the file).
+    """
+    from synthrec.config import DataConfig
+    from synthrec.data.readers import build_interactions, read_frame
+    from synthrec.data.validation import emit_report
+    from synthrec.experiments.data_source import read_path
+
+    if not path.exists():
+        raise DataValidationError("no such file or folder", source=str(path), hint="check the path")
+    if path.is_dir() or path.suffix == ".inter":
+        return read_path(DataConfig(path=path))
+    frame = read_frame(path, sep=spec.sep, has_header=spec.columns is None, column_names=spec.columns)
+    cols = set(frame.columns)
+    user_col, item_col, rating_col, time_col = spec.user_col, spec.item_col, spec.rating_col, spec.time_col
+    if synthetic and {"user", "item"} <= cols and not {user_col, item_col} <= cols:
+        user_col, item_col, rating_col, time_col = "user", "item", None, None  # synthrec's own layout
+    rating_col = rating_col or (STANDARD_RATING if STANDARD_RATING in cols else None)
+    time_col = time_col or (STANDARD_TIME if STANDARD_TIME in cols else None)
+    if spec.time_unit not in TIME_UNITS:
+        raise ConfigError(f"--time-unit must be one of {', '.join(TIME_UNITS)}, got {spec.time_unit!r}")
+    data, report = build_interactions(
+        frame, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
+        time_unit=cast(TimeUnit, spec.time_unit), time_format=spec.time_format, name=str(path),
+    )
+    emit_report(report)
+    return data
+
+
+def _check_fraction(fraction: float) -> float:
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"--holdout-fraction must be between 0 and 1 (exclusive), got {fraction:g}")
+    return fraction
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to ``app``."""
+    app.command("report", help=HELP)(report)
+
+
+def report(
+    real: Annotated[Path, typer.Option("--real", help="The real log (CSV/TSV/Parquet file, MovieLens "
+                                       "folder or RecBole .inter file): the users the generator learned from.")],
+    synthetic: Annotated[Path, typer.Option("--synthetic", help="The synthetic log to audit, e.g. the "
+                                            "output of `synthrec sample`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for report.html and results.json "
+                                      "(created if missing).")],
+    holdout: Annotated[Path | None, typer.Option("--holdout", help="Real users the generator never saw "
+                                                 "(same format as --real). Default: split --real.")] = None,
+    holdout_fraction: Annotated[float, typer.Option("--holdout-fraction", help="Without --holdout: share "
+                                                    "of the real users held out.")] = 0.5,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the members/holdout split.")] = 0,
+    fitted_on_members: Annotated[bool, typer.Option(
+        "--fitted-on-members", help="Without --holdout: the generator was fitted only on the members part "
+        "of the seeded split, so its holdout is unseen and every privacy card applies.")] = False,
+    user_col: Annotated[str, typer.Option("--user-col", help="User id column of table files.")] = "user",
+    item_col: Annotated[str, typer.Option("--item-col", help="Item id column of table files.")] = "item",
+    rating_col: Annotated[str | None, typer.Option("--rating-col", help="Rating column (default: a "
+                                                   "column named `rating`, if any).")] = None,
+    time_col: Annotated[str | None, typer.Option("--time-col", help="Time column (default: a column named "
+                                                 "`timestamp`, if any).")] = None,
+    time_unit: Annotated[str, typer.Option("--time-unit", help="Unit of integer times: s, ms, us or ns.")] = "s",
+    time_format: Annotated[str | None, typer.Option("--time-format", help="strftime format of dates, "
+                                                    "e.g. %Y%m%d.")] = None,
+    sep: Annotated[str | None, typer.Option("--sep", help="Field separator (default: detected).")] = None,
+    columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated names for files WITHOUT "
+                                                "a header line, e.g. user,item,rating,timestamp.")] = None,
+    top_items: Annotated[int, typer.Option("--top-items", min=2, help="Most popular items used in the "
+                                           "co-occurrence figures.")] = 500,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    from synthrec.data.splits import split_users
+    from synthrec.progress import step_progress
+    from synthrec.report.quality import (
+        check_disjoint_users,
+        onto_catalogue,
+        run_quality_audit,
+        with_catalogue,
+        write_quality_report,
+    )
+
+    spec = ColumnSpec(user_col, item_col, rating_col, time_col, sep,
+                      [c.strip() for c in columns.split(",")] if columns else None, time_unit, time_format)
+    try:
+        if out.exists() and not out.is_dir():
+            raise DataValidationError("the output path exists and is not a folder", source=str(out),
+                                      hint="give a folder for --out")
+        if holdout is None:
+            _check_fraction(holdout_fraction)
+        with step_progress(9, "loading the real log", enabled=not quiet, console=err_console) as bar:
+            real_data = load_log(real, spec)
+            bar.advance()
+            bar.describe("loading the synthetic log")
+            syn_data, catalogue = onto_catalogue(load_log(synthetic, spec, synthetic=True), real_data.item_ids,
+                                                 catalogue_source=str(real))
+            bar.advance()
+            bar.describe("loading the holdout" if holdout is not None else "splitting members / holdout")
+            if holdout is not None:
+                hold_data, catalogue = onto_catalogue(load_log(holdout, spec), catalogue,
+                                                      catalogue_source=str(real), extend=True)
+                members = with_catalogue(real_data, catalogue).compact_users()
+                syn_data = with_catalogue(syn_data, catalogue)
+                check_disjoint_users(members, hold_data)
+                hold_data = hold_data.compact_users()
+                unseen, note, split = True, f"holdout: {holdout}", None
+            else:
+                a, b = split_users(real_data, 1.0 - holdout_fraction, seed=seed)
+                members, hold_data = a.compact_users(), b.compact_users()
+                unseen = fitted_on_members
+                split = (f"a random {holdout_fraction:g} of the users of {real} (seed {seed}, "
+                         f"split_users(real, {1 - holdout_fraction:g}, seed={seed}))")
+                note = (f"holdout = {split}; the generator was fitted on the members part only "
+                        "(--fitted-on-members)" if unseen else
+                        f"holdout = {split}. If the generator saw all of --real, these users are not unseen: "
+                        "the distance and membership cards are not applicable. Give --holdout with real "
+                        "users the generator never saw, or --fitted-on-members if it was fitted on the "
+                        "members part only")
+            bar.advance()
+            payload = run_quality_audit(
+                members, syn_data, hold_data, holdout_unseen=unseen, holdout_note=note, top_items=top_items,
+                inputs={"real_path": str(real), "synthetic_path": str(synthetic),
+                        "holdout_path": str(holdout) if holdout is not None else None, "split": split,
+                        "seed": seed},
+                bar=bar,
+            )
+            bar.describe("writing report.html and results.json")
+            results_json, report_html = write_quality_report(payload, out)
+            bar.advance()
+    except (SynthrecError, ValueError, OSError) as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(code=2) from None
+    _print_cards(payload)
+    console.print(f"\nresults: {results_json}\nreport:  {report_html}")
+
+
+def _print_cards(payload: dict[str, object]) -> None:
+    table = Table(title="audits of the synthetic data")
+    for col in ("audit", "status", "headline", "rule"):
+        table.add_column(col)
+    cards = payload["cards"]
+    assert isinstance(cards, list)
+    for c in cards:
+        style = STATUS_STYLE.get(c["status"], "")
+        table.add_row(escape(c["title"]), f"[{style}]{c['status']}[/]", escape(c["headline"]),
+                      escape(c["thresholds"]))
+    console.print(table)
+    overall = str(payload["overall"])
+    console.print(f"overall: [{STATUS_STYLE.get(overall, '')}]{overall}[/]")

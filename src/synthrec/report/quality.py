@@ -1,0 +1,382 @@
+"""The quality report of a synthetic log: run every audit, keep every figure, write report.html + results.json.
+
+Flow (what `synthrec report` does, usable from Python as well):
+
+1. `onto_catalogue`: put the synthetic log (and a holdout log) onto the real log's item vocabulary by
+   external item id; a synthetic item the real log lacks is an error naming the file.
+2. `run_quality_audit`: fidelity of the synthetic log to the real *members* (the users the generator
+   was fitted on), the same figures for the real holdout against the members (the noise floor: what two
+   real samples look like), the distance-based privacy audit (DCR, NNDR, membership inference) against
+   members and holdout, the pass/warn/fail cards (`synthrec.evaluation.cards`) and the plotted numbers.
+   It returns the ``results.json`` payload.
+3. `write_quality_report`: ``results.json`` and a self-contained ``report.html`` drawn from that payload
+   alone (figures embedded as PNG, no network access needed), each written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import polars as pl
+
+from synthrec import __version__
+from synthrec.data.atomic import atomic_write_text
+from synthrec.data.interactions import ITEM, USER, InteractionData
+from synthrec.errors import DataValidationError
+from synthrec.evaluation.cards import THRESHOLDS, all_cards, worst_status
+from synthrec.evaluation.fidelity import fidelity_report
+from synthrec.evaluation.privacy import REPORT_KEYS, DCRResult, dcr, membership_inference_auc, nndr
+from synthrec.progress import StepProgress
+from synthrec.report.quality_figures import (
+    activity_data,
+    dcr_data,
+    gap_data,
+    popularity_data,
+    rating_data,
+    render_plots,
+)
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("synthrec.report", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+)
+
+#: plain-language labels of the fidelity figures (keys of `FIDELITY_KEYS`)
+FIDELITY_LABELS: dict[str, str] = {
+    "popularity_gini_real": "item-popularity Gini, real",
+    "popularity_gini_synthetic": "item-popularity Gini, compared log",
+    "popularity_gini_diff": "Gini difference (compared − real)",
+    "popularity_ks": "KS on item degrees",
+    "popularity_spearman": "Spearman ρ of item degrees",
+    "catalogue_coverage_real": "catalogue coverage, real",
+    "catalogue_coverage_synthetic": "catalogue coverage, compared log",
+    "long_tail_coverage": "long-tail items covered",
+    "activity_ks": "KS on items per user",
+    "activity_mean_real": "items per user, mean, real",
+    "activity_mean_synthetic": "items per user, mean, compared log",
+    "activity_median_real": "items per user, median, real",
+    "activity_median_synthetic": "items per user, median, compared log",
+    "rating_tvd": "rating histogram TVD",
+    "rating_mean_real": "mean rating, real",
+    "rating_mean_synthetic": "mean rating, compared log",
+    "rating_boundary_adherence": "ratings inside the real range",
+    "gap_ks": "KS on time gaps",
+    "gap_median_real": "median gap (s), real",
+    "gap_median_synthetic": "median gap (s), compared log",
+    "timestamp_boundary_adherence": "timestamps inside the real time range",
+    "cooccurrence_cosine_corr": "item-item cosine correlation",
+    "cooccurrence_pmi_corr": "item-item PMI correlation",
+    "cooccurrence_pmi_pairs": "item pairs in the PMI correlation",
+}
+
+#: plain-language labels of the privacy figures (keys of `REPORT_KEYS`)
+PRIVACY_LABELS: dict[str, str] = {
+    "n_synthetic": "synthetic users",
+    "n_train": "real members (train) users",
+    "n_holdout": "real holdout users",
+    "dcr_train_median": "DCR to train, median",
+    "dcr_holdout_median": "DCR to holdout, median",
+    "dcr_train_p05": "DCR to train, 5th percentile",
+    "dcr_holdout_p05": "DCR to holdout, 5th percentile",
+    "dcr_share_closer_to_train": "synthetic users closer to train than holdout",
+    "dcr_share_baseline": "… expected without memorisation",
+    "exact_copy_share": "exact copies of a train user",
+    "exact_copy_share_holdout": "… holdout users copying a train user (real rate)",
+    "nndr_mean": "NNDR, mean",
+    "nndr_median": "NNDR, median",
+    "nndr_p05": "NNDR, 5th percentile",
+    "mia_auc": "membership-inference AUC (0.5 = no leak)",
+}
+
+#: the sections of report.html, by element id (the browser test checks each one)
+SECTIONS: tuple[str, ...] = ("summary", "cards", "figures", "fidelity", "privacy", "thresholds", "inputs")
+
+
+# -------------------------------------------------------------------------------------- catalogue
+
+
+def onto_catalogue(data: InteractionData, catalogue: pl.Series, *, catalogue_source: str,
+                   extend: bool = False) -> tuple[InteractionData, pl.Series]:
+    """Re-encode the items of ``data`` onto ``catalogue`` (an external item vocabulary) by external id.
+
+    Ids are compared with their own type when both vocabularies share it, as strings otherwise (so
+    ``12`` read from a CSV matches ``"12"`` read from Parquet). Users, row order and every other column
+    are unchanged; the item attribute table of ``data`` is dropped (the catalogue's owner holds it).
+
+    Args:
+        data: a log with its own item vocabulary (e.g. a synthetic file read on its own).
+        catalogue: the target vocabulary (e.g. ``real.item_ids``); position = dense id.
+        catalogue_source: where the catalogue comes from, for the error message (e.g. the real file).
+        extend: append ids of ``data`` that the catalogue lacks (in order of first appearance) instead
+            of raising; for a holdout log, whose users may touch items the members never did.
+
+    Returns:
+        ``(data on the catalogue, the catalogue)``; the catalogue is longer than given only with
+        ``extend``, and cast to String when the id types differed and ids were appended.
+
+    Raises:
+        DataValidationError: without ``extend``, an item of ``data`` is not in the catalogue; the message
+            names the file of ``data``, how many ids are unknown, and the first few.
+    """
+    ext, vocab = data.item_ids, catalogue
+    if ext.dtype != vocab.dtype:
+        ext, vocab = ext.cast(pl.String), vocab.cast(pl.String)
+    table = pl.DataFrame({"ext": vocab, "code": pl.arange(0, len(vocab), dtype=pl.Int64, eager=True)})
+    joined = pl.DataFrame({"ext": ext}).join(table, on="ext", how="left", maintain_order="left")
+    missing = joined["code"].is_null().to_numpy()
+    if missing.any():
+        unknown = ext.filter(pl.Series(missing))
+        if not extend:
+            shown = ", ".join(repr(v) for v in unknown.head(5).to_list())
+            raise DataValidationError(
+                f"{int(missing.sum())} of its {len(ext)} item ids are not in the real catalogue "
+                f"({len(vocab)} items of {catalogue_source}), e.g. {shown}",
+                source=data.name, column=ITEM,
+                hint="the synthetic data must come from a generator fitted on the real log given with "
+                     "--real; check that both files use the same item ids (and the right --item-col)",
+            )
+        codes = joined["code"].to_numpy().copy()
+        codes[missing] = len(vocab) + np.arange(int(missing.sum()))
+        vocab = pl.concat([vocab, unknown]).alias(catalogue.name)
+    else:
+        codes, vocab = joined["code"].to_numpy(), catalogue  # nothing appended: keep the catalogue's own type
+    remap = codes.astype(np.int32)
+    items = pl.Series(ITEM, remap[data.interactions[ITEM].to_numpy()], dtype=pl.Int32)
+    out = InteractionData(data.interactions.with_columns(items), data.user_ids, vocab, data.users, None,
+                          name=data.name)
+    return out, vocab
+
+
+def check_disjoint_users(members: InteractionData, holdout: InteractionData) -> None:
+    """Holdout users must be people the generator never saw: no external user id in both logs.
+
+    Raises:
+        DataValidationError: some ids appear in both (names the holdout file and the first few ids).
+    """
+    a, b = members.user_ids, holdout.user_ids
+    if a.dtype != b.dtype:
+        a, b = a.cast(pl.String), b.cast(pl.String)
+    shared = b.filter(b.is_in(a.implode()))
+    if shared.len():
+        shown = ", ".join(repr(v) for v in shared.head(5).to_list())
+        raise DataValidationError(
+            f"{shared.len()} user id(s) of the holdout also appear in the real members log, e.g. {shown}",
+            source=holdout.name, column=USER,
+            hint="the holdout must hold real users the generator never saw; remove them, or leave out "
+                 "--holdout to split the real log instead",
+        )
+
+
+# ------------------------------------------------------------------------------------------ audit
+
+
+def privacy_figures(synthetic: InteractionData, members: InteractionData, holdout: InteractionData, *,
+                    block: int = 1024) -> tuple[dict[str, float], DCRResult]:
+    """The figures of `synthrec.evaluation.privacy.privacy_report` (same keys, same order, same values)
+    together with the `DCRResult` behind them, whose distances the report plots.
+
+    Raises:
+        DataValidationError: catalogues differ, a log has no active user, or members has fewer than two.
+    """
+    d = dcr(synthetic, members, holdout, block=block)
+    nn = nndr(synthetic, members, block=block)
+    out = {
+        "n_synthetic": float(len(d.to_train)), "n_train": float(d.n_train), "n_holdout": float(d.n_holdout),
+        **d.summary(), **nn.summary(),
+        "mia_auc": membership_inference_auc(synthetic, members, holdout, block=block),
+    }
+    return {k: out[k] for k in REPORT_KEYS}, d
+
+
+def data_summary(data: InteractionData) -> dict[str, Any]:
+    """Name, vocabulary sizes, active users, interactions and optional columns of a log."""
+    return {"name": data.name, "users": len(data.active_users()), "items": data.n_items,
+            "interactions": data.n_interactions, "columns": data.interactions.columns}
+
+
+def run_quality_audit(
+    members: InteractionData,
+    synthetic: InteractionData,
+    holdout: InteractionData | None,
+    *,
+    holdout_unseen: bool = True,
+    holdout_note: str = "",
+    summaries: Mapping[str, Mapping[str, Any]] | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    top_items: int = 500,
+    block: int = 1024,
+    bar: StepProgress | None = None,
+) -> dict[str, Any]:
+    """Run every audit and return the ``results.json`` payload of the quality report.
+
+    Args:
+        members: the real users the generator was fitted on.
+        synthetic: the synthetic log, on the same item catalogue as ``members``.
+        holdout: real users from the same population the generator never saw (same catalogue), or
+            ``None`` (no privacy audit and no real reference).
+        holdout_unseen: ``False`` when the holdout may have been seen by the generator (e.g. a split of a
+            log it was fitted on whole): the DCR and membership cards become not-applicable.
+        holdout_note: how the holdout was obtained, shown in the report.
+        summaries: results of optional audits, ``{name: summary dict}`` (see
+            `synthrec.evaluation.cards.optional_cards`); recorded and turned into cards.
+        inputs: extra description of the inputs (paths, split) recorded under ``inputs``.
+        top_items: items in the co-occurrence figures (`fidelity_report`).
+        block: tile size of the privacy distances (`synthrec.evaluation.privacy.jaccard_nearest`).
+        bar: progress to advance, 5 steps (fidelity, real reference, privacy, plots, cards).
+
+    Returns:
+        JSON-able dict: ``synthrec_version``, ``python``, ``inputs`` (sizes of each log plus ``inputs``),
+        ``fidelity`` (`FIDELITY_KEYS`), ``fidelity_real_reference`` (holdout vs members, or ``None``),
+        ``privacy`` (`REPORT_KEYS`, or ``None``), ``privacy_note``, ``cards`` (`AuditCard.to_dict`),
+        ``overall`` (worst status), ``thresholds`` (the rules used), ``optional_audits`` and ``plots``
+        (the numbers of every figure). Non-finite floats are ``None``.
+
+    Raises:
+        DataValidationError: the logs do not share one item catalogue.
+        ConfigError: bad ``top_items`` or ``block``.
+    """
+    step = bar or StepProgress(None, 5, "")
+    step.describe("fidelity: synthetic vs real members")
+    fidelity = fidelity_report(members, synthetic, top_items=top_items)
+    step.advance()
+    step.describe("fidelity: real holdout vs real members (noise floor)")
+    reference = fidelity_report(members, holdout, top_items=top_items) if holdout is not None else None
+    step.advance()
+    step.describe("privacy: distances to closest record, membership inference")
+    privacy: dict[str, float] | None = None
+    dcr_result: DCRResult | None = None
+    privacy_note = holdout_note
+    if holdout is None:
+        privacy_note = "no real holdout users: the privacy audit needs real users the generator never saw"
+    elif len(members.active_users()) < 2 or len(holdout.active_users()) < 1 or len(synthetic.active_users()) < 1:
+        privacy_note = "too few users for the privacy audit (it needs 2 members, 1 holdout and 1 synthetic user)"
+    else:
+        privacy, dcr_result = privacy_figures(synthetic, members, holdout, block=block)
+    step.advance()
+    step.describe("figures")
+    plots = {
+        "popularity": popularity_data(members, synthetic),
+        "activity": activity_data(members, synthetic),
+        "ratings": rating_data(members, synthetic),
+        "gaps": gap_data(members, synthetic),
+        "dcr": dcr_data(dcr_result) if dcr_result is not None else None,
+    }
+    step.advance()
+    step.describe("cards")
+    cards = all_cards(fidelity, privacy, holdout_unseen=holdout_unseen,
+                      privacy_reason=privacy_note if privacy is None or not holdout_unseen else "",
+                      summaries=summaries)
+    step.advance()
+    payload = {
+        "synthrec_version": __version__,
+        "python": platform.python_version(),
+        "inputs": {
+            "members": data_summary(members), "synthetic": data_summary(synthetic),
+            "holdout": data_summary(holdout) if holdout is not None else None,
+            "holdout_unseen": holdout_unseen, **(inputs or {}),
+        },
+        "fidelity": fidelity,
+        "fidelity_real_reference": reference,
+        "privacy": privacy,
+        "privacy_note": privacy_note,
+        "cards": [c.to_dict() for c in cards],
+        "overall": worst_status(cards),
+        "thresholds": [
+            {"audit": t.audit, "title": t.title, "metric": t.metric, "label": t.label, "better": t.better,
+             "pass_at": t.pass_at, "warn_at": t.warn_at, "rule": t.in_words(), "why": t.why}
+            for t in THRESHOLDS.values()
+        ],
+        "optional_audits": {k: dict(v) for k, v in (summaries or {}).items()},
+        "plots": plots,
+    }
+    return json_clean(payload)
+
+
+def json_clean(value: Any) -> Any:
+    """Recursively turn numpy scalars into Python numbers and non-finite floats into ``None`` (strict JSON)."""
+    if isinstance(value, Mapping):
+        return {str(k): json_clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_clean(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value
+
+
+# ------------------------------------------------------------------------------------------ output
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float) and not x.is_integer():
+        return f"{x:.4f}" if abs(x) < 1000 else f"{x:,.0f}"
+    return f"{x:,.0f}" if isinstance(x, (int, float)) else str(x)
+
+
+def render_quality_html(payload: Mapping[str, Any]) -> str:
+    """The report page for a `run_quality_audit` payload: cards, embedded figures and tables.
+
+    Every number on the page comes from ``payload``; nothing is recomputed from data.
+    """
+    reference = payload.get("fidelity_real_reference") or {}
+    fidelity_rows = [
+        {"key": k, "label": FIDELITY_LABELS.get(k, k), "value": _fmt(v), "reference": _fmt(reference.get(k))}
+        for k, v in payload["fidelity"].items()
+    ]
+    privacy_rows = [
+        {"key": k, "label": PRIVACY_LABELS.get(k, k), "value": _fmt(v)}
+        for k, v in (payload.get("privacy") or {}).items()
+    ]
+    optional_rows = [
+        {"audit": name, "key": k, "value": _fmt(v)}
+        for name, summary in payload.get("optional_audits", {}).items() for k, v in summary.items()
+    ]
+    cards = [{**c, "value_s": _fmt(c["value"]),
+              "details_s": [(k, _fmt(v)) for k, v in c["details"].items()]} for c in payload["cards"]]
+    return _ENV.get_template("quality.html").render(
+        p=payload, cards=cards, figures=render_plots(payload["plots"]), fidelity_rows=fidelity_rows,
+        has_reference=bool(reference), privacy_rows=privacy_rows, optional_rows=optional_rows,
+        sections=SECTIONS,
+    )
+
+
+def write_quality_report(payload: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    """Write ``out_dir/results.json`` and ``out_dir/report.html`` (each to a temporary file, then renamed;
+    the page is rendered before either file is touched).
+
+    Returns:
+        ``(results_json, report_html)``.
+
+    Raises:
+        DataValidationError: ``out_dir`` exists and is not a folder.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataValidationError("the output path exists and is not a folder", source=str(out_dir),
+                                  hint="give a folder for --out")
+    html = render_quality_html(payload)
+    text = json.dumps(json_clean(payload), indent=2, allow_nan=False)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_json, report_html = out_dir / "results.json", out_dir / "report.html"
+    atomic_write_text(results_json, text)
+    atomic_write_text(report_html, html)
+    return results_json, report_html
+
+
+def with_catalogue(data: InteractionData, catalogue: pl.Series) -> InteractionData:
+    """``data`` with its item vocabulary replaced by ``catalogue``, an extension of it (same ids first,
+    possibly cast to String by `onto_catalogue`); dense ids are unchanged."""
+    return replace(data, item_ids=catalogue)

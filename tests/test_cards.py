@@ -1,0 +1,162 @@
+"""Pass / warn / fail cards: every threshold at its exact boundaries, derived figures, optional audits."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from synthrec.evaluation.cards import (
+    FIDELITY_AUDITS,
+    PRIVACY_AUDITS,
+    THRESHOLDS,
+    AuditCard,
+    Threshold,
+    all_cards,
+    card,
+    derived_figures,
+    fidelity_cards,
+    optional_cards,
+    privacy_cards,
+    worst_status,
+)
+
+
+def _just_beyond(t: Threshold, at: float) -> float:
+    """A value 1e-6 on the bad side of ``at``."""
+    return at + 1e-6 if t.better == "lower" else at - 1e-6
+
+
+@pytest.mark.parametrize("audit", sorted(THRESHOLDS))
+def test_every_threshold_at_its_boundaries(audit: str) -> None:
+    t = THRESHOLDS[audit]
+    assert t.status(t.pass_at) == "pass"  # boundaries are inclusive
+    assert t.status(_just_beyond(t, t.pass_at)) == "warn"
+    assert t.status(t.warn_at) == "warn"
+    assert t.status(_just_beyond(t, t.warn_at)) == "fail"
+    assert t.status(None) == "not-applicable"
+    assert t.status(float("nan")) == "not-applicable"
+
+
+def test_statuses_of_known_values() -> None:
+    gaps, cooc, mia = THRESHOLDS["time_gaps"], THRESHOLDS["cooccurrence"], THRESHOLDS["membership"]
+    # lower is better: pass <= 0.10, warn <= 0.25
+    assert [gaps.status(v) for v in (0.0, 0.10, 0.1000001, 0.25, 0.2500001, 1.0)] == [
+        "pass", "pass", "warn", "warn", "fail", "fail"]
+    # higher is better: pass >= 0.70, warn >= 0.50
+    assert [cooc.status(v) for v in (1.0, 0.70, 0.6999999, 0.50, 0.4999999, -1.0)] == [
+        "pass", "pass", "warn", "warn", "fail", "fail"]
+    # the measured ml-100k generator: MIA 0.545 passes; the P17 copier (AUC 1.0) fails
+    assert mia.status(0.545) == "pass" and mia.status(1.0) == "fail"
+
+
+def test_rules_in_words() -> None:
+    assert THRESHOLDS["activity"].in_words() == "pass ≤ 0.1 · warn ≤ 0.2 · fail above"
+    assert THRESHOLDS["cooccurrence"].in_words() == "pass ≥ 0.7 · warn ≥ 0.5 · fail below"
+
+
+def test_misordered_threshold_is_rejected() -> None:
+    with pytest.raises(ValueError, match="good side"):
+        Threshold("x", "X", "fidelity", "m", "m", "lower", 0.3, 0.1, "why")
+    with pytest.raises(ValueError, match="good side"):
+        Threshold("x", "X", "fidelity", "m", "m", "higher", 0.1, 0.3, "why")
+
+
+def test_every_threshold_states_why() -> None:
+    for t in THRESHOLDS.values():
+        assert len(t.why.split()) >= 8, t.audit
+
+
+def test_derived_figures_hand_computed() -> None:
+    d = derived_figures({"popularity_gini_diff": -0.07, "dcr_share_closer_to_train": 0.8,
+                         "dcr_share_baseline": 0.5, "exact_copy_share": 0.03, "exact_copy_share_holdout": 0.01})
+    assert d["popularity_gini_abs_diff"] == pytest.approx(0.07)
+    assert d["dcr_share_excess"] == pytest.approx(0.3)
+    assert d["exact_copy_excess"] == pytest.approx(0.02)
+    assert derived_figures({}) == {"popularity_gini_abs_diff": None, "dcr_share_excess": None,
+                                   "exact_copy_excess": None}
+
+
+def test_derived_boundary_is_not_lost_to_float_rounding() -> None:
+    # 0.6 - 0.5 = 0.09999999999999998 and 0.8 - 0.5 = 0.30000000000000004 in floats; rounded to 12 decimals
+    # they sit exactly on the dcr boundaries 0.10 (pass) and 0.30 (warn).
+    privacy = {"dcr_share_closer_to_train": 0.6, "dcr_share_baseline": 0.5, "exact_copy_share": 0.0,
+               "exact_copy_share_holdout": 0.0, "mia_auc": 0.5}
+    assert privacy_cards(privacy)[0].status == "pass"
+    assert privacy_cards({**privacy, "dcr_share_closer_to_train": 0.8})[0].status == "warn"
+    assert privacy_cards({**privacy, "dcr_share_closer_to_train": 0.81})[0].status == "fail"
+
+
+def _fidelity(**over: float | None) -> dict[str, float | None]:
+    base: dict[str, float | None] = {
+        "popularity_gini_real": 0.60, "popularity_gini_synthetic": 0.65, "popularity_gini_diff": 0.05,
+        "popularity_spearman": 0.9, "popularity_ks": 0.05, "long_tail_coverage": 0.5,
+        "catalogue_coverage_real": 0.9, "catalogue_coverage_synthetic": 0.8, "activity_ks": 0.2,
+        "rating_tvd": None, "gap_ks": float("nan"), "cooccurrence_cosine_corr": 0.4999,
+    }
+    return {**base, **over}
+
+
+def test_fidelity_cards_status_and_notes() -> None:
+    cards = fidelity_cards(_fidelity())
+    assert [c.audit for c in cards] == list(FIDELITY_AUDITS)
+    by = {c.audit: c for c in cards}
+    assert by["popularity"].status == "pass"  # |0.05| on the boundary
+    assert by["long_tail"].status == "pass"  # 0.5 on the boundary
+    assert by["activity"].status == "warn"  # 0.2 on the warn boundary
+    assert by["ratings"].status == "not-applicable" and "rating column" in by["ratings"].note
+    assert by["time_gaps"].status == "not-applicable" and "timestamps" in by["time_gaps"].note
+    assert by["cooccurrence"].status == "fail"
+    assert by["popularity"].details == {"popularity_gini_real": 0.60, "popularity_gini_synthetic": 0.65,
+                                        "popularity_spearman": 0.9, "popularity_ks": 0.05}
+    assert by["activity"].headline == "KS statistic on items per user = 0.200"
+    assert by["ratings"].headline.endswith("= not measured")
+    assert by["activity"].thresholds == "pass ≤ 0.1 · warn ≤ 0.2 · fail above"
+
+
+def test_privacy_cards_without_audit_or_with_a_seen_holdout() -> None:
+    none = privacy_cards(None, reason="no holdout here")
+    assert [c.audit for c in none] == list(PRIVACY_AUDITS)
+    assert {c.status for c in none} == {"not-applicable"} and all(c.note == "no holdout here" for c in none)
+    leaky = {"dcr_share_closer_to_train": 1.0, "dcr_share_baseline": 0.5, "exact_copy_share": 0.2,
+             "exact_copy_share_holdout": 0.0, "mia_auc": 1.0}
+    assert [c.status for c in privacy_cards(leaky)] == ["fail", "fail", "fail"]
+    seen = privacy_cards(leaky, holdout_unseen=False)
+    # with a holdout the generator may have seen, only the exact-copy card can still be judged
+    assert [c.status for c in seen] == ["not-applicable", "fail", "not-applicable"]
+    assert "cannot detect memorisation" in seen[0].note
+
+
+def test_optional_cards() -> None:
+    cards = optional_cards({
+        "attack": {"mia_shadow_auc": 0.7, "mia_shadow_tpr_at_fpr_10": 0.02},
+        "utility": {"tstr_ndcg_synthetic_ease": 0.05},
+        "dp": {"epsilon": 1.0, "delta": 1e-6},
+        "canaries": {"exposure": 3.2, "label": "text is skipped"},
+    })
+    by = {c.audit: c for c in cards}
+    assert by["attack"].status == "warn" and by["attack"].details == {"mia_shadow_tpr_at_fpr_10": 0.02}
+    assert by["utility"].status == "not-applicable" and "'tstr_ratio_mean'" in by["utility"].note
+    assert by["dp"].status == "pass" and by["dp"].value == 1.0
+    assert by["canaries"].status == "not-applicable" and by["canaries"].details == {"exposure": 3.2}
+    assert optional_cards(None) == []
+
+
+def test_all_cards_order_and_worst_status() -> None:
+    cards = all_cards(_fidelity(activity_ks=0.0, cooccurrence_cosine_corr=0.9), None,
+                      summaries={"dp": {"epsilon": 20.0}})
+    assert [c.audit for c in cards] == [*FIDELITY_AUDITS, *PRIVACY_AUDITS, "dp"]
+    assert worst_status(cards) == "fail"  # epsilon 20 > 10
+    assert worst_status(cards[:3]) == "pass"
+    assert worst_status(cards[:4]) == "not-applicable"  # ratings not measured
+    assert worst_status([]) == "not-applicable"
+
+
+def test_card_to_dict_is_strict_json() -> None:
+    c = card(THRESHOLDS["time_gaps"], {"gap_ks": float("nan"), "gap_median_real": float("nan")})
+    d = c.to_dict()
+    assert d["value"] is None and d["details"] == {"gap_median_real": None}
+    assert json.loads(json.dumps(d, allow_nan=False))["status"] == "not-applicable"
+    assert AuditCard(**d).status == "not-applicable"
+    assert math.isnan(c.value or math.nan)
