@@ -1,0 +1,308 @@
+"""The YAML schema of `synthrec bench`: a sweep over datasets × scarcity levels × sources × generators ×
+strategies × recommenders × splits × seeds (pydantic, unknown keys are errors).
+
+Vocabulary used throughout `synthrec.experiments.bench`:
+
+- **source split.** Per (dataset, seed) the active users are split once: ``source_fraction`` of them form
+  the private data-rich *source*, the rest the *target pool*. Sources name where a generator is fitted:
+  ``self`` (the scarce target's training data), ``source`` (the raw source users; they reach the target
+  only through the generator's samples), and ``source-dp(eps=E)`` for each ``dp_epsilons`` value (the
+  same, with a user-level ε-DP generator; run only where the generator takes ``epsilon=``).
+- **split.** The target pool is split once per (dataset, split, seed) into training and test parts; the
+  test users and their histories are therefore the *same at every scarcity level* (paired comparisons
+  along the learning curve). ``temporal`` is the global time cut (``temporal-global``);
+  ``strong-generalisation`` holds out whole target users (``user-holdout``, fold-in histories).
+- **scarcity level.** ``users=f``: the recommender and the ``self`` generator see only the training part
+  of a fraction ``f`` of the target pool's training users (nested: a smaller fraction keeps a subset of
+  the users of a larger one). ``cap=c``: every training user (f = 1), and every test user's history,
+  keeps only their last ``c`` events.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from synthrec.config import DataConfig
+from synthrec.errors import ConfigError
+
+BenchStrategy = Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]
+BenchSplit = Literal["leave-last-out", "temporal", "temporal-user", "temporal-global", "strong-generalisation",
+                     "user-holdout"]
+BenchSource = Literal["self", "source"]
+_DEFAULT_SOURCES: tuple[BenchSource, ...] = ("self", "source")
+_DEFAULT_STRATEGIES: tuple[BenchStrategy, ...] = (
+    "real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling",
+)
+_DEFAULT_SPLITS: tuple[BenchSplit, ...] = ("leave-last-out",)
+
+#: bench split name -> `synthrec.data.splits.make_split` kind
+SPLIT_ALIASES: dict[str, str] = {
+    "leave-last-out": "leave-last-out",
+    "temporal": "temporal-global",
+    "temporal-global": "temporal-global",
+    "temporal-user": "temporal-user",
+    "strong-generalisation": "user-holdout",
+    "user-holdout": "user-holdout",
+}
+#: split kinds that need real event times (on a log without timestamps their cells are skipped)
+TIMED_SPLITS = ("temporal-global",)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BenchDataset(_Strict):
+    """One dataset of the sweep: a `synthrec.config.DataConfig` (``data``) or a sequence file.
+
+    ``sequence_file`` reads the format of SASRec-style preprocessed logs (``amazon-seq``): one line per
+    user, ``user item item ...`` in time order, separated by single spaces.
+    """
+
+    name: str = Field(description="label in tables and figures (also part of every cell id)")
+    data: DataConfig | None = None
+    sequence_file: Path | None = Field(None, description="`user item item ...` per line, in time order")
+    min_user_interactions: int = Field(2, ge=1, description="drop users with fewer events (after loading)")
+    min_item_interactions: int = Field(1, ge=1, description="drop items with fewer events (after loading)")
+    max_items: int | None = Field(
+        None, ge=2, description="keep only the most popular items (dense item-item models stay tractable)"
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BenchDataset:
+        if (self.data is None) == (self.sequence_file is None):
+            raise ValueError(f"dataset {self.name!r}: give exactly one of data or sequence_file")
+        return self
+
+
+class ScarcityConfig(_Strict):
+    user_fractions: list[float] = Field(
+        default_factory=lambda: [0.05, 0.1, 0.25, 0.5, 1.0],
+        description="fractions of the target pool's training users kept, each in (0, 1]",
+    )
+    history_caps: list[int] = Field(default_factory=list, description="per-user history caps (all users kept)")
+
+    @field_validator("user_fractions")
+    @classmethod
+    def _fractions(cls, v: list[float]) -> list[float]:
+        if not v or any(not 0.0 < f <= 1.0 for f in v):
+            raise ValueError("user_fractions must be a non-empty list of numbers in (0, 1]")
+        return sorted(set(v))
+
+    @field_validator("history_caps")
+    @classmethod
+    def _caps(cls, v: list[int]) -> list[int]:
+        if any(c < 1 for c in v):
+            raise ValueError("history_caps must be integers >= 1")
+        return sorted(set(v))
+
+
+class GeneratorSpec(_Strict):
+    """A generator by registry name (`synthrec.generators.registry.GENERATORS`)."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+class RecommenderSpec(_Strict):
+    """A recommender by registry name (`synthrec.models.registry.MODELS`) with fixed ``params`` and a
+    tuning ``grid`` (parameter -> candidate values) searched on validation data."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(default_factory=dict)
+    label: str | None = None
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+    @field_validator("grid")
+    @classmethod
+    def _non_empty(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in v.items():
+            if not values:
+                raise ValueError(f"grid.{key} holds no values")
+        return v
+
+
+class TuningConfig(_Strict):
+    """Hyper-parameter search, the same for every strategy (real-only included): ``budget`` grid points
+    (all of them when the grid is smaller; otherwise a seeded draw without replacement, the same draw for
+    every strategy), each trained on the inner training part of a validation split carved from the
+    level's real training data and scored by NDCG@10 on its validation targets. Test data is never used."""
+
+    budget: int = Field(4, ge=1, description="grid points tried per (strategy, recommender, seed, level)")
+
+
+class BreakdownConfig(_Strict):
+    """Groups reported besides ``all`` (see `synthrec.experiments.bench.breakdowns`)."""
+
+    cold_max_history: int | None = Field(
+        None, ge=0, description="cold users: history length <= this; default: the shortest-history third",
+    )
+    head_share: float = Field(0.2, gt=0.0, lt=1.0, description="head items: this top share by popularity")
+
+
+class BenchConfig(_Strict):
+    """A whole benchmark sweep (`synthrec bench CONFIG.yaml`)."""
+
+    name: str = "bench"
+    datasets: list[BenchDataset]
+    scarcity: ScarcityConfig = Field(default_factory=ScarcityConfig)
+    source_fraction: float = Field(0.5, gt=0.0, lt=1.0, description="share of users forming the source")
+    sources: list[BenchSource] = Field(default_factory=lambda: list(_DEFAULT_SOURCES))
+    dp_epsilons: list[float] = Field(
+        default_factory=list, description="ε of user-level DP variants of `source` (need epsilon= support)"
+    )
+    generators: list[GeneratorSpec] = Field(default_factory=lambda: [GeneratorSpec(name="latent-factor")])
+    strategies: list[BenchStrategy] = Field(default_factory=lambda: list(_DEFAULT_STRATEGIES))
+    augment_ratios: list[float] = Field(default_factory=lambda: [1.0])
+    synthetic_ratio: float = Field(1.0, gt=0.0)
+    auto_min_gain: float = Field(0.02, ge=0.0)
+    recommenders: list[RecommenderSpec] = Field(
+        default_factory=lambda: [RecommenderSpec(name="ease", grid={"l2": [50.0, 200.0, 800.0]})]
+    )
+    splits: list[BenchSplit] = Field(default_factory=lambda: list(_DEFAULT_SPLITS))
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="temporal and strong-generalisation splits")
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    breakdowns: BreakdownConfig = Field(default_factory=BreakdownConfig)
+    ks: list[int] = Field(default_factory=lambda: [10, 20])
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4])
+
+    @field_validator("augment_ratios", "dp_epsilons")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if any(r <= 0 for r in v):
+            raise ValueError("values must be > 0")
+        return v
+
+    @field_validator("ks")
+    @classmethod
+    def _ks(cls, v: list[int]) -> list[int]:
+        if any(k < 1 for k in v):
+            raise ValueError("ks must be positive integers")
+        return sorted(set(v) | {10})  # NDCG@10 is the primary metric
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or len(set(v)) != len(v) or any(s < 0 for s in v):
+            raise ValueError("give distinct seeds >= 0")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BenchConfig:
+        names = [d.name for d in self.datasets]
+        if not names:
+            raise ValueError("give at least one dataset")
+        if len(set(names)) != len(names):
+            raise ValueError("dataset names must be distinct")
+        if not self.recommenders:
+            raise ValueError("give at least one recommender")
+        labels = [r.display for r in self.recommenders]
+        if len(set(labels)) != len(labels):
+            raise ValueError("recommender labels must be distinct (set label: for repeated names)")
+        if len({g.display for g in self.generators}) != len(self.generators):
+            raise ValueError("generator labels must be distinct (set label: for repeated names)")
+        needs_generator = {"synthetic-only", "augment", "pretrain-finetune", "auto"} & set(self.strategies)
+        if needs_generator and not self.generators:
+            raise ValueError(f"strategies {sorted(needs_generator)} need at least one generator")
+        if self.dp_epsilons and "source" not in self.sources:
+            raise ValueError("dp_epsilons are variants of the 'source' source: add 'source' to sources")
+        return self
+
+    def check_registered(self) -> None:
+        """Every generator and recommender name is registered and every parameter is accepted.
+
+        The registries are read at call time, so a generator or recommender registered at runtime (an
+        entry added to ``GENERATORS`` / ``MODELS``) is usable without any change here.
+
+        Raises:
+            ConfigError: an unknown name or parameter (the message lists what is valid).
+        """
+        from synthrec.generators.registry import GENERATORS
+        from synthrec.models.registry import MODELS
+
+        for g in self.generators:
+            if g.name not in GENERATORS:
+                raise ConfigError(f"generators: unknown generator {g.name!r}; registered: {', '.join(sorted(GENERATORS))}")
+            _check_params(f"generator {g.name!r}", GENERATORS[g.name], set(g.params))
+        for r in self.recommenders:
+            if r.name not in MODELS:
+                raise ConfigError(f"recommenders: unknown recommender {r.name!r}; registered: {', '.join(sorted(MODELS))}")
+            _check_params(f"recommender {r.name!r}", MODELS[r.name], set(r.params) | set(r.grid))
+
+
+def _check_params(what: str, cls: type, given: set[str]) -> None:
+    params = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(given - set(params))
+    if unknown:
+        raise ConfigError(f"{what}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(p for p in params if p != 'self')}")
+
+
+def load_bench_config(path: str | Path) -> BenchConfig:
+    """Read and validate a bench YAML file; relative dataset paths are resolved against its folder.
+
+    Raises:
+        ConfigError: missing file, invalid YAML, schema violations (each bad key named with what was
+            expected), or unregistered generator / recommender names.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"bench config {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    cfg = parse_bench_config(raw, source=str(path))
+    return resolve_paths(cfg, path.parent)
+
+
+def parse_bench_config(raw: dict[str, Any], *, source: str = "<bench config>") -> BenchConfig:
+    """Validate a bench config given as a dict (paths stay as written).
+
+    Raises:
+        ConfigError: see `load_bench_config`.
+    """
+    try:
+        cfg = BenchConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = "unknown key (check its spelling)" if err["type"] == "extra_forbidden" else err["msg"]
+            lines.append(f"  {loc}: {msg.removeprefix('Value error, ')}")
+        raise ConfigError(f"{source}: invalid bench config:\n" + "\n".join(lines)) from None
+    try:
+        cfg.check_registered()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    return cfg
+
+
+def resolve_paths(cfg: BenchConfig, base_dir: Path) -> BenchConfig:
+    """A copy of ``cfg`` whose relative dataset paths are made absolute against ``base_dir``."""
+    datasets = []
+    for d in cfg.datasets:
+        upd: dict[str, Any] = {}
+        if d.sequence_file is not None and not d.sequence_file.is_absolute():
+            upd["sequence_file"] = (base_dir / d.sequence_file).resolve()
+        if d.data is not None and d.data.path is not None and not d.data.path.is_absolute():
+            upd["data"] = d.data.model_copy(update={"path": (base_dir / d.data.path).resolve()})
+        datasets.append(d.model_copy(update=upd))
+    return cfg.model_copy(update={"datasets": datasets})

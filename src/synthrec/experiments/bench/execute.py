@@ -1,0 +1,536 @@
+"""Run the cells of a sweep: one task (cells sharing data preparation and a fitted generator) at a time,
+in this process, a local process pool, or on a Dask cluster.
+
+**Per cell** (reusing `synthrec.experiments.strategies` and `synthrec.experiments.scoring`):
+
+1. *Tuning.* Every strategy — real-only and ceiling included — gets the same search: the same
+   `tuning.budget` grid points of its recommender (`trials`), each trained the strategy's way on the
+   inner training part of a validation split carved from the level's real training data
+   (`synthrec.data.splits.carve_validation`, same split kind) and scored by NDCG@10 on the validation
+   targets. For validation, the ``self`` generator is refitted on the inner training part (validation
+   items never leak into synthetic data); source pools do not depend on the target and are reused. The
+   test data is never looked at.
+2. *Final fit* with the best grid point on the level's whole training data, then metrics on the fixed
+   real test users per group (`synthrec.experiments.bench.breakdowns`).
+3. ``auto`` picks, per (recommender, generator, source), the candidate (real-only or one of the task's
+   synthetic strategies) with the best tuned validation NDCG@10, keeping real-only unless a synthetic
+   one beats it by ``auto_min_gain`` (relative); its test metrics are those of the chosen candidate.
+
+**Determinism.** Every random step takes a seed derived from the cell's seed and a purpose string
+(`synthrec.experiments.strategies.derive_seed`): model seeds from (seed, recommender), generator seeds
+from (seed, dataset, split, level, source). Nothing depends on which worker runs a cell or in what
+order, so a resumed or parallel sweep gives the same table as a serial one. BLAS runs on one thread
+everywhere (in this process too): with more threads, floating-point sums change in the last bits and
+near-tied scores can swap places in a top-K list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import multiprocessing
+import os
+import pickle
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from synthrec.data.atomic import atomic_write
+from synthrec.data.interactions import InteractionData
+from synthrec.experiments.arms import Arm
+from synthrec.experiments.bench.breakdowns import evaluate_groups
+from synthrec.experiments.bench.cells import Cell, expand, group_tasks
+from synthrec.experiments.bench.config import BenchConfig, GeneratorSpec, RecommenderSpec
+from synthrec.experiments.bench.frames import Frame, LevelData, Unavailable, get_frame, level_data
+from synthrec.experiments.bench.store import ResultStore, write_part
+from synthrec.experiments.scoring import EvalSet, score
+from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
+from synthrec.generators.registry import make_generator
+from synthrec.models.base import Recommender
+from synthrec.models.registry import make_model
+from synthrec.progress import step_progress
+
+PRIMARY = "NDCG@10"
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """The rows one cell produced (see `synthrec.experiments.bench.store.SCHEMA`) and its status."""
+
+    cell_id: str
+    status: str
+    rows: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------------------------------------- tuning
+
+
+def trials(spec: RecommenderSpec, budget: int, seed: int, dataset: str) -> list[dict[str, Any]]:
+    """The grid points every strategy of (dataset, seed, recommender) tries: the whole grid (keys sorted,
+    values in the order given) when it has at most ``budget`` points, else ``budget`` of them drawn
+    without replacement with ``derive_seed(seed, "tuning", dataset, recommender)``, in grid order.
+    An empty grid is one trial with the fixed parameters."""
+    keys = sorted(spec.grid)
+    combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*(spec.grid[k] for k in keys))]
+    if len(combos) <= budget:
+        return combos or [{}]
+    rng = np.random.default_rng(derive_seed(seed, "tuning", dataset, spec.display))
+    picked = np.sort(rng.choice(len(combos), size=budget, replace=False))
+    return [combos[i] for i in picked]
+
+
+def _factory(spec: RecommenderSpec, seed: int, trial: dict[str, Any]) -> Callable[[], Recommender]:
+    def build() -> Recommender:
+        return make_model(spec.name, seed=derive_seed(seed, "model", spec.display), **{**spec.params, **trial})
+
+    return build
+
+
+def tune(arm: Arm, spec: RecommenderSpec, seed: int, grid: list[dict[str, Any]],
+         validation: tuple[ArmInputs, EvalSet] | None) -> tuple[dict[str, Any], float | None, str]:
+    """Best grid point of ``arm`` on validation NDCG@10: ``(params, score, note)``. Without validation
+    data, or when every trial fails, the fixed parameters (``{}``) with score None."""
+    if validation is None:
+        return {}, None, "no validation data: fixed parameters"
+    inputs, es = validation
+    best: tuple[dict[str, Any], float] | None = None
+    errors = []
+    for trial in grid:
+        try:
+            value = score(train_arm(arm, _factory(spec, seed, trial), inputs), es, [10])[PRIMARY]
+        except Exception as exc:  # a grid point that cannot be fitted is skipped, and said so
+            errors.append(f"{trial}: {type(exc).__name__}: {exc}")
+            continue
+        if best is None or value > best[1]:
+            best = (trial, value)
+    if best is None:
+        return {}, None, "every grid point failed on validation: " + "; ".join(errors)
+    return best[0], best[1], ("; ".join(errors) if errors else "")
+
+
+# ---------------------------------------------------------------------------------------------- pools
+
+
+def _max_ratio(cfg: BenchConfig) -> float:
+    ratios = [cfg.synthetic_ratio]
+    if "augment" in cfg.strategies or "auto" in cfg.strategies:
+        ratios.extend(cfg.augment_ratios)
+    return max(ratios)
+
+
+def fit_pool(gspec: GeneratorSpec, fit_data: InteractionData, *, epsilon: float | None, seed: int,
+             purpose: tuple[str, ...], max_ratio: float) -> SyntheticPool:
+    """Fit the generator on ``fit_data`` and draw ``round(max_ratio × active users)`` synthetic users (at
+    least 1). Seeds: ``derive_seed(seed, "fit", *purpose)`` and ``derive_seed(seed, "sample", *purpose)``."""
+    params = dict(gspec.params)
+    if epsilon is not None:
+        params["epsilon"] = epsilon
+    gen = make_generator(gspec.name, seed=derive_seed(seed, "fit", *purpose), **params)
+    gen.fit(fit_data)
+    base = max(1, len(fit_data.active_users()))
+    n = max(1, round(max_ratio * base))
+    return SyntheticPool(gen.sample(n, seed=derive_seed(seed, "sample", *purpose)), base)
+
+
+def _cached_pool(cache_dir: Path | None, key: dict[str, Any], make: Callable[[], SyntheticPool]) -> SyntheticPool:
+    """A pool from ``cache_dir`` (pickle named by the hash of ``key``), made and stored when absent."""
+    if cache_dir is None:
+        return make()
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    path = cache_dir / f"pool-{digest}.pkl"
+    if path.is_file():
+        try:
+            with path.open("rb") as fh:
+                pool = pickle.load(fh)
+            if isinstance(pool, SyntheticPool):
+                return pool
+        except Exception:  # a damaged cache entry is rebuilt
+            pass
+    pool = make()
+    atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(pool, protocol=pickle.HIGHEST_PROTOCOL)))
+    return pool
+
+
+# ---------------------------------------------------------------------------------------------- tasks
+
+
+def _row(cell: Cell, **values: Any) -> dict[str, Any]:
+    return {**cell.coordinates(), **values}
+
+
+def _status_rows(cell: Cell, status: str, note: str, n_train_users: int | None = None) -> list[dict[str, Any]]:
+    return [_row(cell, status=status, note=note, n_train_users=n_train_users)]
+
+
+def _metric_rows(cell: Cell, groups: dict[str, tuple[dict[str, float], int]], **extra: Any) -> list[dict[str, Any]]:
+    return [_row(cell, metric=metric, group=group, value=float(value), n_users=n, status="ok", **extra)
+            for group, (metrics, n) in groups.items() for metric, value in metrics.items()]
+
+
+def _cell_arm(cell: Cell) -> Arm:
+    if cell.strategy in ("real-only", "ceiling"):
+        return Arm(cell.strategy)
+    return Arm(cell.strategy, cell.source, cell.ratio)
+
+
+def run_task(cfg: BenchConfig, cells: Sequence[Cell], *, parts_dir: Path | None = None,
+             cache_dir: Path | None = None, on_cell: Callable[[CellOutcome], None] | None = None
+             ) -> list[CellOutcome]:
+    """Run the cells of one task (same `Cell.task_key`); each finished cell's part is written to
+    ``parts_dir`` at once (then ``on_cell`` is called), so a kill loses at most the cell in progress.
+
+    Errors inside a cell (a generator that cannot fit 3 users, a model that fails) do not stop the sweep:
+    the cell is recorded with status ``failed: <type>`` and the message in ``note``.
+    """
+    outcomes: list[CellOutcome] = []
+
+    def emit(cell: Cell, rows: list[dict[str, Any]]) -> None:
+        out = CellOutcome(cell.id, str(rows[0]["status"]) if rows else "ok", rows)
+        if parts_dir is not None:
+            write_part(parts_dir, cell.id, rows)
+        outcomes.append(out)
+        if on_cell is not None:
+            on_cell(out)
+
+    pending = []
+    for c in cells:
+        if c.skip_reason:
+            emit(c, _status_rows(c, "skipped", c.skip_reason))
+        else:
+            pending.append(c)
+    if not pending:
+        return outcomes
+    first = pending[0]
+    ds = next(d for d in cfg.datasets if d.name == first.dataset)
+    try:
+        frame = get_frame(cfg, ds, first.split, first.seed)
+        ld = level_data(cfg, frame, first.split, first.level, first.seed)
+    except Unavailable as exc:
+        for c in pending:
+            emit(c, _status_rows(c, "skipped", str(exc)))
+        return outcomes
+    except Exception as exc:
+        for c in pending:
+            emit(c, _status_rows(c, f"failed: {type(exc).__name__}", f"data preparation: {exc}"))
+        return outcomes
+    if first.strategy in ("real-only", "ceiling"):
+        _run_real(cfg, pending, frame, ld, emit)
+    else:
+        _run_synthetic(cfg, pending, frame, ld, cache_dir, emit)
+    return outcomes
+
+
+def _validation_inputs(ld: LevelData, source: InteractionData | None, pools: dict[str, SyntheticPool]
+                       ) -> tuple[ArmInputs, EvalSet] | None:
+    if ld.validation is None:
+        return None
+    inner_train, es = ld.validation
+    return ArmInputs(inner_train, source, pools), es
+
+
+def _final(cfg: BenchConfig, arm: Arm, spec: RecommenderSpec, seed: int, params: dict[str, Any],
+           inputs: ArmInputs, ld: LevelData) -> dict[str, tuple[dict[str, float], int]]:
+    model = train_arm(arm, _factory(spec, seed, params), inputs)
+    recs = model.recommend(ld.eval.histories, max(cfg.ks), exclude_seen=True)
+    return evaluate_groups(recs, ld.eval.targets, ld.groups, cfg.ks)
+
+
+def _run_real(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelData,
+              emit: Callable[[Cell, list[dict[str, Any]]], None]) -> None:
+    specs = {r.display: r for r in cfg.recommenders}
+    inputs = ArmInputs(ld.train, frame.source, {})
+    validation = _validation_inputs(ld, frame.source, {})
+    for cell in cells:
+        start = time.perf_counter()
+        spec = specs[cell.recommender]
+        arm = _cell_arm(cell)
+        try:
+            grid = trials(spec, cfg.tuning.budget, cell.seed, cell.dataset)
+            params, _, note = tune(arm, spec, cell.seed, grid, validation)
+            groups = _final(cfg, arm, spec, cell.seed, params, inputs, ld)
+            rows = _metric_rows(cell, groups, n_train_users=ld.n_train_users, params=json.dumps(params),
+                                note="; ".join(x for x in (ld.validation_note, note) if x) or None,
+                                seconds=time.perf_counter() - start)
+        except Exception as exc:
+            rows = _status_rows(cell, f"failed: {type(exc).__name__}", str(exc), ld.n_train_users)
+        emit(cell, rows)
+
+
+def _synthetic_candidates(cfg: BenchConfig, source: str) -> list[Arm]:
+    arms = [Arm("real-only")]
+    if "synthetic-only" in cfg.strategies:
+        arms.append(Arm("synthetic-only", source, cfg.synthetic_ratio))
+    if "augment" in cfg.strategies:
+        arms.extend(Arm("augment", source, r) for r in cfg.augment_ratios)
+    if "pretrain-finetune" in cfg.strategies:
+        arms.append(Arm("pretrain-finetune", source, cfg.synthetic_ratio))
+    return arms
+
+
+def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelData, cache_dir: Path | None,
+                   emit: Callable[[Cell, list[dict[str, Any]]], None]) -> None:
+    first = cells[0]
+    gspec = next(g for g in cfg.generators if g.display == first.generator)
+    seed, src = first.seed, first.source
+    start = time.perf_counter()
+    try:
+        if src == "self":
+            purpose: tuple[str, ...] = (first.dataset, first.split, first.level.label, "self")
+            pool = fit_pool(gspec, ld.train, epsilon=None, seed=seed, purpose=purpose, max_ratio=_max_ratio(cfg))
+            val_pool = None
+            if ld.validation is not None:
+                val_pool = fit_pool(gspec, ld.validation[0], epsilon=None, seed=seed,
+                                    purpose=(*purpose, "validation"), max_ratio=_max_ratio(cfg))
+        else:
+            # The source users do not depend on the split or the level: one pool per (dataset, seed).
+            purpose = (first.dataset, src)
+            key = {"dataset": next(d for d in cfg.datasets if d.name == first.dataset).model_dump_json(),
+                   "seed": seed, "source_fraction": cfg.source_fraction, "generator": gspec.model_dump(),
+                   "epsilon": first.epsilon, "max_ratio": _max_ratio(cfg), "purpose": purpose}
+            pool = _cached_pool(cache_dir, key, lambda: fit_pool(
+                gspec, frame.source, epsilon=first.epsilon, seed=seed, purpose=purpose, max_ratio=_max_ratio(cfg)))
+            val_pool = pool
+    except Exception as exc:
+        for c in cells:
+            emit(c, _status_rows(c, f"failed: {type(exc).__name__}", f"generator {gspec.display} on {src}: {exc}",
+                                 ld.n_train_users))
+        return
+    gen_seconds = time.perf_counter() - start
+    inputs = ArmInputs(ld.train, frame.source, {src: pool})
+    validation = _validation_inputs(ld, frame.source, {src: val_pool} if val_pool is not None else {})
+    specs = {r.display: r for r in cfg.recommenders}
+    for rec in dict.fromkeys(c.recommender for c in cells):
+        rcells = [c for c in cells if c.recommender == rec]
+        spec = specs[rec]
+        arms = _ArmRuns(cfg, spec, seed, trials(spec, cfg.tuning.budget, seed, first.dataset), validation, inputs, ld)
+        candidates = _synthetic_candidates(cfg, src)
+        for cell in rcells:
+            try:
+                if cell.strategy == "auto":
+                    val = {a: arms.tuned(a)[1] for a in candidates}
+                    chosen = choose_auto(val, cfg.auto_min_gain)
+                    groups = arms.final(chosen)
+                    chosen_label = chosen.label if chosen.strategy == "real-only" else f"{chosen.label} {gspec.display}"
+                    rows = _metric_rows(
+                        cell, groups, n_train_users=ld.n_train_users, n_synthetic_users=pool.data.n_users,
+                        chosen_arm=chosen_label, params=json.dumps(arms.tuned(chosen)[0]),
+                        note=json.dumps({"validation": {a.label: v for a, v in val.items()}}),
+                        seconds=sum(arms.seconds(a) for a in candidates), generator_seconds=gen_seconds)
+                else:
+                    arm = _cell_arm(cell)
+                    groups = arms.final(arm)
+                    notes = [ld.validation_note, arms.tuned(arm)[2]]
+                    rows = _metric_rows(
+                        cell, groups, n_train_users=ld.n_train_users, n_synthetic_users=pool.data.n_users,
+                        params=json.dumps(arms.tuned(arm)[0]), note="; ".join(x for x in notes if x) or None,
+                        seconds=arms.seconds(arm), generator_seconds=gen_seconds)
+            except Exception as exc:
+                rows = _status_rows(cell, f"failed: {type(exc).__name__}", str(exc), ld.n_train_users)
+            emit(cell, rows)
+
+
+class _ArmRuns:
+    """Tuning and final results per arm for one (task, recommender), each computed once: ``auto`` reuses
+    the tuning of the arms it chooses among and the final fit of the arm it picks."""
+
+    def __init__(self, cfg: BenchConfig, spec: RecommenderSpec, seed: int, grid: list[dict[str, Any]],
+                 validation: tuple[ArmInputs, EvalSet] | None, inputs: ArmInputs, ld: LevelData) -> None:
+        self.cfg, self.spec, self.seed, self.grid = cfg, spec, seed, grid
+        self.validation, self.inputs, self.ld = validation, inputs, ld
+        self._tuned: dict[Arm, tuple[dict[str, Any], float | None, str]] = {}
+        self._final: dict[Arm, dict[str, tuple[dict[str, float], int]]] = {}
+        self._seconds: dict[Arm, float] = {}
+
+    def tuned(self, arm: Arm) -> tuple[dict[str, Any], float | None, str]:
+        """``(params, validation NDCG@10, note)`` of `tune`."""
+        if arm not in self._tuned:
+            t0 = time.perf_counter()
+            self._tuned[arm] = tune(arm, self.spec, self.seed, self.grid, self.validation)
+            self._seconds[arm] = self._seconds.get(arm, 0.0) + time.perf_counter() - t0
+        return self._tuned[arm]
+
+    def final(self, arm: Arm) -> dict[str, tuple[dict[str, float], int]]:
+        """Per-group test metrics of the arm refitted with its tuned parameters."""
+        if arm not in self._final:
+            params = self.tuned(arm)[0]
+            t0 = time.perf_counter()
+            self._final[arm] = _final(self.cfg, arm, self.spec, self.seed, params, self.inputs, self.ld)
+            self._seconds[arm] = self._seconds.get(arm, 0.0) + time.perf_counter() - t0
+        return self._final[arm]
+
+    def seconds(self, arm: Arm) -> float:
+        return self._seconds.get(arm, 0.0)
+
+
+def choose_auto(validation: dict[Arm, float | None], min_gain: float) -> Arm:
+    """The candidate with the best validation score; real-only unless the best beats it by ``min_gain``
+    (relative). Candidates without a score (no validation data, failed fits) never win."""
+    real = Arm("real-only")
+    scored = {a: v for a, v in validation.items() if v is not None}
+    if not scored or real not in scored:
+        return real
+    best = max(scored, key=lambda a: scored[a])
+    if best != real and scored[best] <= scored[real] * (1.0 + min_gain):
+        return real
+    return best
+
+
+# ---------------------------------------------------------------------------------------------- sweep
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """What `run_sweep` did: cell counts and the seconds it took."""
+
+    n_cells: int
+    n_already_done: int
+    n_run: int
+    n_ok: int
+    n_skipped: int
+    n_failed: int
+    seconds: float
+
+
+def _worker_init() -> None:
+    # One BLAS thread per worker process: the pool provides the parallelism.
+    from threadpoolctl import threadpool_limits
+
+    globals()["_LIMITS"] = threadpool_limits(limits=1)
+
+
+def _run_task_remote(cfg: BenchConfig, cells: list[Cell], parts_dir: str, cache_dir: str) -> list[CellOutcome]:
+    _worker_init()
+    return run_task(cfg, cells, parts_dir=Path(parts_dir), cache_dir=Path(cache_dir))
+
+
+@contextmanager
+def _single_thread_env() -> Iterator[None]:
+    keys = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
+    old = {k: os.environ.get(k) for k in keys}
+    for k in keys:
+        os.environ[k] = "1"
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int = 1, scheduler: str | None = None,
+              progress: bool = True, on_cell: Callable[[CellOutcome], None] | None = None) -> SweepSummary:
+    """Run every unfinished cell of ``cfg`` and keep the tidy table in ``out_dir`` up to date.
+
+    Args:
+        cfg: the sweep.
+        out_dir: output folder (`synthrec.experiments.bench.store` describes its layout). Cells whose
+            part already exists there are not run again.
+        workers: processes of a local pool (1: run in this process).
+        scheduler: address of a Dask scheduler (``tcp://host:8786``), or ``"local"`` for a local Dask
+            cluster of ``workers`` single-threaded processes; overrides the local pool. The workers must
+            see ``out_dir`` (cells write their parts there) and have synthrec installed; generators and
+            recommenders registered at runtime must be registered in the workers too (e.g. on import of
+            a module the workers load).
+        progress: show a rich progress bar over cells.
+        on_cell: called with each finished cell's outcome, in the calling process.
+
+    Returns:
+        Counts of the cells (this run only for ``n_ok``/``n_skipped``/``n_failed``).
+
+    Raises:
+        ConfigError: unregistered components or bad parameters.
+        DataValidationError: ``out_dir`` is not a folder.
+    """
+    started = time.perf_counter()
+    cfg.check_registered()
+    cells = expand(cfg)
+    order = [c.id for c in cells]
+    store = ResultStore(out_dir)
+    done = store.finished()
+    store.rebuild_csv(order)  # repairs a CSV line cut by a kill; parts are the truth
+    store.write_manifest({"config": json.loads(cfg.model_dump_json()),
+                          "cells": [{**c.coordinates(), "skip_reason": c.skip_reason} for c in cells]})
+    pending = [c for c in cells if c.id not in done]
+    counts = {"ok": 0, "skipped": 0, "failed": 0}
+    with step_progress(len(pending), f"bench {cfg.name}", enabled=progress) as bar:
+
+        def record(out: CellOutcome, *, from_worker: bool = False) -> None:
+            if from_worker:
+                store.write_part(out.cell_id, out.rows)  # no-op when the worker wrote it
+            store.append_csv(out.rows)
+            kind = out.status.split(":")[0]
+            counts[kind if kind in counts else "failed"] += 1
+            bar.advance()
+            if on_cell is not None:
+                on_cell(out)
+
+        tasks = group_tasks(pending)
+        if scheduler is None and workers <= 1:
+            # One BLAS thread here too: near-tied scores must rank the same as in a worker process.
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1):
+                for task in tasks:
+                    bar.describe(" / ".join(str(k) for k in task[0].task_key))
+                    run_task(cfg, task, parts_dir=store.parts_dir, cache_dir=store.cache_dir, on_cell=record)
+        elif scheduler is None:
+            _run_pool(cfg, tasks, store, workers, lambda o: record(o, from_worker=True))
+        else:
+            _run_dask(cfg, tasks, store, scheduler, workers, lambda o: record(o, from_worker=True))
+    store.rebuild_csv(order)
+    return SweepSummary(len(cells), len(done & set(order)), len(pending), counts["ok"], counts["skipped"],
+                        counts["failed"], time.perf_counter() - started)
+
+
+def _run_pool(cfg: BenchConfig, tasks: list[list[Cell]], store: ResultStore, workers: int,
+              record: Callable[[CellOutcome], None]) -> None:
+    # Workers are spawned when tasks are submitted: they inherit single-threaded BLAS and polars.
+    with _single_thread_env():
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init)
+        try:
+            futures: list[Future[list[CellOutcome]]] = [
+                pool.submit(run_task, cfg, task, parts_dir=store.parts_dir, cache_dir=store.cache_dir)
+                for task in tasks
+            ]
+            for fut in as_completed(futures):
+                for out in fut.result():
+                    record(out)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+
+
+def _run_dask(cfg: BenchConfig, tasks: list[list[Cell]], store: ResultStore, scheduler: str, workers: int,
+              record: Callable[[CellOutcome], None]) -> None:
+    from dask.distributed import Client, LocalCluster
+    from dask.distributed import as_completed as dask_completed
+
+    cluster = None
+    if scheduler == "local":
+        with _single_thread_env():
+            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        futures = [client.submit(_run_task_remote, cfg, task, str(store.parts_dir), str(store.cache_dir),
+                                 pure=False) for task in tasks]
+        for fut in dask_completed(futures):
+            for out in fut.result():
+                record(out)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

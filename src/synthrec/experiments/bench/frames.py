@@ -1,0 +1,133 @@
+"""The data protocol of one (dataset, split, seed) and of each scarcity level (see the vocabulary in
+`synthrec.experiments.bench.config`).
+
+Per (dataset, split, seed) — a *frame* — the users are split into source and target pool
+(`split_users`, seed ``derive_seed(seed, "users")``), the target pool is split into train / test once,
+and the evaluation set (test users, their histories, their held-out targets) is fixed. Per level, only
+the training data changes: a nested random subset of the training users (their order is one seeded
+permutation; fraction ``f`` keeps the first ``max(1, round_half_up(f·n))``), or every user capped to
+their last ``c`` events (the evaluation histories are capped the same way).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from synthrec.data.interactions import ITEM, InteractionData
+from synthrec.data.splits import Split, cap_history, carve_validation, make_split, split_users
+from synthrec.errors import ConfigError, DataValidationError
+from synthrec.experiments.bench.breakdowns import Groups, make_groups
+from synthrec.experiments.bench.cells import Level
+from synthrec.experiments.bench.config import SPLIT_ALIASES, TIMED_SPLITS, BenchConfig, BenchDataset
+from synthrec.experiments.bench.datasets import load_bench_dataset
+from synthrec.experiments.scoring import EvalSet, eval_set
+from synthrec.experiments.strategies import derive_seed
+
+
+class Unavailable(Exception):
+    """A cell cannot be measured for a reason that is not an error (e.g. a temporal split of a log
+    without timestamps); its cells are recorded as skipped with this message."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Everything fixed per (dataset, split, seed).
+
+    Attributes:
+        source: the source users (compacted; item vocabulary of the dataset).
+        split: the target pool's split (pool users only; vocabularies of the dataset).
+        user_order: int32 ``(n_train_users,)``: the training users in their seeded scarcity order.
+        eval: the fixed evaluation set (uncapped histories).
+        item_counts: int64 ``(n_items,)`` events per item in the full training part (head/tail).
+    """
+
+    source: InteractionData
+    split: Split
+    user_order: np.ndarray
+    eval: EvalSet
+    item_counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class LevelData:
+    """The inputs of one (frame, level).
+
+    Attributes:
+        train: the real training data the recommender (and the ``self`` generator) may use, compacted.
+        n_train_users: number of real target users in ``train``.
+        eval: the evaluation set (histories capped at ``cap`` levels).
+        groups: breakdown masks of ``eval`` (see `synthrec.experiments.bench.breakdowns`).
+        validation: (inner training data, validation set) carved from ``train``; None when the training
+            data is too small to hold a validation target (then defaults are used and ``auto`` keeps
+            real-only; recorded in the cell's note).
+    """
+
+    train: InteractionData
+    n_train_users: int
+    eval: EvalSet
+    groups: Groups
+    validation: tuple[InteractionData, EvalSet] | None
+    validation_note: str
+
+
+def _round_half_up(x: float) -> int:
+    return math.floor(x + 0.5 + 1e-9)
+
+
+def build_frame(data: InteractionData, split: str, seed: int, *, source_fraction: float,
+                test_fraction: float) -> Frame:
+    """See the module docstring.
+
+    Raises:
+        Unavailable: a timed split on a log without timestamps.
+        DataValidationError: the split leaves no test events.
+    """
+    kind = SPLIT_ALIASES[split]
+    if kind in TIMED_SPLITS and not data.has_timestamp:
+        raise Unavailable(f"skipped: unavailable (split {split!r} needs timestamps; {data.name} has none)")
+    source, pool = split_users(data, source_fraction, seed=derive_seed(seed, "users"))
+    sp_ = make_split(pool, kind, test_fraction=test_fraction, seed=derive_seed(seed, "split"))
+    es = eval_set(sp_)
+    train_users = sp_.train.active_users()
+    order = np.random.default_rng(derive_seed(seed, "scarcity")).permutation(train_users).astype(np.int32)
+    counts = np.bincount(sp_.train.interactions[ITEM].to_numpy(), minlength=data.n_items).astype(np.int64)
+    return Frame(source.compact_users(), sp_, order, es, counts)
+
+
+@functools.lru_cache(maxsize=8)
+def _frame_cached(ds_json: str, split: str, seed: int, source_fraction: float, test_fraction: float) -> Frame:
+    data = load_bench_dataset(BenchDataset.model_validate(json.loads(ds_json)))
+    return build_frame(data, split, seed, source_fraction=source_fraction, test_fraction=test_fraction)
+
+
+def get_frame(cfg: BenchConfig, ds: BenchDataset, split: str, seed: int) -> Frame:
+    """`build_frame` for a dataset of ``cfg``, cached per process."""
+    return _frame_cached(ds.model_dump_json(), split, seed, cfg.source_fraction, cfg.test_fraction)
+
+
+def level_data(cfg: BenchConfig, frame: Frame, split: str, level: Level, seed: int) -> LevelData:
+    """The training data, evaluation set and validation split of one level (see the module docstring)."""
+    n_keep = max(1, _round_half_up(level.users * frame.user_order.shape[0]))
+    kept = frame.split.train.filter_users(frame.user_order[:n_keep], name=f"{frame.split.train.name}/{level.label}")
+    es = frame.eval
+    if level.cap is not None:
+        kept = cap_history(kept, level.cap, keep="last")
+        hist_src = frame.split.test_history if frame.split.test_history is not None else frame.split.train
+        capped = cap_history(hist_src, level.cap, keep="last")
+        es = EvalSet(es.users, capped.to_csr()[es.users], es.targets)
+    groups = make_groups(es.histories, frame.item_counts, cold_max_history=cfg.breakdowns.cold_max_history,
+                         head_share=cfg.breakdowns.head_share)
+    validation: tuple[InteractionData, EvalSet] | None = None
+    note = ""
+    try:
+        inner = carve_validation(kept, SPLIT_ALIASES[split], seed=derive_seed(seed, "validation"),
+                                 test_fraction=cfg.test_fraction)
+        validation = (inner.train.compact_users(), eval_set(inner))
+    except (DataValidationError, ConfigError) as exc:
+        note = f"no validation split ({exc}): defaults used"
+    return LevelData(kept.compact_users(), n_keep, es, groups, validation, note)

@@ -1,0 +1,152 @@
+"""Statistics of `synthrec bench` against values computed by hand."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from synthrec.experiments.bench.stats import (
+    auto_report,
+    holm,
+    summarise,
+    t_interval,
+    versus_best_real,
+    wilcoxon_signed_rank,
+    worth_real_users,
+    worth_table,
+)
+from synthrec.experiments.bench.store import rows_frame
+
+
+def test_t_interval_of_one_to_five() -> None:
+    # mean 3; s² = (4+1+0+1+4)/4 = 2.5; s/√5 = √0.5 = 0.707107; t_{0.975,4} = 2.776445 (t table)
+    # half-width = 2.776445 · 0.707107 = 1.963243
+    mean, lo, hi = t_interval([1, 2, 3, 4, 5])
+    assert mean == 3.0
+    assert lo == pytest.approx(3 - 1.963243, abs=1e-6)
+    assert hi == pytest.approx(3 + 1.963243, abs=1e-6)
+
+
+def test_t_interval_needs_two_values() -> None:
+    mean, lo, hi = t_interval([0.5])
+    assert mean == 0.5 and math.isnan(lo) and math.isnan(hi)
+
+
+def test_wilcoxon_exact_all_positive() -> None:
+    # ranks 1..6 all positive: W- = 0; exact null: 2^6 = 64 sign patterns, only "all +" has W- = 0,
+    # so two-sided p = 2 · 1/64 = 0.03125
+    stat, p = wilcoxon_signed_rank([1, 2, 3, 4, 5, 6])
+    assert stat == 0.0
+    assert p == pytest.approx(2 / 64)
+
+
+def test_wilcoxon_exact_one_negative() -> None:
+    # d = [1, -2, 3, 4, 5, 6]: W- = 2 (rank of |-2|); patterns with negative-rank sum <= 2:
+    # {}, {1}, {2} -> 3/64 one-sided, two-sided p = 6/64 = 0.09375
+    stat, p = wilcoxon_signed_rank([1, -2, 3, 4, 5, 6])
+    assert stat == 2.0
+    assert p == pytest.approx(6 / 64)
+
+
+def test_wilcoxon_five_seeds_cannot_reach_five_percent() -> None:
+    # the smallest two-sided exact p with 5 pairs is 2/32 = 0.0625
+    _, p = wilcoxon_signed_rank([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert p == pytest.approx(0.0625)
+
+
+def test_wilcoxon_all_ties_is_no_evidence() -> None:
+    assert wilcoxon_signed_rank([0.0, 0.0, 0.0]) == (0.0, 1.0)
+
+
+def test_holm_by_hand() -> None:
+    # sorted p: 0.01, 0.02, 0.04 -> ×3, ×2, ×1 = 0.03, 0.04, 0.04 (running max keeps order)
+    adj = holm([0.04, 0.01, 0.02, np.nan])
+    assert adj[:3] == pytest.approx([0.04, 0.03, 0.04])
+    assert math.isnan(adj[3])
+
+
+def test_worth_real_users_log_interpolation() -> None:
+    # 0.25 is halfway between 0.2 (100 users) and 0.3 (1000 users): exp((ln 100 + ln 1000)/2) = √1e5
+    users, status = worth_real_users([1000, 10, 100], [0.3, 0.1, 0.2], 0.25)
+    assert status == "interpolated"
+    assert users == pytest.approx(math.sqrt(1e5))
+    # exactly on a level
+    assert worth_real_users([10, 100, 1000], [0.1, 0.2, 0.3], 0.2)[0] == pytest.approx(100)
+
+
+def test_worth_real_users_uses_running_maximum_and_edges() -> None:
+    # a dip at 100 users (0.15 < 0.2 at 10) is smoothed to 0.2: 0.25 lies between 0.2 at 100 and 0.3 at 1000
+    users, _ = worth_real_users([10, 100, 1000], [0.2, 0.15, 0.3], 0.25)
+    assert users == pytest.approx(math.sqrt(1e5))
+    assert worth_real_users([10, 100], [0.1, 0.2], 0.05) == (10.0, "below-curve")
+    users, status = worth_real_users([10, 100], [0.1, 0.2], 0.5)
+    assert status == "above-curve" and math.isnan(users)
+
+
+def _row(level: float, seed: int, strategy: str, rec: str, value: float, n_train: int, **kw: object) -> dict:
+    arm = strategy if strategy in ("real-only", "ceiling") else f"{strategy} [source] g"
+    base = {"cell_id": f"{level}-{seed}-{strategy}-{rec}", "dataset": "d", "split": "leave-last-out",
+            "level": f"users={level:g}", "level_kind": "users", "users_fraction": level, "seed": seed,
+            "strategy": strategy, "source": "-" if strategy == "real-only" else "source",
+            "generator": "-" if strategy == "real-only" else "g", "arm": arm, "recommender": rec,
+            "metric": "NDCG@10", "group": "all", "value": value, "n_users": 50, "n_train_users": n_train,
+            "status": "ok"}
+    return {**base, **kw}
+
+
+def _table() -> pl.DataFrame:
+    rows = []
+    for s in range(6):
+        # real-only curve of 'ease': 0.10 at 10 users, 0.20 at 100 users; 'pop' is worse
+        rows.append(_row(0.1, s, "real-only", "ease", 0.10 + 0.001 * s, 10))
+        rows.append(_row(1.0, s, "real-only", "ease", 0.20 + 0.001 * s, 100))
+        rows.append(_row(0.1, s, "real-only", "pop", 0.05, 10))
+        rows.append(_row(1.0, s, "real-only", "pop", 0.06, 100))
+        # augment beats the best real-only (ease) at 10 users in every seed, by 0.05 + 0.001·s
+        rows.append(_row(0.1, s, "augment", "pop", 0.15 + 0.002 * s, 10))
+        rows.append(_row(0.1, s, "auto", "ease", 0.10 + 0.001 * s, 10, chosen_arm="real-only"))
+    return rows_frame(rows)
+
+
+def test_versus_best_real_pairs_by_seed_against_best_recommender() -> None:
+    res = versus_best_real(_table())
+    aug = res.filter(pl.col("strategy") == "augment").row(0, named=True)
+    assert aug["baseline"] == "ease"  # the best real-only model, not the strategy's own recommender
+    assert aug["n"] == 6 and aug["wins"] == 6 and aug["losses"] == 0
+    # diffs 0.05 + 0.001·s: mean 0.0525
+    assert aug["mean_diff"] == pytest.approx(0.0525)
+    assert aug["p_value"] == pytest.approx(2 / 64)
+    assert aug["min_p"] == pytest.approx(2 / 64)
+    # family at users=0.1: augment (p 1/32) and auto (all ties: p 1) -> Holm: 2/64 · 2 = 0.0625
+    assert aug["p_holm"] == pytest.approx(0.0625)
+    assert aug["verdict"] == "n.s."
+
+
+def test_summary_and_worth_table() -> None:
+    summ = summarise(_table())
+    ease1 = summ.filter((pl.col("strategy") == "real-only") & (pl.col("recommender") == "ease")
+                        & (pl.col("level") == "users=1")).row(0, named=True)
+    # values 0.200..0.205: mean 0.2025
+    assert ease1["mean"] == pytest.approx(0.2025) and ease1["n"] == 6
+    worth = worth_table(summ)
+    # augment with pop at 10 users scores 0.155 on average; pop's own real-only curve tops at 0.06
+    aug = worth.filter(pl.col("arm").str.starts_with("augment")).row(0, named=True)
+    assert aug["status"] == "above-curve"
+    # auto with ease: mean 0.1025 on ease's curve (0.1025 at 10 users, 0.2025 at 100): exactly 10 users
+    auto = worth.filter(pl.col("arm").str.starts_with("auto")).row(0, named=True)
+    assert auto["equivalent_users"] == pytest.approx(10.0)
+    assert auto["worth_users"] == pytest.approx(0.0)
+
+
+def test_auto_report_counts_good_choices() -> None:
+    per_seed, per_group = auto_report(_table())
+    # auto (ease) = real-only (ease); no synthetic arm of the same recommender ran, so the oracle is
+    # real-only and auto chose best in all 6 seeds, with zero regret
+    assert per_seed.height == 6
+    assert per_seed["chose_best"].all()
+    g = per_group.row(0, named=True)
+    assert g["share_chose_best"] == 1.0 and g["mean_regret"] == pytest.approx(0.0)
+    assert g["significantly_worse"] is False
