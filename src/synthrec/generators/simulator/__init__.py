@@ -5,9 +5,22 @@ A `Scenario` (YAML, validated by pydantic) describes the catalogue, the user seg
 `Simulator.from_preset("ecommerce" | "music" | "news" | "poi")`. `scenario_template()` returns a fully
 commented scenario to start from. The engine's pieces (`utilities`, `respond`, `Population`) are public
 for closed-loop simulation and evaluation against the ground truth.
+
+`Simulator.run(recommender, rounds, ...)` runs a closed loop (`closed_loop`), with exposure policies in
+`policies`; `calibrate(target, scenario=...)` (or `Simulator.calibrate`) tunes a scenario to the statistics
+of a real log (`calibrate`).
 """
 
+from synthrec.generators.simulator.calibrate import (
+    CalibrationResult,
+    CalibrationTarget,
+    calibrate,
+    scenario_for_log,
+    scenario_to_yaml,
+    target_statistics,
+)
 from synthrec.generators.simulator.catalogue import Catalogue, build_catalogue
+from synthrec.generators.simulator.closed_loop import ClosedLoopResult, run_closed_loop
 from synthrec.generators.simulator.engine import (
     Response,
     World,
@@ -16,6 +29,7 @@ from synthrec.generators.simulator.engine import (
     utilities,
 )
 from synthrec.generators.simulator.generator import Simulator
+from synthrec.generators.simulator.policies import StochasticPopularity
 from synthrec.generators.simulator.population import BLOCK_USERS, Population, SegmentTable, build_population
 from synthrec.generators.simulator.presets import PRESETS, load_preset, preset_path
 from synthrec.generators.simulator.scenario import (
@@ -29,15 +43,20 @@ from synthrec.generators.simulator.scenario import (
 __all__ = [
     "BLOCK_USERS",
     "PRESETS",
+    "CalibrationResult",
+    "CalibrationTarget",
     "Catalogue",
+    "ClosedLoopResult",
     "Population",
     "Response",
     "Scenario",
     "SegmentTable",
     "Simulator",
+    "StochasticPopularity",
     "World",
     "build_catalogue",
     "build_population",
+    "calibrate",
     "load_preset",
     "load_scenario",
     "log_popularity_from_counts",
@@ -45,6 +64,10 @@ __all__ = [
     "parse_scenario_text",
     "preset_path",
     "respond",
+    "run_closed_loop",
+    "scenario_for_log",
     "scenario_template",
+    "scenario_to_yaml",
+    "target_statistics",
     "utilities",
 ]

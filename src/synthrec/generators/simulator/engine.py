@@ -26,7 +26,8 @@ The model (all symbols per user u, item i, time t):
 * **Funnel**: one uniform U per choice; stage s is reached iff U < ρ_g,s (marginal rates, non-increasing,
   ρ_g,0 = 1), so P(reach s | reach s − 1) = ρ_s / ρ_{s−1} exactly. ``cumulative`` writes a row per stage
   reached (stage s at t + s seconds), ``final`` one row with the deepest stage.
-* **Ratings**: on rows of the rating stage, clip(round_step(μ + w · V_ui(t) + σ · ε), low, high).
+* **Ratings**: on rows of the rating stage, clip(round_step(μ + w · V_ui(t) + σ · ε), low, high), or
+  with ``thresholds`` τ the rating grid's value of index #{j : τ_j ≤ μ + w · V + σ · ε} (ordered probit).
 * **Time**: 1 + Poisson(λ_u · active weeks) sessions (a negative binomial count with λ_u ~ Gamma); each
   session takes an hour slot (day, hour) with day-of-week and hour-of-day weights, at most one session
   per user and slot (rejection, in rounds), and lies inside its hour when shorter than an hour. A session
@@ -204,6 +205,9 @@ def ratings_for(world: World, v: np.ndarray, rng: np.random.Generator) -> np.nda
     spec = world.scenario.behaviour.ratings
     assert spec is not None
     raw = spec.mean + spec.utility_weight * np.nan_to_num(v, neginf=-10.0) + spec.noise_sd * rng.standard_normal(len(v))
+    if spec.thresholds is not None:  # ordered probit: the value above the last cut point passed
+        grid = np.asarray(spec.grid(), dtype=np.float64)
+        return grid[np.searchsorted(np.asarray(spec.thresholds), raw, side="right")].astype(np.float32)
     lo, hi = spec.scale
     stepped = lo + np.round((raw - lo) / spec.step) * spec.step
     return np.clip(stepped, lo, hi).astype(np.float32)

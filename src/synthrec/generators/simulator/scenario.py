@@ -257,7 +257,13 @@ class FunnelSpec(_Strict):
 
 
 class RatingSpec(_Strict):
-    """Explicit ratings on the rows of one stage: clip(round_step(mean + utility_weight·V + noise_sd·ε))."""
+    """Explicit ratings on the rows of one stage: clip(round_step(mean + utility_weight·V + noise_sd·ε)).
+
+    With ``thresholds`` (an ordered-probit model, McKelvey & Zavoina 1975, "A statistical model for the
+    analysis of ordinal level dependent variables", J. Math. Sociology 4) the latent value
+    y = mean + utility_weight·V + noise_sd·ε gets the j-th value of the grid scale[0], scale[0] + step, …,
+    scale[1] where j = number of thresholds ≤ y; calibration sets them to match a rating histogram.
+    """
 
     stage: str
     scale: tuple[float, float] = (1.0, 5.0)
@@ -265,6 +271,15 @@ class RatingSpec(_Strict):
     mean: float = 3.5
     utility_weight: float = 0.7
     noise_sd: float = Field(0.7, ge=0)
+    thresholds: list[float] | None = Field(
+        None, description="increasing cut points, one fewer than the rating values (ordered probit)"
+    )
+
+    def grid(self) -> list[float]:
+        """The rating values scale[0], scale[0] + step, …, up to scale[1]."""
+        lo, hi = self.scale
+        n = int((hi - lo) / self.step + 1e-9) + 1
+        return [lo + self.step * j for j in range(n)]
 
 
 class BehaviourSpec(_Strict):
@@ -452,6 +467,13 @@ def check_scenario(s: Scenario) -> list[tuple[Loc, str]]:
             out.append((("behaviour", "ratings", "stage"), f"unknown stage; stages are {', '.join(stages)}"))
         if not r.scale[0] < r.scale[1]:
             out.append((("behaviour", "ratings", "scale"), "give [low, high] with low < high"))
+        elif r.thresholds is not None:
+            n_values = len(r.grid())
+            if len(r.thresholds) != n_values - 1:
+                out.append((("behaviour", "ratings", "thresholds"),
+                            f"give {n_values - 1} cut points (one fewer than the {n_values} rating values)"))
+            elif any(not b > a for a, b in zip(r.thresholds, r.thresholds[1:], strict=False)):
+                out.append((("behaviour", "ratings", "thresholds"), "cut points must be strictly increasing"))
     return out
 
 

@@ -108,5 +108,7 @@ behaviour:
       - {name: purchase, rate: 0.05}
   # explicit ratings on the rows of one stage: clip(round_step(mean + utility_weight·utility + noise)).
   # `mean` is the rating of a utility-0 item; chosen items usually rate higher. Remove to skip ratings.
+  # Optional `thresholds`: increasing cut points on that latent scale, one fewer than the rating values
+  # (ordered probit); `synthrec.generators.simulator.calibrate` sets them to match a real histogram.
   ratings: {stage: purchase, scale: [1, 5], step: 1, mean: 2.8, utility_weight: 0.45, noise_sd: 1.0}
 """
