@@ -13,7 +13,7 @@ from synthrec.cli import app
 
 runner = CliRunner()
 
-COMMANDS = ["run", "demo", "init-config", "datasets", "inspect", "fit", "sample", "report", "bench", "simulate", "scenario"]
+COMMANDS = ["run", "demo", "init-config", "datasets", "inspect", "fit", "sample", "generate", "report", "bench", "simulate", "scenario"]
 
 
 def test_help_lists_every_command() -> None:

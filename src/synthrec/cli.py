@@ -344,9 +344,9 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 def _register_subcommands() -> None:
     """Commands that live in their own modules under `synthrec.commands`, each adding itself via `register`."""
-    from synthrec.commands import bench, report, simulate
+    from synthrec.commands import bench, generate, report, simulate
 
-    for module in (report, bench, simulate):
+    for module in (generate, report, bench, simulate):
         module.register(app)
 
 
