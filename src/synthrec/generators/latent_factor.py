@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -13,6 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
 from synthrec.errors import ConfigError, DataValidationError
+from synthrec.generators import _latent_factor_dp as dp
 from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
 from synthrec.generators._ratings import RatingModel
 from synthrec.generators._sampling import (
@@ -25,6 +27,13 @@ from synthrec.generators._sampling import (
 )
 from synthrec.generators._timestamps import OrderModel, TimeModel
 from synthrec.generators.base import BaseGenerator
+from synthrec.privacy import (
+    ContributionBound,
+    PlannedGaussian,
+    PrivacyLedger,
+    bound_user_contributions,
+    calibrate_noise_multipliers,
+)
 
 #: relative affinity scales tried by ``affinity_scale="auto"`` (multiples of 1 / sd of the scores);
 #: the best is then refined by a factor √2 either way.
@@ -84,6 +93,26 @@ class LatentFactorGenerator(BaseGenerator):
        ≥ 1 s, so times strictly increase within a user, and they are never clipped at the real maximum
        time. Without a time column the output has none, but rows are still in this order.
 
+    **Differential privacy** (``epsilon`` set and finite): a user-level (ε, δ)-DP fit — neighbouring logs
+    differ by one user and all her rows. Every part above is estimated from noised statistics only (see
+    `synthrec.generators._latent_factor_dp` for each mechanism and its sensitivity), all released through
+    `synthrec.privacy` and composed by opacus's RDP accountant:
+
+    * each user's distinct items are capped to ``max_items_per_user`` = L by a seeded uniform sample;
+    * step 1 uses noisy item counts (L2 sensitivity √L) and the noisy Gram matrix XᵀX ("Analyze Gauss",
+      Dwork, Talwar, Thakurta & Zhang 2014, STOC; sensitivity √(L(L + 1)/2)) of the items whose noisy
+      count clears the Gram noise: its eigendecomposition replaces the SVD;
+    * step 2's mixture is replaced by one Gaussian over user vectors whose mean and covariance follow from
+      the noisy counts and Gram eigenvalues, with the scalar traits drawn independently from DP histograms
+      on fixed public bins (activity, mean rating, start time, tempo, span) — their dependence on the user
+      vector is not kept;
+    * steps 3–5 run on the noisy counts and the noisy co-occurrence block (post-processing);
+    * step 6 uses a noisy, per-user-normalised table over 3 rating buckets × 4 affinity bins; step 7 noisy
+      item position sums and per-user-normalised histograms of gap residuals.
+
+    The fitted model holds no per-user record; ``privacy`` reports the spent (ε, δ) and the ledger. The
+    rating scale is treated as public (``rating_levels``, or the log's distinct values).
+
     **Output** of `sample`: `InteractionData` over the SAME item vocabulary (``item_ids``) and ``items``
     attribute table as the fitted data (so it can be stacked with real users via ``concat_users``),
     users ``"syn-0"``, ``"syn-1"``, ... (offset per batch), columns user, item [, timestamp] [, rating];
@@ -106,14 +135,24 @@ class LatentFactorGenerator(BaseGenerator):
             changed after fitting (the calibration always uses drawn activities). Timestamps still
             span the user's drawn span T_u (+1 s per extra event).
         chunk_users: users whose logits (chunk × m, float32) are formed at once while sampling.
-        seed: seeds every random step of `fit` (SVD sketch, mixture initialisation, calibration).
+        seed: seeds every random step of `fit` (SVD sketch, mixture initialisation, calibration, and
+            under DP the contribution sample and all noise).
+        epsilon: None or ``inf`` for the exact (non-private) fit; a finite ε > 0 for a user-level
+            (ε, δ)-DP fit (see "Differential privacy").
+        delta: δ ∈ (0, 1) of the DP fit; default min(10⁻⁵, n^−1.1) for n users in the log (below 1/n,
+            the usual rule; n itself is treated as public, as in DP-SGD practice).
+        max_items_per_user: L, the cap on each user's distinct items in the DP fit (≥ 1). Larger L keeps
+            more of heavy users' data but adds proportionally more noise to the Gram matrix.
+        rating_levels: the public rating scale for the DP fit (e.g. ``[1, 2, 3, 4, 5]``); default the
+            log's distinct ratings (at most 64, else ConfigError).
 
     Raises:
         ConfigError: an argument is out of range (message names it and the valid range).
 
     Fitted attributes (after `fit`): ``item_factors_`` float32 (m, k), ``item_bias_`` float32 (m,),
     ``scale_`` (a), ``user_model_`` (`GaussianMixture`), ``n_factors_`` (k used), ``fit_report_`` (dict:
-    ``score_sd``, ``cooccurrence_distance`` {relative scale: distance}, ``relative_scale`` chosen).
+    ``score_sd``, ``cooccurrence_distance`` {relative scale: distance}, ``relative_scale`` chosen; under DP
+    also ``privacy``), ``privacy_ledger_`` (`PrivacyLedger` or None), ``privacy_delta_``.
 
     Measured (``python benchmarks/latent_factor_ml100k.py``; ml-100k, leave-last-out, fitted on train):
     synthetic-only EASE reaches about 95 % of real-only EASE NDCG@10 with as many synthetic users as real
@@ -133,6 +172,10 @@ class LatentFactorGenerator(BaseGenerator):
         fixed_length: int | None = None,
         chunk_users: int = 1024,
         seed: int = 0,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_items_per_user: int = 64,
+        rating_levels: Sequence[float] | None = None,
     ) -> None:
         _check_int("n_factors", n_factors, 1)
         _check_int("n_components", n_components, 1)
@@ -160,6 +203,17 @@ class LatentFactorGenerator(BaseGenerator):
         self.fixed_length = fixed_length
         self.chunk_users = chunk_users
         self.seed = seed
+        if epsilon is not None and not (
+            isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool) and epsilon > 0
+        ):
+            raise ConfigError(f"epsilon must be None or a number > 0 (inf = no privacy), got {epsilon!r}")
+        if delta is not None and not (isinstance(delta, (int, float)) and 0 < delta < 1):
+            raise ConfigError(f"delta must be None or a number in (0, 1), got {delta!r}")
+        _check_int("max_items_per_user", max_items_per_user, 1)
+        self.epsilon = None if epsilon is None else float(epsilon)
+        self.delta = None if delta is None else float(delta)
+        self.max_items_per_user = max_items_per_user
+        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
 
     def __repr__(self) -> str:
         state = "fitted" if self._fitted else "not fitted"
@@ -188,30 +242,12 @@ class LatentFactorGenerator(BaseGenerator):
             return self._fit(data)
 
     def _fit(self, data: InteractionData) -> LatentFactorGenerator:
-        if not isinstance(data, InteractionData):
-            raise DataValidationError(f"fit expects an InteractionData, got {type(data).__name__}",
-                                      hint="build one with InteractionData.from_frame or a reader")
         self._fitted = False
-        if data.n_interactions == 0:
-            raise DataValidationError("cannot fit a generator on a log with no interactions",
-                                      source=data.name, hint="check the split or filter that produced it")
-        has_time, has_rating = data.has_timestamp, data.has_rating
-        cols = [USER, ITEM] + ([TIMESTAMP] if has_time else []) + ([RATING] if has_rating else [])
-        frame = data.interactions.select(cols).with_row_index("_row")
-        for col in cols[2:]:
-            bad = frame[col].is_null()
-            if frame.schema[col].is_float():
-                bad = bad | ~frame[col].is_finite().fill_null(False)
-            if bad.any():
-                raise DataValidationError(
-                    f"{int(bad.sum())} missing or non-finite value(s)", source=data.name, column=col,
-                    row=int(bad.arg_true()[0]) + 1, hint="drop or fill those rows before fitting",
-                )
-        keys = [USER, TIMESTAMP, "_row"] if has_time else [USER, "_row"]
-        frame = frame.sort(keys).unique(subset=[USER, ITEM], keep="first", maintain_order=True)
-        _, users = np.unique(frame[USER].to_numpy(), return_inverse=True)
-        users = users.astype(np.int64)
-        items = frame[ITEM].to_numpy().astype(np.int64)
+        if self.epsilon is not None and np.isfinite(self.epsilon):
+            return self._fit_dp(data)
+        self.privacy_ledger_: PrivacyLedger | None = None
+        self.privacy_delta_: float = 0.0
+        frame, users, items, has_time, has_rating = self._prepare(data)
         n, m = int(users.max()) + 1, data.n_items
         rng = np.random.default_rng(self.seed)
 
@@ -261,12 +297,166 @@ class LatentFactorGenerator(BaseGenerator):
         self.n_items_ = m
 
         # 3-5. popularity calibration and affinity scale
-        cal_rng = np.random.default_rng(rng.integers(2**63))
-        n_cal = min(self.calibration_users, max(200, _CALIBRATION_CELLS // m))
-        cal_users, cal_n, _ = self._draw_users(n_cal, cal_rng, fixed_length=None)
         top = np.argsort(-counts, kind="stable")[: min(self.gram_items, m)]
         xt = x[:, top]
-        cos_real = _cosine((xt.T @ xt).toarray())
+        bias = self._fit_popularity_and_scale(counts, top, _cosine((xt.T @ xt).toarray()), score_sd, rng)
+
+        # 6-7. ratings, order, time
+        real_scores = np.empty(len(users))
+        for lo in range(0, len(users), 1 << 20):  # chunks of 1M pairs bound the (pairs × k) temporaries
+            u, i = users[lo:lo + (1 << 20)], items[lo:lo + (1 << 20)]
+            real_scores[lo:lo + len(u)] = self.scale_ * np.einsum("nk,nk->n", user_vecs[u], item_vecs[i]) + bias[i]
+        self.rating_model_: RatingModel | None = None
+        if has_rating:
+            self.rating_model_ = RatingModel.fit(users, frame[RATING].to_numpy(), real_scores, n)
+        self.order_model_ = OrderModel.fit(users, items, m)
+        self.time_model_: TimeModel | None = time_model
+        self.item_ids_ = data.item_ids
+        self.items_ = data.items
+        self.source_name_ = data.name
+        self._fitted = True
+        return self
+
+    def _fit_dp(self, data: InteractionData) -> LatentFactorGenerator:
+        """User-level (ε, δ)-DP fit: every model part from noised statistics (see "Differential privacy")."""
+        assert self.epsilon is not None
+        frame, users, items, has_time, has_rating = self._prepare(data)
+        n, m = int(users.max()) + 1, data.n_items
+        delta = self.delta if self.delta is not None else min(1e-5, float(n) ** -1.1)
+        if not 0 < delta < 1:
+            raise ConfigError(f"delta must be in (0, 1), got {delta!r}")
+        levels = None
+        if has_rating:
+            levels = self._rating_levels(frame[RATING].to_numpy())
+        shares = dp.plan_shares(has_time=has_time, has_rating=has_rating)
+        sigmas = calibrate_noise_multipliers([PlannedGaussian(k, v) for k, v in shares.items()],
+                                             epsilon=float(self.epsilon), delta=delta)
+        bound = ContributionBound(self.max_items_per_user)
+        ledger = PrivacyLedger()
+        rng = np.random.default_rng(self.seed)
+        keep = bound_user_contributions(users, self.max_items_per_user, seed=int(rng.integers(2**62)))
+        cu, ci = users[keep], items[keep]
+        x = sp.csr_matrix((np.ones(len(cu)), (cu, ci)), shape=(n, m))
+
+        # per-user traits first: the activity histogram also gives the noisy number of users ñ
+        deg = np.bincount(users, minlength=n).astype(np.float64)
+        activity, n_noisy = dp.activity_quantiles(deg, m, sigmas["activity_hist"], rng, ledger)
+        stats = dp.item_statistics(x, self.n_factors, n_noisy, bound, sigmas, rng, ledger)
+        k = stats.item_vecs.shape[1]  # may be < n_factors: only factors above the noise are kept
+        names = ["log_activity"]
+        quantiles: dict[str, EmpiricalQuantiles] = {"log_activity": activity}
+        if has_rating:
+            names.append("mean_rating")
+        time_model = None
+        if has_time:
+            time_model, time_q = dp.time_model(users, frame[TIMESTAMP].to_numpy().astype(np.int64), sigmas, rng,
+                                               ledger)
+            names += ["start_time", "tempo", "log_span"]
+            quantiles.update(time_q)
+        self.n_factors_ = k
+        self.item_factors_ = stats.item_vecs.astype(np.float32)
+        self.n_items_ = m
+        self.user_model_ = dp.user_model(stats.user_mean, stats.user_second, len(names))
+        self.trait_names_ = names
+        self.trait_quantiles_ = quantiles  # mean_rating is added below, before sampling needs it
+
+        # sd of u·v over users × items, from the released moments: E[s²] = tr(E[uuᵀ] VᵀV)/m, E[s] = E[u]·v̄
+        v = stats.item_vecs
+        second = float(np.sum(stats.user_second * (v.T @ v))) / m
+        mean = float(stats.user_mean @ v.mean(axis=0))
+        score_sd = float(np.sqrt(max(second - mean * mean, 0.0))) or 1.0
+        if has_rating:  # placeholder quantiles for the calibration's draws (ratings do not enter it)
+            self.trait_quantiles_["mean_rating"] = EmpiricalQuantiles(np.linspace(0, 1, 2), np.zeros(2))
+        top_pos = np.arange(min(self.gram_items, len(stats.gram_items)))  # gram_items is sorted by noisy count
+        block = stats.gram[np.ix_(top_pos, top_pos)]
+        bias = self._fit_popularity_and_scale(stats.counts, stats.gram_items[top_pos], _cosine(block), score_sd,
+                                              rng)
+
+        self.rating_model_ = None
+        if has_rating:
+            assert levels is not None
+            sub = stats.gram_items
+            uvec = (x[:, sub] @ (stats.weights[:, None] * stats.basis))  # u = x_S W P of each real user
+            scores = self.scale_ * np.einsum("nk,nk->n", uvec[cu], stats.item_vecs[ci]) + bias[ci]
+            self.rating_model_, self.trait_quantiles_["mean_rating"] = dp.rating_model(
+                users, frame[RATING].to_numpy().astype(np.float64), levels, keep, scores, sigmas, rng, ledger)
+        self.order_model_ = dp.order_model(cu, ci, m, stats.counts, n_noisy, bound, sigmas, rng, ledger)
+        self.time_model_ = time_model
+        self.item_ids_ = data.item_ids
+        self.items_ = data.items
+        self.source_name_ = data.name
+        self.privacy_ledger_ = ledger
+        self.privacy_delta_ = float(delta)
+        self.fit_report_["privacy"] = ledger.to_dict(delta)
+        self.fit_report_["dp_gram_items"] = len(stats.gram_items)
+        self._fitted = True
+        return self
+
+    def _rating_levels(self, ratings: np.ndarray) -> np.ndarray:
+        """The public rating scale: ``rating_levels`` if given, else the log's distinct values (≤ 64)."""
+        if self.rating_levels is not None:
+            return np.unique(np.asarray(self.rating_levels, dtype=np.float64))
+        levels = np.unique(np.asarray(ratings, dtype=np.float64))
+        if len(levels) > 64:
+            raise ConfigError(
+                f"the log has {len(levels)} distinct ratings; a DP fit needs the rating scale as public "
+                "knowledge: pass rating_levels=[...] (e.g. [1, 2, 3, 4, 5])"
+            )
+        return levels
+
+    @property
+    def privacy(self) -> dict[str, object]:
+        """The fitted guarantee: ``{"epsilon", "delta", "ledger"}`` (ledger as a JSON-ready dict, or None).
+
+        A non-DP fit reports ε = ∞, δ = 0 and no ledger. ε is what the ledger's composed spend gives at δ
+        (≤ the requested ε).
+        """
+        self._require_fitted()
+        ledger = getattr(self, "privacy_ledger_", None)
+        if ledger is None:
+            return {"epsilon": float("inf"), "delta": 0.0, "ledger": None}
+        return {"epsilon": ledger.spent(self.privacy_delta_), "delta": self.privacy_delta_,
+                "ledger": ledger.to_dict(self.privacy_delta_)}
+
+    def _prepare(self, data: InteractionData) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, bool, bool]:
+        """Validate ``data``; return its rows sorted by (user, time, file order) with repeated (user, item)
+        pairs dropped (first occurrence kept), dense users 0..n−1 (int64), items (int64), has_time, has_rating.
+        """
+        if not isinstance(data, InteractionData):
+            raise DataValidationError(f"fit expects an InteractionData, got {type(data).__name__}",
+                                      hint="build one with InteractionData.from_frame or a reader")
+        if data.n_interactions == 0:
+            raise DataValidationError("cannot fit a generator on a log with no interactions",
+                                      source=data.name, hint="check the split or filter that produced it")
+        has_time, has_rating = data.has_timestamp, data.has_rating
+        cols = [USER, ITEM] + ([TIMESTAMP] if has_time else []) + ([RATING] if has_rating else [])
+        frame = data.interactions.select(cols).with_row_index("_row")
+        for col in cols[2:]:
+            bad = frame[col].is_null()
+            if frame.schema[col].is_float():
+                bad = bad | ~frame[col].is_finite().fill_null(False)
+            if bad.any():
+                raise DataValidationError(
+                    f"{int(bad.sum())} missing or non-finite value(s)", source=data.name, column=col,
+                    row=int(bad.arg_true()[0]) + 1, hint="drop or fill those rows before fitting",
+                )
+        keys = [USER, TIMESTAMP, "_row"] if has_time else [USER, "_row"]
+        frame = frame.sort(keys).unique(subset=[USER, ITEM], keep="first", maintain_order=True)
+        _, users = np.unique(frame[USER].to_numpy(), return_inverse=True)
+        return frame, users.astype(np.int64), frame[ITEM].to_numpy().astype(np.int64), has_time, has_rating
+
+    def _fit_popularity_and_scale(
+        self, counts: np.ndarray, top: np.ndarray, cos_real: np.ndarray, score_sd: float, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Steps 3-5 of the class docstring: set ``scale_``, ``item_bias_``, ``fit_report_``; return the bias.
+
+        Args:
+            counts: float ``(m,)`` item counts to match. top: the items of the co-occurrence moment.
+            cos_real: float ``(len(top), len(top))`` their cosine similarities. score_sd: sd of u·v.
+        """
+        cal_rng = np.random.default_rng(rng.integers(2**63))
+        n_cal = min(self.calibration_users, max(200, _CALIBRATION_CELLS // self.n_items_))
+        cal_users, cal_n, _ = self._draw_users(n_cal, cal_rng, fixed_length=None)
         b0 = np.log(counts + 0.5)
         self.fit_report_: dict[str, object] = {"score_sd": score_sd}
         if self.affinity_scale == "auto":
@@ -289,22 +479,7 @@ class LatentFactorGenerator(BaseGenerator):
         self.fit_report_["relative_scale"] = rel_scale
         self.scale_ = rel_scale / score_sd
         self.item_bias_ = bias.astype(np.float32)
-
-        # 6-7. ratings, order, time
-        real_scores = np.empty(len(users))
-        for lo in range(0, len(users), 1 << 20):  # chunks of 1M pairs bound the (pairs × k) temporaries
-            u, i = users[lo:lo + (1 << 20)], items[lo:lo + (1 << 20)]
-            real_scores[lo:lo + len(u)] = self.scale_ * np.einsum("nk,nk->n", user_vecs[u], item_vecs[i]) + bias[i]
-        self.rating_model_: RatingModel | None = None
-        if has_rating:
-            self.rating_model_ = RatingModel.fit(users, frame[RATING].to_numpy(), real_scores, n)
-        self.order_model_ = OrderModel.fit(users, items, m)
-        self.time_model_: TimeModel | None = time_model
-        self.item_ids_ = data.item_ids
-        self.items_ = data.items
-        self.source_name_ = data.name
-        self._fitted = True
-        return self
+        return np.asarray(bias, dtype=np.float64)
 
     # ------------------------------------------------------------------ sampling
 
