@@ -237,6 +237,8 @@ FAST = {
     "ease": {"l2": 1.0},
     "als": {"factors": 3, "iterations": 5},
     "bpr": {"factors": 3, "iterations": 20},
+    "mf-bpr": {"factors": 3, "epochs": 3, "fold_in_steps": 5},
+    "sasrec": {"dim": 4, "n_blocks": 1, "max_len": 5, "epochs": 2},
 }
 
 
@@ -302,10 +304,10 @@ def test_every_model_reports_misuse_clearly(name: str, small: tuple[InteractionD
 
 
 def test_registry_names_and_errors() -> None:
-    assert set(MODELS) == {"pop", "ease", "als", "bpr"}
+    assert set(MODELS) == {"pop", "ease", "als", "bpr", "mf-bpr", "sasrec"}
     assert isinstance(make_model("ease", l2=10.0), EASE)
     assert isinstance(make_model("als"), ALS) and isinstance(make_model("bpr"), BPR)
-    with pytest.raises(ConfigError, match="als, bpr, ease, pop"):
+    with pytest.raises(ConfigError, match="als, bpr, ease, mf-bpr, pop, sasrec"):
         make_model("svd")
     with pytest.raises(ConfigError, match=r"lamda .*valid parameters: l2"):
         make_model("ease", lamda=3)

@@ -9,10 +9,14 @@ from synthrec.errors import ConfigError
 from synthrec.models.als import ALS, BPR
 from synthrec.models.base import BaseRecommender
 from synthrec.models.ease import EASE
+from synthrec.models.mf_bpr import MFBPR
 from synthrec.models.popularity import MostPopular
+from synthrec.models.sasrec import SASRec
 
 #: Registered models by config name; every class takes its hyper-parameters as keyword arguments.
-MODELS: dict[str, type[BaseRecommender]] = {"pop": MostPopular, "ease": EASE, "als": ALS, "bpr": BPR}
+MODELS: dict[str, type[BaseRecommender]] = {
+    "pop": MostPopular, "ease": EASE, "als": ALS, "bpr": BPR, "mf-bpr": MFBPR, "sasrec": SASRec,
+}
 
 
 def _params_of(cls: type) -> list[str]:
@@ -23,9 +27,9 @@ def make_model(name: str, *, seed: int | None = None, **params: Any) -> BaseReco
     """Build the unfitted recommender registered as ``name`` with constructor arguments ``params``.
 
     Args:
-        name: a key of `MODELS` (``"pop"``, ``"ease"``, ``"als"``, ``"bpr"``).
-        seed: passed to models with random steps (ALS, BPR: ``seed=``); deterministic models (pop,
-            EASE) have no seed and ignore it, so one experiment seed can be handed to any model.
+        name: a key of `MODELS` (``"pop"``, ``"ease"``, ``"als"``, ``"bpr"``, ``"mf-bpr"``, ``"sasrec"``).
+        seed: passed to models with random steps (ALS, BPR, MF-BPR, SASRec: ``seed=``); deterministic
+            models (pop, EASE) have no seed and ignore it, so one experiment seed can be handed to any model.
         params: the model's hyper-parameters.
 
     Raises:
