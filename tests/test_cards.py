@@ -7,8 +7,10 @@ import math
 
 import pytest
 
+from synthrec.errors import ConfigError
 from synthrec.evaluation.cards import (
     FIDELITY_AUDITS,
+    OPTIONAL_SUMMARIES,
     PRIVACY_AUDITS,
     THRESHOLDS,
     AuditCard,
@@ -16,6 +18,7 @@ from synthrec.evaluation.cards import (
     all_cards,
     card,
     derived_figures,
+    dp_summary,
     fidelity_cards,
     optional_cards,
     privacy_cards,
@@ -24,8 +27,8 @@ from synthrec.evaluation.cards import (
 
 
 def _just_beyond(t: Threshold, at: float) -> float:
-    """A value 1e-6 on the bad side of ``at``."""
-    return at + 1e-6 if t.better == "lower" else at - 1e-6
+    """A value 1e-6 on the bad side of ``at`` (an upper end of a band: above it)."""
+    return at - 1e-6 if t.better == "higher" else at + 1e-6
 
 
 @pytest.mark.parametrize("audit", sorted(THRESHOLDS))
@@ -35,8 +38,90 @@ def test_every_threshold_at_its_boundaries(audit: str) -> None:
     assert t.status(_just_beyond(t, t.pass_at)) == "warn"
     assert t.status(t.warn_at) == "warn"
     assert t.status(_just_beyond(t, t.warn_at)) == "fail"
+    if t.better == "band":  # the lower ends too
+        assert t.pass_low is not None and t.warn_low is not None
+        assert t.status(t.pass_low) == "pass" and t.status(t.pass_low - 1e-6) == "warn"
+        assert t.status(t.warn_low) == "warn" and t.status(t.warn_low - 1e-6) == "fail"
     assert t.status(None) == "not-applicable"
     assert t.status(float("nan")) == "not-applicable"
+
+
+def test_every_optional_threshold_reads_a_known_summary() -> None:
+    optional = [t for t in THRESHOLDS.values() if t.audit not in (*FIDELITY_AUDITS, *PRIVACY_AUDITS)]
+    assert {t.source for t in optional} == set(OPTIONAL_SUMMARIES)
+
+
+def test_new_boundaries_exactly() -> None:
+    aia, pop = THRESHOLDS["attribute_inference"], THRESHOLDS["popularity_bias"]
+    tau, dp = THRESHOLDS["rank_agreement"], THRESHOLDS["dp"]
+    # attribute-inference advantage: pass <= 0.03, warn <= 0.08
+    assert [aia.status(v) for v in (-0.1, 0.03, 0.0300001, 0.08, 0.0800001)] == [
+        "pass", "pass", "warn", "warn", "fail"]
+    # two-sided popularity amplification: pass in [0.9, 1.1], warn in [0.8, 1.25]
+    assert [pop.status(v) for v in (0.7999999, 0.8, 0.8999999, 0.9, 1.0, 1.1, 1.1000001, 1.25, 1.2500001)] == [
+        "fail", "warn", "warn", "pass", "pass", "pass", "warn", "warn", "fail"]
+    assert pop.status(0.66 / 0.6) == "pass"  # 1.1000000000000003 in floats: on the boundary
+    assert pop.in_words() == "pass within [0.9, 1.1] · warn within [0.8, 1.25] · fail outside"
+    # Kendall tau with 4 models moves in steps of 1/3: 2/3 passes, 1/3 and 0 warn, -1/3 fails
+    assert [tau.status(v) for v in (1.0, 2 / 3, 0.6, 0.5999999, 1 / 3, 0.0, -1e-7, -1 / 3)] == [
+        "pass", "pass", "pass", "warn", "warn", "warn", "fail", "fail"]
+    assert tau.source == "utility"
+    # DP: eps <= 1 pass, <= 10 warn, a finite eps above fails, but eps = inf (not DP) warns
+    assert [dp.status(v) for v in (0.5, 1.0, 1.0000001, 10.0, 10.000001, math.inf)] == [
+        "pass", "pass", "warn", "warn", "fail", "warn"]
+    assert dp.in_words() == "pass ≤ 1 · warn ≤ 10 · fail above · ∞: warn"
+
+
+def test_band_threshold_is_validated() -> None:
+    with pytest.raises(ValueError, match="warn_low <= pass_low"):
+        Threshold("x", "X", "bias", "m", "m", "band", 1.1, 1.25, "why", pass_low=0.7, warn_low=0.8)
+    with pytest.raises(ValueError, match="warn_low <= pass_low"):
+        Threshold("x", "X", "bias", "m", "m", "band", 1.1, 1.25, "why")
+    with pytest.raises(ValueError, match="band"):
+        Threshold("x", "X", "bias", "m", "m", "lower", 0.1, 0.2, "why", pass_low=0.0, warn_low=0.0)
+
+
+def test_dp_card_of_a_generator_without_dp() -> None:
+    c = optional_cards({"dp": dp_summary(object())})[0]
+    assert c.status == "warn" and c.value == math.inf
+    assert c.headline == "user-level ε spent fitting the generator = ∞"
+    assert c.note.startswith("not DP: ε = ∞") and "no formal bound" in c.note
+    d = c.to_dict()
+    assert d["value"] is None and json.loads(json.dumps(d, allow_nan=False))["status"] == "warn"
+
+
+class _Reports:
+    def __init__(self, privacy: object) -> None:
+        self.privacy = privacy
+
+
+def test_dp_summary_reads_the_privacy_attribute() -> None:
+    assert dp_summary(object()) == {"epsilon": math.inf, "delta": 0.0, "dp": 0.0}
+    assert dp_summary(_Reports({"epsilon": 2.5, "delta": 1e-5, "ledger": {}})) == {
+        "epsilon": 2.5, "delta": 1e-5, "dp": 1.0}
+    assert dp_summary(_Reports((0.8, 1e-6, {"gaussian": []}))) == {"epsilon": 0.8, "delta": 1e-6, "dp": 1.0}
+    assert dp_summary(_Reports({"epsilon": math.inf, "delta": 0.0, "ledger": None}))["dp"] == 0.0
+    assert dp_summary(_Reports({"epsilon": None, "delta": None}))["epsilon"] == math.inf
+    with pytest.raises(ConfigError, match="mapping"):
+        dp_summary(_Reports("eps=1"))
+    with pytest.raises(ConfigError, match="expected a number >= 0"):
+        dp_summary(_Reports((-1.0, 0.0)))
+    statuses = [optional_cards({"dp": dp_summary(_Reports((e, 1e-5)))})[0].status for e in (1.0, 8.0, 12.0)]
+    assert statuses == ["pass", "warn", "fail"]
+
+
+def test_one_summary_feeds_the_utility_and_rank_agreement_cards() -> None:
+    summary = {"tstr_ratio_mean": 0.9, "tstr_kendall_tau": 1 / 3, "tstr_best_model_agrees": 0.0,
+               "tstr_ndcg_real_ease": 0.07}
+    cards = optional_cards({"utility": summary}, notes={"utility": "scored on holdout users"})
+    assert [(c.audit, c.status) for c in cards] == [("utility", "pass"), ("rank_agreement", "warn")]
+    assert cards[1].details == {"tstr_best_model_agrees": 0.0}  # its detail_keys
+    assert cards[0].details == {"tstr_kendall_tau": 1 / 3, "tstr_best_model_agrees": 0.0,
+                                "tstr_ndcg_real_ease": 0.07}  # every other figure
+    assert all(c.note == "scored on holdout users" for c in cards)
+    pop = optional_cards({"popularity_bias": {"popularity_head_share_ratio": 1.3, "popularity_gini_ratio": 1.1,
+                                              "popularity_n_head_items": 40.0}})[0]
+    assert pop.status == "fail" and pop.details == {"popularity_gini_ratio": 1.1}
 
 
 def test_statuses_of_known_values() -> None:
@@ -138,6 +223,7 @@ def test_optional_cards() -> None:
     by = {c.audit: c for c in cards}
     assert by["attack"].status == "warn" and by["attack"].details == {"mia_shadow_tpr_at_fpr_10": 0.02}
     assert by["utility"].status == "not-applicable" and "'tstr_ratio_mean'" in by["utility"].note
+    assert by["rank_agreement"].status == "not-applicable" and "'tstr_kendall_tau'" in by["rank_agreement"].note
     assert by["dp"].status == "pass" and by["dp"].value == 1.0
     assert by["canaries"].status == "not-applicable" and by["canaries"].details == {"exposure": 3.2}
     assert optional_cards(None) == []

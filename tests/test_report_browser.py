@@ -32,7 +32,7 @@ CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/ch
 OFFLINE_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage", "--host-resolver-rules=MAP * ~NOTFOUND"]
-FIGURES = ["fig-popularity", "fig-activity", "fig-ratings", "fig-gaps", "fig-dcr"]
+FIGURES = ["fig-popularity", "fig-activity", "fig-ratings", "fig-gaps", "fig-dcr", "fig-bias", "fig-utility"]
 STATUS_RGB = {"pass": (0x2F, 0x85, 0x5A), "warn": (0xB7, 0x79, 0x1F), "fail": (0xC5, 0x30, 0x30)}
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (make test installs it: "
@@ -49,7 +49,8 @@ def _chromium(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def report_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A quality report of 75 synthetic users against a 150-user slice of ml-100k (members = a seeded half)."""
+    """A quality report of 75 synthetic users against a 150-user slice of ml-100k (members = a seeded half),
+    with the utility audit, so every figure the page can hold is drawn."""
     work = tmp_path_factory.mktemp("quality-report")
     raw = pl.read_csv(shared_data / "ml-100k" / "u.data", separator="\t", has_header=False,
                       new_columns=["user", "item", "rating", "timestamp"])
@@ -67,7 +68,7 @@ def report_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
     res = CliRunner().invoke(app, ["report", "--real", str(work / "real.csv"), "--synthetic",
                                    str(work / "syn.csv"), "--out", str(work / "out"), "--seed", "0",
-                                   "--fitted-on-members", "--quiet"])
+                                   "--fitted-on-members", "--utility", "--quiet"])
     assert res.exit_code == 0, res.output
     return work / "out"
 
@@ -88,7 +89,7 @@ def test_every_section_is_in_the_dom(report_dir: Path, tmp_path: Path) -> None:
 def test_every_figure_decodes_in_the_browser(report_dir: Path, tmp_path: Path) -> None:
     dom = _chromium(tmp_path / "profile", "--virtual-time-budget=10000", "--dump-dom",
                     (report_dir / "report.html").as_uri()).stdout
-    assert 'data-images-loaded="5/5"' in dom
+    assert f'data-images-loaded="{len(FIGURES)}/{len(FIGURES)}"' in dom
     marks = dict(re.findall(r'<img id="([^"]+)"[^>]*data-loaded="(yes|no)"', dom))
     assert marks == dict.fromkeys(FIGURES, "yes")
 

@@ -167,6 +167,11 @@ def _app() -> typer.Typer:
     return app
 
 
+def figures_audits() -> tuple[str, ...]:
+    """Audits judged on the fidelity / privacy figures (the others read their own summary)."""
+    return (*FIDELITY_AUDITS, *PRIVACY_AUDITS)
+
+
 def test_privacy_figures_equal_privacy_report() -> None:
     a = InteractionData.from_frame(_random_log(30, 25, 3, "m"), rating_col="rating", time_col="timestamp")
     cat = a.item_ids
@@ -196,12 +201,21 @@ def test_cli_report_round_trip_holds_every_figure(files: dict[str, Path], tmp_pa
     figures = {**payload["fidelity"], **payload["privacy"]}
     figures.update(derived_figures(figures))
     cards = {c["audit"]: c for c in payload["cards"]}
-    assert list(cards) == [*FIDELITY_AUDITS, *PRIVACY_AUDITS]
+    # the bias audit always runs; without --utility / --generator nothing else is added
+    assert list(cards) == [*FIDELITY_AUDITS, *PRIVACY_AUDITS, "popularity_bias", "representation"]
+    assert set(payload["optional_audits"]) == {"popularity_bias", "representation"}
     for audit, c in cards.items():
         t = THRESHOLDS[audit]
-        assert c["value"] == pytest.approx(figures[t.metric]), audit
-        assert c["status"] == t.status(figures[t.metric]) != "not-applicable"
-    assert all(payload["plots"][k] is not None for k in ("popularity", "activity", "ratings", "gaps", "dcr"))
+        value = figures[t.metric] if audit in figures_audits() else payload["optional_audits"][t.source][t.metric]
+        assert c["value"] == pytest.approx(value), audit
+        assert c["status"] == t.status(value) != "not-applicable"
+    # a CSV log has no item attributes: items are grouped by real popularity (head / tail / unseen)
+    bias = payload["plots"]["bias"]["attributes"]
+    assert [a["attribute"] for a in bias] == ["popularity_group"]
+    assert sum(bias[0]["real"]) == pytest.approx(1.0) and sum(bias[0]["synthetic"]) == pytest.approx(1.0)
+    assert "popularity_group (items)" in payload["audit_notes"]["representation"]
+    assert all(payload["plots"][k] is not None for k in ("popularity", "activity", "ratings", "gaps", "dcr", "bias"))
+    assert "utility" not in payload["plots"]
     # the page is drawn from results.json alone: re-rendering the loaded payload gives the same page
     html = (out / "report.html").read_text()
     assert render_quality_html(payload) == html
@@ -210,8 +224,10 @@ def test_cli_report_round_trip_holds_every_figure(files: dict[str, Path], tmp_pa
     for key in (*FIDELITY_KEYS, *REPORT_KEYS):
         assert f"<code>{key}</code>" in html
     img_ids = re.findall(r'<img id="([^"]+)" alt="[^"]+"', html)
-    assert img_ids == ["fig-popularity", "fig-activity", "fig-ratings", "fig-gaps", "fig-dcr"]
-    assert html.count("<img") == 5
+    assert img_ids == ["fig-popularity", "fig-activity", "fig-ratings", "fig-gaps", "fig-dcr", "fig-bias"]
+    assert html.count("<img") == 6
+    assert 'id="audit-utility" data-ran="no"' in html and "not run: pass --utility" in html
+    assert 'id="audit-popularity_bias" data-ran="yes"' in html
     assert not re.search(r'(src|href)="(https?:)?//', html)  # nothing to fetch: opens offline
     assert not list(out.glob(".*.tmp"))  # atomic writes left no temporary file
 
@@ -240,7 +256,7 @@ def test_audit_without_holdout_has_no_privacy_and_no_reference() -> None:
     assert payload["plots"]["dcr"] is None
     assert "never saw" in payload["privacy_note"]
     html = render_quality_html(payload)
-    assert html.count("<img") == 4 and "Not measured: no real holdout users" in html
+    assert html.count("<img") == 5 and "Not measured: no real holdout users" in html  # 4 + the bias figure
 
 
 @pytest.mark.parametrize("which", ["real", "syn", "hold"])

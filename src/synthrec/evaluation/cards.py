@@ -10,7 +10,15 @@ A threshold is a rule on the headline figure ``v``:
 
 * lower is better: ``v ≤ pass_at`` → pass, ``v ≤ warn_at`` → warn, else fail;
 * higher is better: ``v ≥ pass_at`` → pass, ``v ≥ warn_at`` → warn, else fail;
+* two-sided (``"band"``, for ratios whose ideal is 1): ``pass_low ≤ v ≤ pass_at`` → pass,
+  ``warn_low ≤ v ≤ warn_at`` → warn, else fail;
+* ``v`` infinite and the rule names a ``when_infinite`` status → that status (the DP card: a generator
+  fitted without differential privacy has ε = ∞, which is a warning, not a failure);
 * ``v`` missing (``None``) or ``nan`` → not-applicable, with a note on why.
+
+Optional audits (attacks, bias, utility, DP) are judged on their ``summary()`` dicts, named as in
+`OPTIONAL_SUMMARIES`; one summary may feed several cards (the utility summary feeds the TSTR card and the
+rank-agreement card).
 
 ``v`` is rounded to 12 decimals before the comparison, so a figure that equals a threshold up to float
 rounding (e.g. a share of 0.55 minus a baseline of 0.5) gets the status of the threshold itself.
@@ -26,11 +34,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
+from synthrec.errors import ConfigError
+
 Status = Literal["pass", "warn", "fail", "not-applicable"]
-Direction = Literal["lower", "higher"]
+Direction = Literal["lower", "higher", "band"]
 
 #: the statuses in order of severity (the order `worst_status` uses)
 STATUSES: tuple[Status, ...] = ("pass", "not-applicable", "warn", "fail")
@@ -41,16 +51,21 @@ class Threshold:
     """How one audit is judged.
 
     Attributes:
-        audit: card key (also the key of an optional summary dict, e.g. ``"attack"``).
+        audit: card key (for an optional audit without ``summary``, also the key of its summary dict).
         title: card title shown in reports.
         group: ``"fidelity"``, ``"privacy"`` or the name of an optional audit family.
         metric: key of the headline figure in the audit's figures (a derived key, see `derived_figures`,
             or a key of the audit's own summary dict).
         label: plain-language name of the headline figure.
-        better: ``"lower"`` or ``"higher"``.
-        pass_at, warn_at: the boundaries (inclusive), in the metric's unit.
+        better: ``"lower"``, ``"higher"`` or ``"band"`` (two-sided, see the module docstring).
+        pass_at, warn_at: the boundaries (inclusive), in the metric's unit; for a band, the upper ends.
         why: the reason for these values (shown in the report's threshold table).
-        detail_keys: figures shown on the card besides the headline (missing keys are skipped).
+        detail_keys: figures shown on the card besides the headline (missing keys are skipped). For an
+            optional audit, empty means every other number of its summary.
+        pass_low, warn_low: lower ends of a band (``None`` otherwise).
+        summary: for optional audits, the name of the summary dict judged (default: ``audit``).
+        when_infinite: status of an infinite headline figure instead of the rule (``None``: the rule).
+        infinite_note: note shown on the card in that case.
     """
 
     audit: str
@@ -63,26 +78,57 @@ class Threshold:
     warn_at: float
     why: str
     detail_keys: tuple[str, ...] = ()
+    pass_low: float | None = None
+    warn_low: float | None = None
+    summary: str = ""
+    when_infinite: Status | None = None
+    infinite_note: str = ""
 
     def __post_init__(self) -> None:
+        if self.better == "band":
+            if self.pass_low is None or self.warn_low is None \
+                    or not self.warn_low <= self.pass_low <= self.pass_at <= self.warn_at:
+                raise ValueError(f"threshold {self.audit}: a band needs warn_low <= pass_low <= pass_at <= "
+                                 f"warn_at, got {self.warn_low}, {self.pass_low}, {self.pass_at}, {self.warn_at}")
+            return
+        if self.pass_low is not None or self.warn_low is not None:
+            raise ValueError(f"threshold {self.audit}: pass_low / warn_low are for better='band' only")
         ordered = self.pass_at <= self.warn_at if self.better == "lower" else self.pass_at >= self.warn_at
         if not ordered:
             raise ValueError(f"threshold {self.audit}: pass_at {self.pass_at} must be on the good side of "
                              f"warn_at {self.warn_at} for '{self.better} is better'")
 
+    @property
+    def source(self) -> str:
+        """Name of the summary dict an optional audit's card reads (``summary`` or ``audit``)."""
+        return self.summary or self.audit
+
     def status(self, value: float | None) -> Status:
         """Status of a headline figure (module docstring)."""
         if value is None or math.isnan(value):
             return "not-applicable"
+        if math.isinf(value) and self.when_infinite is not None:
+            return self.when_infinite
         v = round(float(value), 12)
+        if self.better == "band":
+            assert self.pass_low is not None and self.warn_low is not None  # checked in __post_init__
+            return ("pass" if self.pass_low <= v <= self.pass_at
+                    else "warn" if self.warn_low <= v <= self.warn_at else "fail")
         if self.better == "lower":
             return "pass" if v <= self.pass_at else "warn" if v <= self.warn_at else "fail"
         return "pass" if v >= self.pass_at else "warn" if v >= self.warn_at else "fail"
 
     def in_words(self) -> str:
-        """E.g. ``"pass ≤ 0.05 · warn ≤ 0.1 · fail above"``."""
+        """E.g. ``"pass ≤ 0.05 · warn ≤ 0.1 · fail above"`` or
+        ``"pass within [0.9, 1.1] · warn within [0.8, 1.25] · fail outside"``."""
+        if self.better == "band":
+            return (f"pass within [{self.pass_low:g}, {self.pass_at:g}] · "
+                    f"warn within [{self.warn_low:g}, {self.warn_at:g}] · fail outside")
         op, beyond = ("≤", "above") if self.better == "lower" else ("≥", "below")
-        return f"pass {op} {self.pass_at:g} · warn {op} {self.warn_at:g} · fail {beyond}"
+        words = f"pass {op} {self.pass_at:g} · warn {op} {self.warn_at:g} · fail {beyond}"
+        if self.when_infinite is not None:
+            words += f" · ∞: {self.when_infinite}"
+        return words
 
 
 # The one table of thresholds. "Two real halves" in `why`: MovieLens 100K split into 472 / 471 users
@@ -166,8 +212,8 @@ THRESHOLDS: dict[str, Threshold] = {t.audit: t for t in (
         "ranks a training user above an unseen one in 70 % of pairs. A copier scores ≥ 0.95 (P17).",
         ("n_train", "n_holdout", "n_synthetic"),
     ),
-    # Optional audits, judged on a key of the ``summary()`` dict of their result in synthrec.evaluation
-    # (attacks.py, bias.py, utility.py) or of the ε ledger (synthrec.privacy.ledger ``to_dict(delta)``).
+    # Optional audits, judged on a key of a ``summary()`` dict (named as in `OPTIONAL_SUMMARIES`): the
+    # results in synthrec.evaluation (attacks.py, bias.py, utility.py), and the DP summary of `dp_summary`.
     Threshold(
         "attack", "Shadow-model attack", "attack", "mia_shadow_auc",
         "ROC AUC of the shadow-model membership-inference attack", "lower", 0.60, 0.70,
@@ -184,7 +230,30 @@ THRESHOLDS: dict[str, Threshold] = {t.audit: t for t in (
         "membership AUC (and the pass value attacks.py suggests).",
     ),
     Threshold(
-        "bias", "Representation of groups", "bias", "tvd_max",
+        "attribute_inference", "Attribute inference", "attack", "aia_advantage_max",
+        "largest accuracy advantage of an attribute guesser trained on the synthetic users over the "
+        "population baseline", "lower", 0.03, 0.08,
+        "Advantage = accuracy of a classifier trained on the synthetic users minus the better of one "
+        "trained on other real users and always guessing the commonest value (Stadler et al. 2022, "
+        "Sec. 5.1): only the excess is leakage about the training users. Its standard error is about "
+        "0.02 for 470 targets (√(a(1 − a)/n)), and releasing other real people measured 0.021 on "
+        "ml-100k, so up to 0.03 is noise; above 0.08 the data reveals the attribute clearly.",
+    ),
+    Threshold(
+        "popularity_bias", "Popularity bias", "bias", "popularity_head_share_ratio",
+        "share of interactions on the real head items, synthetic / real (1 = same concentration)", "band",
+        1.10, 1.25,
+        "Head = the real top 20 % of items by users (Abdollahpouri et al. 2017 measure popularity bias by "
+        "head/tail shares). Above 1 the generator amplifies popularity bias, so models trained on it "
+        "over-recommend the head; below 1 it flattens it. Two real halves of ml-100k give 0.97–0.99 (the "
+        "head is picked on one half, so the other looks slightly flatter) and the latent-factor generator "
+        "0.99; 10 % either way is a visible shift; 1.25 (and its reciprocal 0.8) changes which items a "
+        "popularity-sensitive model learns to push.",
+        ("popularity_head_share_real", "popularity_head_share_synthetic", "popularity_gini_ratio"),
+        pass_low=0.90, warn_low=0.80,
+    ),
+    Threshold(
+        "representation", "Representation of groups", "bias", "tvd_max",
         "largest total variation distance of user / item group shares, synthetic vs real", "lower", 0.05, 0.15,
         "A group whose share moves by 5 points is visibly over- or under-represented in group-level "
         "metrics; 15 points changes which groups a model trained on the data serves well (the values "
@@ -198,16 +267,44 @@ THRESHOLDS: dict[str, Threshold] = {t.audit: t for t in (
         "privacy cost.",
     ),
     Threshold(
+        "rank_agreement", "Model ranking (Kendall τ)", "utility", "tstr_kendall_tau",
+        "Kendall τ-b between the models' NDCG@K trained on synthetic and trained on real", "higher", 0.60, 0.0,
+        "Would comparing algorithms on the synthetic data pick the same order as on real data? With the "
+        "4 default models τ moves in steps of 1/3: 0.67 is one of 6 pairs swapped, so ≥ 0.6 allows model "
+        "selection on synthetic data; below 0 it reverses more pairs than it keeps. A coarse figure: "
+        "read it with the per-model NDCGs on the utility card.",
+        ("tstr_best_model_agrees",), summary="utility",
+    ),
+    Threshold(
         "dp", "Differential privacy", "dp", "epsilon",
         "user-level ε spent fitting the generator", "lower", 1.0, 10.0,
         "ε ≤ 1 is the strong-guarantee regime of the DP literature (Dwork & Roth 2014 treat ε as a small "
-        "constant); deployed systems use up to about 10; beyond that the guarantee says little.",
+        "constant); deployed systems use up to about 10; beyond that the guarantee says little. A "
+        "generator fitted without DP (ε = ∞) is a warning, not a failure: it may still pass every "
+        "empirical audit, but nothing bounds what it reveals about one person.",
+        ("delta",),
+        when_infinite="warn",
+        infinite_note="not DP: ε = ∞ — the generator was fitted without differential privacy, so no "
+                      "formal bound limits what it reveals about one user; the empirical privacy audits "
+                      "are the only evidence",
     ),
 )}
 
 #: the cards of `fidelity_cards` and `privacy_cards`, in display order
 FIDELITY_AUDITS: tuple[str, ...] = ("popularity", "long_tail", "activity", "ratings", "time_gaps", "cooccurrence")
 PRIVACY_AUDITS: tuple[str, ...] = ("dcr", "exact_copies", "membership")
+
+#: names of the optional summaries `optional_cards` judges, in display order, and what produces each
+OPTIONAL_SUMMARIES: dict[str, str] = {
+    "popularity_bias": "synthrec.evaluation.bias.PopularityBias.summary()",
+    "representation": "synthrec.evaluation.bias.RepresentationResult.summary()",
+    "utility": "synthrec.evaluation.utility.TSTRResult.summary()",
+    "attack": "synthrec.evaluation.attacks.ShadowMIAResult.summary()",
+    "canaries": "synthrec.evaluation.attacks.CanaryExposure.summary()",
+    "attribute_inference": "AttributeInferenceResult.summary() of each attribute, plus aia_advantage_max "
+                           "(synthrec.report.quality_audits.attribute_inference_summary)",
+    "dp": "synthrec.evaluation.cards.dp_summary(generator)",
+}
 
 
 @dataclass(frozen=True)
@@ -237,7 +334,7 @@ class AuditCard:
     group: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (NaN values become ``None``)."""
+        """Plain JSON-able dict (NaN and infinite values become ``None``; the headline keeps "∞")."""
         out = asdict(self)
         out["value"] = _clean(self.value)
         out["details"] = {k: _clean(v) for k, v in self.details.items()}
@@ -286,10 +383,17 @@ def card(threshold: Threshold, figures: Mapping[str, Any], *, missing_note: str 
     raw = figures.get(threshold.metric)
     value = None if raw is None else float(raw)
     status = threshold.status(value)
-    shown = "not measured" if value is None or math.isnan(value) else f"{value:.3f}"
+    if value is None or math.isnan(value):
+        shown = "not measured"
+    elif math.isinf(value):
+        shown = "∞" if value > 0 else "−∞"
+    else:
+        shown = f"{value:.3f}"
     note = ""
     if status == "not-applicable":
         note = missing_note or f"'{threshold.metric}' was not measured for these data"
+    elif value is not None and math.isinf(value) and threshold.when_infinite is not None:
+        note = threshold.infinite_note
     details = {k: _float_or_none(figures[k]) for k in threshold.detail_keys if k in figures}
     return AuditCard(
         audit=threshold.audit, title=threshold.title, status=status, headline=f"{threshold.label} = {shown}",
@@ -340,36 +444,81 @@ def privacy_cards(privacy: Mapping[str, Any] | None, *, holdout_unseen: bool = T
     return cards
 
 
-def optional_cards(summaries: Mapping[str, Mapping[str, Any]] | None) -> list[AuditCard]:
-    """Cards for optional audits (attack, bias, utility, DP, ...), given as ``{name: summary()}``.
+def optional_cards(summaries: Mapping[str, Mapping[str, Any]] | None, *,
+                   notes: Mapping[str, str] | None = None) -> list[AuditCard]:
+    """Cards for optional audits (bias, utility, attacks, DP, ...), given as ``{name: summary()}``.
 
-    A name with a `THRESHOLDS` entry is judged on its headline key; every other numeric entry of the
-    summary becomes a detail. A name without an entry, or a summary without the headline key, gives a
-    not-applicable card that still lists the figures (so new audits show up before they get a rule).
+    Every `THRESHOLDS` entry whose `Threshold.source` is ``name`` gives one card, judged on its headline
+    key; its details are its ``detail_keys`` or, when it has none, every other numeric entry of the
+    summary. A name no entry reads, or a summary without the headline key, gives a not-applicable card
+    that still lists the figures (so new audits show up before they get a rule).
+
+    Args:
+        summaries: audit name → flat summary dict (see `OPTIONAL_SUMMARIES`); ``None`` for none.
+        notes: audit name → a note added to every card of that summary (e.g. how it was measured; after
+            the reason of a not-applicable card).
     """
     out: list[AuditCard] = []
     for name, summary in (summaries or {}).items():
         numeric = {k: _float_or_none(v) for k, v in summary.items() if _is_number(v)}
-        t = THRESHOLDS.get(name)
-        if t is None:
+        extra = (notes or {}).get(name, "")
+        rules = [t for t in THRESHOLDS.values()
+                 if t.source == name and t.audit not in (*FIDELITY_AUDITS, *PRIVACY_AUDITS)]
+        if not rules:
             out.append(AuditCard(audit=name, title=name, status="not-applicable", headline="no rule",
                                  value=None, thresholds="no threshold defined", details=numeric,
-                                 note=f"no threshold is defined for audit '{name}' (add one to THRESHOLDS)",
-                                 group=name))
+                                 note=_join(f"no threshold is defined for audit '{name}' (add one to THRESHOLDS)",
+                                            extra), group=name))
             continue
-        c = card(t, summary, missing_note=f"its summary has no '{t.metric}' figure "
-                                          f"(keys: {', '.join(sorted(summary)) or 'none'})")
-        out.append(AuditCard(**{**asdict(c), "details": {k: v for k, v in numeric.items() if k != t.metric}}))
+        for t in rules:
+            absent = (f"its summary has no '{t.metric}' figure (keys: {', '.join(sorted(summary)) or 'none'})"
+                      if t.metric not in summary else "")
+            # present but nan: the audit's own note says why it could not be measured
+            c = card(t, summary, missing_note=absent or extra)
+            details = ({k: numeric[k] for k in t.detail_keys if k in numeric} if t.detail_keys
+                       else {k: v for k, v in numeric.items() if k != t.metric})
+            note = c.note if c.note == extra else _join(c.note, extra)
+            out.append(replace(c, details=details, note=note))
     return out
+
+
+def dp_summary(generator: object) -> dict[str, float]:
+    """The DP summary of a fitted generator: ``{"epsilon", "delta", "dp"}`` (``dp`` = 1.0 for a finite ε).
+
+    Read from the generator's ``privacy`` attribute when it has one: a mapping with ``"epsilon"`` and
+    ``"delta"`` (as `synthrec.generators.latent_factor.LatentFactorGenerator.privacy`) or a tuple
+    ``(epsilon, delta, ...)``. A generator without the attribute, or with ``epsilon`` ``None``, was not
+    fitted with differential privacy: ε = ∞, δ = 0 (the DP card then warns, see `THRESHOLDS`).
+
+    Raises:
+        ConfigError: ``privacy`` holds something else, or a negative / NaN ε.
+        NotFittedError: from the generator, when it is not fitted.
+    """
+    privacy = getattr(generator, "privacy", None)
+    if privacy is None:
+        return {"epsilon": math.inf, "delta": 0.0, "dp": 0.0}
+    if isinstance(privacy, Mapping):
+        eps, delta = privacy.get("epsilon"), privacy.get("delta")
+    elif isinstance(privacy, tuple) and len(privacy) >= 2:
+        eps, delta = privacy[0], privacy[1]
+    else:
+        raise ConfigError(f"{type(generator).__name__}.privacy must be a mapping with 'epsilon' and 'delta' "
+                          f"or a tuple (epsilon, delta, ...), got {type(privacy).__name__}")
+    epsilon = math.inf if eps is None else float(eps)
+    if math.isnan(epsilon) or epsilon < 0:
+        raise ConfigError(f"{type(generator).__name__}.privacy reports ε = {eps!r}; expected a number >= 0")
+    return {"epsilon": epsilon, "delta": 0.0 if delta is None else float(delta),
+            "dp": float(math.isfinite(epsilon))}
 
 
 def all_cards(fidelity: Mapping[str, Any], privacy: Mapping[str, Any] | None, *,
               holdout_unseen: bool = True, privacy_reason: str = "",
-              summaries: Mapping[str, Mapping[str, Any]] | None = None) -> list[AuditCard]:
-    """`fidelity_cards` + `privacy_cards` + `optional_cards`, in that order."""
+              summaries: Mapping[str, Mapping[str, Any]] | None = None,
+              notes: Mapping[str, str] | None = None) -> list[AuditCard]:
+    """`fidelity_cards` + `privacy_cards` + `optional_cards` (with ``notes``), in that order."""
     return (fidelity_cards(fidelity)
             + privacy_cards(privacy, holdout_unseen=holdout_unseen, reason=privacy_reason)
-            + optional_cards(summaries))
+            + optional_cards(summaries, notes=notes))
 
 
 def _is_number(v: Any) -> bool:
@@ -381,4 +530,8 @@ def _float_or_none(v: Any) -> float | None:
 
 
 def _clean(v: float | None) -> float | None:
-    return None if v is None or math.isnan(v) else v
+    return None if v is None or not math.isfinite(v) else v
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)

@@ -18,11 +18,14 @@ from synthrec.config import ComponentConfig, ExperimentConfig
 from synthrec.data.interactions import InteractionData
 from synthrec.data.splits import Split, carve_validation, make_split, split_users, subsample_users
 from synthrec.errors import ConfigError
+from synthrec.evaluation.bias import popularity_bias
+from synthrec.evaluation.cards import dp_summary
 from synthrec.evaluation.fidelity import fidelity_report
 from synthrec.evaluation.privacy import privacy_report
 from synthrec.experiments.arms import Arm, candidate_arms, max_ratio, plan_arms
 from synthrec.experiments.scoring import EvalSet, eval_set, score
 from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
+from synthrec.generators.base import BaseGenerator
 from synthrec.generators.registry import make_generator
 from synthrec.models.base import Recommender
 from synthrec.models.registry import make_model
@@ -58,8 +61,10 @@ def _model_factory(mc: ComponentConfig, seed: int) -> Callable[[], Recommender]:
     return build
 
 
-def _fit_pool(cfg: ExperimentConfig, fit_data: InteractionData, seed: int, source: str) -> tuple[SyntheticPool, float]:
-    """Fit the generator on ``fit_data`` and draw the largest synthetic pool any arm needs."""
+def _fit_pool(cfg: ExperimentConfig, fit_data: InteractionData, seed: int, source: str
+              ) -> tuple[SyntheticPool, float, BaseGenerator]:
+    """Fit the generator on ``fit_data`` and draw the largest synthetic pool any arm needs; also returns
+    the fitted generator (for its privacy report)."""
     start = time.perf_counter()
     params = dict(cfg.generator.params)
     gen = make_generator(cfg.generator.name, seed=derive_seed(seed, "fit", source), **params)
@@ -67,20 +72,32 @@ def _fit_pool(cfg: ExperimentConfig, fit_data: InteractionData, seed: int, sourc
     base = max(1, len(fit_data.active_users()))
     n = max(1, round(max_ratio(cfg) * base))
     pool = SyntheticPool(gen.sample(n, seed=derive_seed(seed, "sample", source)), base)
-    return pool, time.perf_counter() - start
+    return pool, time.perf_counter() - start, gen
 
 
 def synthetic_quality(fitted_on: InteractionData, synthetic: InteractionData,
-                      holdout: InteractionData | None) -> dict[str, float | None]:
-    """Fidelity of ``synthetic`` to the data its generator was fitted on, and, when real people outside
-    that data are at hand, a privacy audit against them (DCR, NNDR, membership-inference AUC).
+                      holdout: InteractionData | None, *, generator: object | None = None
+                      ) -> dict[str, float | None]:
+    """Fidelity and popularity bias of ``synthetic`` against the data its generator was fitted on; when real
+    people outside that data are at hand, a privacy audit against them (DCR, NNDR, membership-inference
+    AUC); and the generator's DP guarantee when it reports one.
 
     ``holdout`` must come from the same population without having been used for fitting: for a
     generator fitted on the source it is the target's training users, and the other way round.
+
+    Keys: `synthrec.evaluation.fidelity.FIDELITY_KEYS`; the ``popularity_*`` keys of
+    `synthrec.evaluation.bias.PopularityBias.summary` (head-share and Gini ratios, synthetic / real; cheap:
+    one pass over the item degrees); with a holdout, `synthrec.evaluation.privacy.REPORT_KEYS`; and, when
+    ``generator`` has a ``privacy`` attribute (`synthrec.evaluation.cards.dp_summary`), ``dp`` (1.0 for a
+    DP fit, else 0.0), ``dp_epsilon`` (``None`` when not DP: ε = ∞ has no JSON form) and ``dp_delta``.
     """
     out: dict[str, float | None] = dict(fidelity_report(fitted_on, synthetic))
+    out.update(popularity_bias(fitted_on, synthetic).summary())
     if holdout is not None and len(fitted_on.active_users()) >= 2:
         out.update(privacy_report(synthetic, fitted_on, holdout))
+    if generator is not None and hasattr(generator, "privacy"):
+        dp = dp_summary(generator)
+        out.update({"dp": dp["dp"], "dp_epsilon": dp["epsilon"] if dp["dp"] else None, "dp_delta": dp["delta"]})
     return out
 
 
@@ -161,11 +178,12 @@ def _run_seed(
         bar.describe(f"seed {seed}: fit generator on {src}")
         fit_data = train if src == "self" else source_c
         assert fit_data is not None  # config validation guarantees source users exist
-        pools[src], secs = _fit_pool(cfg, fit_data, seed, src)
+        pools[src], secs, gen = _fit_pool(cfg, fit_data, seed, src)
         info["generator_seconds"][src] = round(secs, 3)
         info[f"synthetic_users_{src}"] = pools[src].data.n_users
         holdout = source_c if src == "self" else train
-        info.setdefault("synthetic_quality", {})[src] = synthetic_quality(fit_data, pools[src].take(1.0), holdout)
+        info.setdefault("synthetic_quality", {})[src] = synthetic_quality(fit_data, pools[src].take(1.0), holdout,
+                                                                          generator=gen)
         bar.advance()
     inputs = ArmInputs(train, source_c, pools)
     ctx = auto_context(cfg, split, source_c, pools, seed) if with_auto else None
@@ -209,7 +227,7 @@ def auto_context(cfg: ExperimentConfig, split: Split, source: InteractionData | 
     inner_train = inner.train.compact_users()
     inner_pools = dict(pools)
     if "self" in cfg.sources:
-        inner_pools["self"], _ = _fit_pool(cfg, inner_train, seed, "self-validation")
+        inner_pools["self"], _, _ = _fit_pool(cfg, inner_train, seed, "self-validation")
     return AutoContext(ArmInputs(inner_train, source, inner_pools), eval_set(inner))
 
 

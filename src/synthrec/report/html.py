@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import jinja2
 import polars as pl
 
 from synthrec.data.atomic import atomic_write_text
-from synthrec.evaluation.cards import fidelity_cards, privacy_cards
+from synthrec.evaluation.cards import fidelity_cards, optional_cards, privacy_cards
 from synthrec.report.figures import arm_bars
 
 _ENV = jinja2.Environment(
@@ -33,6 +34,7 @@ QUALITY_ROWS = (
     ("long_tail_coverage", "long-tail items covered"),
     ("cooccurrence_cosine_corr", "item-item cosine correlation"),
     ("rating_tvd", "rating histogram TVD"),
+    ("popularity_head_share_ratio", "head-item share, synthetic / real"),
     ("mia_auc", "membership-inference AUC (0.5 = no leak)"),
     ("dcr_share_closer_to_train", "synthetic users closer to train than holdout"),
     ("dcr_share_baseline", "… expected without memorisation"),
@@ -53,14 +55,21 @@ def _quality_values(results: dict[str, Any]) -> dict[str, dict[str, list[float]]
 
 def quality_cards(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Pass/warn/fail cards (`synthrec.evaluation.cards`) per source, judged on the mean over seeds of
-    each figure. Sources without a privacy audit (no real users outside the generator's training data)
-    get not-applicable privacy cards."""
+    each figure: fidelity, privacy, popularity bias (the ``popularity_*`` ratios of `synthetic_quality`)
+    and, when the generator reports its privacy (``dp`` key), the DP card. Sources without a privacy audit
+    (no real users outside the generator's training data) get not-applicable privacy cards."""
     out: dict[str, list[dict[str, Any]]] = {}
     for src, values in _quality_values(results).items():
         mean = {k: sum(v) / len(v) for k, v in values.items() if v}
         privacy = mean if "mia_auc" in mean else None
+        summaries: dict[str, dict[str, float]] = {}
+        if "popularity_head_share_ratio" in mean:
+            summaries["popularity_bias"] = {k: v for k, v in mean.items() if k.startswith("popularity_")}
+        if "dp" in mean:  # not DP (dp = 0) has no dp_epsilon: ε = ∞
+            eps = mean.get("dp_epsilon") if mean["dp"] == 1.0 else None
+            summaries["dp"] = {"epsilon": math.inf if eps is None else eps, "delta": mean.get("dp_delta", 0.0)}
         cards = fidelity_cards(mean) + privacy_cards(
-            privacy, reason="no real users outside the generator's training data in this run")
+            privacy, reason="no real users outside the generator's training data in this run") + optional_cards(summaries)
         out[src] = [{**c.to_dict(), "value_s": _fmt(c.value, 3)} for c in cards]
     return out
 

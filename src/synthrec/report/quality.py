@@ -7,8 +7,10 @@ Flow (what `synthrec report` does, usable from Python as well):
 2. `run_quality_audit`: fidelity of the synthetic log to the real *members* (the users the generator
    was fitted on), the same figures for the real holdout against the members (the noise floor: what two
    real samples look like), the distance-based privacy audit (DCR, NNDR, membership inference) against
-   members and holdout, the pass/warn/fail cards (`synthrec.evaluation.cards`) and the plotted numbers.
-   It returns the ``results.json`` payload.
+   members and holdout, the bias audit (popularity amplification, group representation), and — as
+   asked with `OptionalAudits` — attribute inference, utility (TSTR), the shadow-model attack, canaries
+   and the DP card (`synthrec.report.quality_audits`); then the pass/warn/fail cards
+   (`synthrec.evaluation.cards`) and the plotted numbers. It returns the ``results.json`` payload.
 3. `write_quality_report`: ``results.json`` and a self-contained ``report.html`` drawn from that payload
    alone (figures embedded as PNG, no network access needed), each written atomically.
 """
@@ -35,6 +37,17 @@ from synthrec.evaluation.cards import THRESHOLDS, all_cards, worst_status
 from synthrec.evaluation.fidelity import fidelity_report
 from synthrec.evaluation.privacy import REPORT_KEYS, DCRResult, dcr, membership_inference_auc, nndr
 from synthrec.progress import StepProgress
+from synthrec.report.quality_audits import (
+    AuditOutcome,
+    OptionalAudits,
+    attribute_inference_audit,
+    bias_audit,
+    canary_audit,
+    dp_audit,
+    merge,
+    shadow_attack_audit,
+    utility_audit,
+)
 from synthrec.report.quality_figures import (
     activity_data,
     dcr_data,
@@ -97,7 +110,19 @@ PRIVACY_LABELS: dict[str, str] = {
 }
 
 #: the sections of report.html, by element id (the browser test checks each one)
-SECTIONS: tuple[str, ...] = ("summary", "cards", "figures", "fidelity", "privacy", "thresholds", "inputs")
+SECTIONS: tuple[str, ...] = ("summary", "cards", "figures", "fidelity", "privacy", "audits", "thresholds",
+                             "inputs")
+
+#: the optional audits listed in the "audits" section, with what turns each on (when it did not run)
+AUDIT_TITLES: dict[str, tuple[str, str]] = {
+    "popularity_bias": ("Popularity bias", "always run"),
+    "representation": ("Representation of groups", "always run"),
+    "attribute_inference": ("Attribute inference", "runs when the real log has user attributes"),
+    "utility": ("Utility (TSTR) and model ranking", "not run: pass --utility"),
+    "attack": ("Shadow-model membership attack", "not run: pass --generator MODEL_PATH (and --shadows N > 0)"),
+    "canaries": ("Canaries", "not run: pass --generator MODEL_PATH --canaries N"),
+    "dp": ("Differential privacy", "not run: pass --generator MODEL_PATH"),
+}
 
 
 # -------------------------------------------------------------------------------------- catalogue
@@ -202,6 +227,11 @@ def data_summary(data: InteractionData) -> dict[str, Any]:
             "interactions": data.n_interactions, "columns": data.interactions.columns}
 
 
+def audit_steps(optional: OptionalAudits | None = None) -> int:
+    """Progress steps `run_quality_audit` advances: 6, plus one per slow optional audit it runs."""
+    return 6 + (optional.steps if optional is not None else 0)
+
+
 def run_quality_audit(
     members: InteractionData,
     synthetic: InteractionData,
@@ -209,6 +239,7 @@ def run_quality_audit(
     *,
     holdout_unseen: bool = True,
     holdout_note: str = "",
+    optional: OptionalAudits | None = None,
     summaries: Mapping[str, Mapping[str, Any]] | None = None,
     inputs: Mapping[str, Any] | None = None,
     top_items: int = 500,
@@ -223,27 +254,34 @@ def run_quality_audit(
         holdout: real users from the same population the generator never saw (same catalogue), or
             ``None`` (no privacy audit and no real reference).
         holdout_unseen: ``False`` when the holdout may have been seen by the generator (e.g. a split of a
-            log it was fitted on whole): the DCR and membership cards become not-applicable.
+            log it was fitted on whole): the DCR and membership cards become not-applicable, the shadow
+            attack is not run, and the utility audit uses a leave-last-out split of all real users
+            (see `synthrec.report.quality_audits.utility_split`).
         holdout_note: how the holdout was obtained, shown in the report.
-        summaries: results of optional audits, ``{name: summary dict}`` (see
-            `synthrec.evaluation.cards.optional_cards`); recorded and turned into cards.
+        optional: which optional audits to run (default: none besides bias and attribute inference).
+        summaries: results of further audits computed elsewhere, ``{name: summary dict}`` (see
+            `synthrec.evaluation.cards.optional_cards`); recorded and turned into cards (they win over
+            an audit run here under the same name).
         inputs: extra description of the inputs (paths, split) recorded under ``inputs``.
         top_items: items in the co-occurrence figures (`fidelity_report`).
         block: tile size of the privacy distances (`synthrec.evaluation.privacy.jaccard_nearest`).
-        bar: progress to advance, 5 steps (fidelity, real reference, privacy, plots, cards).
+        bar: progress to advance, `audit_steps` (``optional``) steps.
 
     Returns:
         JSON-able dict: ``synthrec_version``, ``python``, ``inputs`` (sizes of each log plus ``inputs``),
         ``fidelity`` (`FIDELITY_KEYS`), ``fidelity_real_reference`` (holdout vs members, or ``None``),
         ``privacy`` (`REPORT_KEYS`, or ``None``), ``privacy_note``, ``cards`` (`AuditCard.to_dict`),
-        ``overall`` (worst status), ``thresholds`` (the rules used), ``optional_audits`` and ``plots``
-        (the numbers of every figure). Non-finite floats are ``None``.
+        ``overall`` (worst status), ``thresholds`` (the rules used), ``optional_audits`` (summary per
+        audit name), ``audit_notes`` (how each optional audit was measured) and ``plots`` (the numbers
+        of every figure, including ``bias`` and, with utility, ``utility``). Non-finite floats are
+        ``None``.
 
     Raises:
         DataValidationError: the logs do not share one item catalogue.
-        ConfigError: bad ``top_items`` or ``block``.
+        ConfigError: bad ``top_items`` or ``block``, or a generator whose class cannot be refitted.
     """
-    step = bar or StepProgress(None, 5, "")
+    opt = optional or OptionalAudits()
+    step = bar or StepProgress(None, audit_steps(opt), "")
     step.describe("fidelity: synthetic vs real members")
     fidelity = fidelity_report(members, synthetic, top_items=top_items)
     step.advance()
@@ -261,6 +299,7 @@ def run_quality_audit(
     else:
         privacy, dcr_result = privacy_figures(synthetic, members, holdout, block=block)
     step.advance()
+    extra = _optional_audits(members, synthetic, holdout, holdout_unseen, opt, step)
     step.describe("figures")
     plots = {
         "popularity": popularity_data(members, synthetic),
@@ -268,12 +307,14 @@ def run_quality_audit(
         "ratings": rating_data(members, synthetic),
         "gaps": gap_data(members, synthetic),
         "dcr": dcr_data(dcr_result) if dcr_result is not None else None,
+        **extra.plots,
     }
     step.advance()
     step.describe("cards")
+    optional_summaries = {**extra.summaries, **{k: dict(v) for k, v in (summaries or {}).items()}}
     cards = all_cards(fidelity, privacy, holdout_unseen=holdout_unseen,
                       privacy_reason=privacy_note if privacy is None or not holdout_unseen else "",
-                      summaries=summaries)
+                      summaries=optional_summaries, notes=extra.notes)
     step.advance()
     payload = {
         "synthrec_version": __version__,
@@ -291,13 +332,42 @@ def run_quality_audit(
         "overall": worst_status(cards),
         "thresholds": [
             {"audit": t.audit, "title": t.title, "metric": t.metric, "label": t.label, "better": t.better,
-             "pass_at": t.pass_at, "warn_at": t.warn_at, "rule": t.in_words(), "why": t.why}
+             "pass_at": t.pass_at, "warn_at": t.warn_at, "pass_low": t.pass_low, "warn_low": t.warn_low,
+             "rule": t.in_words(), "why": t.why}
             for t in THRESHOLDS.values()
         ],
-        "optional_audits": {k: dict(v) for k, v in (summaries or {}).items()},
+        "optional_audits": optional_summaries,
+        "audit_notes": extra.notes,
         "plots": plots,
     }
     return json_clean(payload)
+
+
+def _optional_audits(members: InteractionData, synthetic: InteractionData, holdout: InteractionData | None,
+                     holdout_unseen: bool, opt: OptionalAudits, step: StepProgress) -> AuditOutcome:
+    """Bias (+ attribute inference), then the optional audits ``opt`` asks for; advances one step for
+    bias and one per slow audit (`OptionalAudits.steps`)."""
+    step.describe("bias: popularity amplification, representation of groups")
+    outcomes: list[AuditOutcome | None] = [bias_audit(members, synthetic),
+                                           attribute_inference_audit(synthetic, members, holdout)]
+    step.advance()
+    gen = opt.generator
+    if opt.utility:
+        step.describe("utility: training pop, EASE, ALS, BPR on real and on synthetic data")
+        outcomes.append(utility_audit(members, synthetic, holdout, holdout_unseen=holdout_unseen, seed=opt.seed))
+        step.advance()
+    if gen is not None and opt.n_shadows > 0:
+        step.describe(f"attack: fitting {opt.n_shadows} shadow generators")
+        outcomes.append(shadow_attack_audit(gen, synthetic, members, holdout, holdout_unseen=holdout_unseen,
+                                            n_shadows=opt.n_shadows, seed=opt.seed))
+        step.advance()
+    if gen is not None and opt.n_canaries > 0:
+        step.describe(f"canaries: refitting the generator class with {opt.n_canaries} canaries")
+        outcomes.append(canary_audit(gen, synthetic, members, n_canaries=opt.n_canaries, seed=opt.seed))
+        step.advance()
+    if gen is not None:
+        outcomes.append(dp_audit(gen))
+    return merge(outcomes)
 
 
 def json_clean(value: Any) -> Any:
@@ -341,15 +411,19 @@ def render_quality_html(payload: Mapping[str, Any]) -> str:
         {"key": k, "label": PRIVACY_LABELS.get(k, k), "value": _fmt(v)}
         for k, v in (payload.get("privacy") or {}).items()
     ]
-    optional_rows = [
-        {"audit": name, "key": k, "value": _fmt(v)}
-        for name, summary in payload.get("optional_audits", {}).items() for k, v in summary.items()
+    done = payload.get("optional_audits") or {}
+    notes = payload.get("audit_notes") or {}
+    audits = [
+        {"name": name, "title": AUDIT_TITLES.get(name, (name, ""))[0], "ran": name in done,
+         "note": notes.get(name, "") if name in done else AUDIT_TITLES.get(name, ("", ""))[1],
+         "figures": [(k, _fmt(v)) for k, v in done.get(name, {}).items()]}
+        for name in [*AUDIT_TITLES, *(n for n in done if n not in AUDIT_TITLES)]
     ]
     cards = [{**c, "value_s": _fmt(c["value"]),
               "details_s": [(k, _fmt(v)) for k, v in c["details"].items()]} for c in payload["cards"]]
     return _ENV.get_template("quality.html").render(
         p=payload, cards=cards, figures=render_plots(payload["plots"]), fidelity_rows=fidelity_rows,
-        has_reference=bool(reference), privacy_rows=privacy_rows, optional_rows=optional_rows,
+        has_reference=bool(reference), privacy_rows=privacy_rows, audits=audits,
         sections=SECTIONS,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -21,12 +21,20 @@ from synthrec.data.interactions import RATING, InteractionData
 from synthrec.evaluation.fidelity import _gaps  # the exact gaps behind the gap KS figure
 from synthrec.evaluation.privacy import DCRResult
 
+if TYPE_CHECKING:  # utility imports the recommenders; only its result type is needed here
+    from synthrec.evaluation.bias import RepresentationResult
+    from synthrec.evaluation.utility import TSTRResult
+
 #: at most this many points per popularity curve (log-spaced ranks)
 CURVE_POINTS = 200
 #: bins of the activity histogram (log-spaced) and of the time-gap CDF grid
 LOG_BINS = 30
 #: bins of the DCR histograms on [0, 1]
 DCR_BINS = 20
+#: groups drawn per attribute in the bias figure (the rest are summed into one "other" bar)
+BIAS_GROUPS = 20
+#: attributes drawn in the bias figure (the first ones of the representation audit)
+BIAS_ATTRIBUTES = 4
 
 REAL, SYNTHETIC = "#4a5568", "#dd6b20"
 
@@ -141,6 +149,44 @@ def dcr_data(result: DCRResult) -> dict[str, Any]:
             "holdout_to_train": hist(result.holdout_to_train)}
 
 
+def bias_data(result: RepresentationResult) -> dict[str, Any] | None:
+    """Share of each group in the real and the synthetic log, per compared attribute.
+
+    For each of the first `BIAS_ATTRIBUTES` attributes of ``result`` (user segments: share of active
+    users; item groups: share of interactions, see `synthrec.evaluation.bias.representation`): the groups
+    in decreasing order of real share (ties: synthetic share, then name); beyond `BIAS_GROUPS` groups, the
+    rest are summed into one ``"other (n groups)"`` entry, so both share lists still sum to 1.
+
+    Returns:
+        ``{"attributes": [{"attribute", "kind", "tvd", "groups": [...], "real": [...], "synthetic": [...]},
+        ...]}``, or ``None`` when no attribute was compared.
+    """
+    out = []
+    for a in result.attributes[:BIAS_ATTRIBUTES]:
+        t = a.table.sort(["share_real", "share_synthetic", "value"], descending=[True, True, False])
+        groups, real, syn = t["value"].to_list(), t["share_real"].to_list(), t["share_synthetic"].to_list()
+        if len(groups) > BIAS_GROUPS:
+            cut = BIAS_GROUPS - 1
+            groups = [*groups[:cut], f"other ({len(groups) - cut} groups)"]
+            real = [*real[:cut], float(sum(real[cut:]))]
+            syn = [*syn[:cut], float(sum(syn[cut:]))]
+        out.append({"attribute": a.attribute, "kind": a.kind, "tvd": a.tvd, "groups": groups, "real": real,
+                    "synthetic": syn})
+    return {"attributes": out} if out else None
+
+
+def utility_data(result: TSTRResult) -> dict[str, Any]:
+    """NDCG@K of each model trained on the real and on the synthetic log, tested on the same real users.
+
+    Returns:
+        ``{"models": [...], "real": [...], "synthetic": [...], "k": K, "n_users": n, "kendall_tau": τ}``.
+    """
+    models = list(result.ndcg_real)
+    return {"models": models, "real": [float(result.ndcg_real[m]) for m in models],
+            "synthetic": [float(result.ndcg_synthetic[m]) for m in models], "k": int(result.k),
+            "n_users": int(result.n_users), "kendall_tau": result.kendall_tau}
+
+
 def _shares(values: np.ndarray, edges: np.ndarray) -> list[float]:
     counts = np.histogram(values, bins=edges)[0]
     return (counts / max(values.size, 1)).tolist()
@@ -224,6 +270,47 @@ def plot_dcr(d: dict[str, Any]) -> str:
     return _png(fig)
 
 
+def plot_bias(d: dict[str, Any]) -> str:
+    """Horizontal side-by-side bars of each group's share, real vs synthetic, one panel per attribute."""
+    attrs = d["attributes"]
+    heights = [0.24 * len(a["groups"]) + 0.9 for a in attrs]
+    fig, axes = plt.subplots(len(attrs), 1, figsize=(5.6, sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, a in zip(axes[:, 0], attrs, strict=True):
+        y = np.arange(len(a["groups"]))
+        ax.barh(y - 0.2, a["real"], height=0.4, color=REAL, label="real")
+        ax.barh(y + 0.2, a["synthetic"], height=0.4, color=SYNTHETIC, label="synthetic")
+        ax.set_yticks(y, a["groups"], fontsize=8)
+        ax.invert_yaxis()  # largest real group on top
+        unit = "users" if a["kind"] == "user" else "interactions"
+        tvd = "–" if a["tvd"] is None else f"{a['tvd']:.3f}"
+        ax.set_title(f"{a['attribute']}: share of {unit} per group (TVD {tvd})", fontsize=10)
+        ax.set_xlabel(f"share of {unit}")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_utility(d: dict[str, Any]) -> str:
+    """Side-by-side bars of NDCG@K per model, trained on real vs on synthetic (both tested on real)."""
+    k = d["k"]
+    fig, ax = _axes(f"Train on synthetic, test on real ({d['n_users']} real users)", "model", f"NDCG@{k}")
+    x = np.arange(len(d["models"]))
+    real = np.asarray(d["real"], dtype=np.float64)
+    syn = np.asarray(d["synthetic"], dtype=np.float64)
+    ax.bar(x - 0.2, real, width=0.4, color=REAL, label="trained on real")
+    ax.bar(x + 0.2, syn, width=0.4, color=SYNTHETIC, label="trained on synthetic")
+    for xi, r, s in zip(x, real, syn, strict=True):  # the TSTR ratio above each pair of bars
+        if r > 0:
+            ax.text(xi, max(r, s), f"×{s / r:.2f}", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, d["models"])
+    # headroom above the tallest bar for its ratio label and a one-row legend
+    ax.set_ylim(0, max(float(np.max(real, initial=0)), float(np.max(syn, initial=0)), 1e-9) * 1.35)
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
+    return _png(fig)
+
+
 #: figure id (``fig-<key>``, ``<key>`` in ``results["plots"]``) → (caption, drawing function)
 PLOTS: dict[str, tuple[str, Any]] = {
     "fig-popularity": ("Item popularity against rank, log–log: the head and the tail of the catalogue",
@@ -232,6 +319,9 @@ PLOTS: dict[str, tuple[str, Any]] = {
     "fig-ratings": ("Rating values", plot_ratings),
     "fig-gaps": ("Time between a user's consecutive events (cumulative)", plot_gaps),
     "fig-dcr": ("Distance from each synthetic user to the closest train and holdout user", plot_dcr),
+    "fig-bias": ("Representation: each group's share of the real and of the synthetic data", plot_bias),
+    "fig-utility": ("Utility: the same recommenders trained on real and on synthetic data, tested on real "
+                    "users (TSTR ratio above each pair)", plot_utility),
 }
 
 
@@ -239,8 +329,9 @@ def render_plots(plots: dict[str, Any]) -> list[dict[str, str]]:
     """Draw every plot whose data is present.
 
     Args:
-        plots: ``{"popularity": ..., "activity": ..., "ratings": ..., "gaps": ..., "dcr": ...}`` (values
-            from the ``*_data`` functions, or ``None`` when not measured).
+        plots: ``{"popularity": ..., "activity": ..., "ratings": ..., "gaps": ..., "dcr": ..., "bias": ...,
+            "utility": ...}`` (values from the ``*_data`` functions, or ``None`` / absent when not
+            measured).
 
     Returns:
         One dict per drawn figure, in `PLOTS` order: ``id``, ``caption``, ``png`` (base64).
