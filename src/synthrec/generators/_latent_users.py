@@ -1,0 +1,173 @@
+"""User-side building blocks on top of a fitted `LatentFactorGenerator`, shared by the profiled and cold-item
+generators: fold a real history into a user vector, draw users with some factor coordinates fixed, and
+turn user vectors into synthetic histories.
+
+Only the generator's fitted attributes (``item_factors_``, ``item_bias_``, ``scale_``, ``user_model_``,
+``trait_names_``, ``trait_quantiles_``, ``order_model_``, ``time_model_``, ``rating_model_``) and its
+protected item sampler ``_sample_items`` are used; nothing here changes the generator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
+from synthrec.errors import ConfigError
+from synthrec.generators._gmm import GaussianMixture
+from synthrec.generators.latent_factor import LatentFactorGenerator
+
+
+def distinct_item_counts(data: InteractionData) -> np.ndarray:
+    """Users per item (repeated pairs count once): float64 ``(n_items,)``."""
+    pairs = data.interactions.select(USER, ITEM).unique()
+    return np.bincount(pairs[ITEM].to_numpy(), minlength=data.n_items).astype(np.float64)
+
+
+def fold_in(item_factors: np.ndarray, counts: np.ndarray, histories: sp.csr_matrix) -> np.ndarray:
+    """User vectors of binary histories by weighted least squares on fixed item factors.
+
+    u = argmin_u Σ_i w_i² (x_i − u·v_i)² = (Vᵀ W² V)⁻¹ Vᵀ W² x with w_i² = 1 / (c_i + 1). For the
+    PureSVD factors of `LatentFactorGenerator` (v_i = P_i / w_i, P orthonormal) this is exactly the
+    projection u = x W P that produced the fitted user vectors (the LSI "fold-in", Deerwester et al. 1990,
+    JASIS 41; Sarwar et al. 2002, "Incremental SVD-based algorithms", ICCIT), so folded-in real users live
+    on the same scale as the fitted user-trait model.
+
+    Args:
+        item_factors: float ``(m, k)`` item vectors V.
+        counts: float ``(m,)`` users per item in the data the factors were fitted on.
+        histories: CSR ``(n, m)``; any stored non-zero is one interaction.
+
+    Returns:
+        float64 ``(n, k)`` user vectors (zero for an empty history).
+    """
+    v = np.asarray(item_factors, dtype=np.float64)
+    w2 = 1.0 / (np.asarray(counts, dtype=np.float64) + 1.0)
+    gram = (v * w2[:, None]).T @ v
+    gram[np.diag_indices_from(gram)] += 1e-9 * max(float(np.trace(gram)), 1e-12)
+    x = sp.csr_matrix(histories, dtype=np.float64, copy=True)
+    x.data[:] = 1.0
+    rhs = np.asarray(x @ (v * w2[:, None]))
+    return np.asarray(np.linalg.solve(gram, rhs.T).T)
+
+
+def conditional_mixture_sample(
+    mixture: GaussianMixture, projection: np.ndarray, values: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw z ~ p(z | Hᵀz = y) from a Gaussian mixture, one draw per row of ``values``; float64 ``(n, d)``.
+
+    Per component c the pair (y = Hᵀz, z) is jointly Gaussian, so (Bishop 2006, PRML eqs. 2.81–2.82)
+    z | y ~ N(μ_c + Σ_c H S_c⁻¹ (y − Hᵀμ_c), Σ_c − Σ_c H S_c⁻¹ Hᵀ Σ_c) with S_c = Hᵀ Σ_c H; the
+    posterior component weights are π_c N(y | Hᵀμ_c, S_c) normalised (PRML §9.2), and a component is
+    drawn per row by the Gumbel-max trick. The conditional covariance has rank d − t; it is factored by
+    its eigendecomposition (negative rounding errors set to 0), so Hᵀz = y holds up to rounding.
+
+    Args:
+        mixture: the fitted mixture over d coordinates.
+        projection: H, float ``(d, t)`` of full column rank (e.g. unit vectors to fix coordinates).
+        values: y, float ``(n, t)``.
+        rng: the random source.
+    """
+    h = np.asarray(projection, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    n, t = y.shape
+    d = mixture.dim
+    if t == 0:
+        return mixture.sample(n, rng)
+    covs = mixture.chols @ np.transpose(mixture.chols, (0, 2, 1))
+    logw = np.empty((n, mixture.n_components))
+    for c in range(mixture.n_components):  # loop over components, not users
+        l_s = np.linalg.cholesky(h.T @ covs[c] @ h)
+        sol = np.linalg.solve(l_s, (y - mixture.means[c] @ h).T)
+        logw[:, c] = np.log(mixture.weights[c]) - np.log(np.diag(l_s)).sum() - 0.5 * (sol * sol).sum(axis=0)
+    comp = np.argmax(logw - np.log(rng.standard_exponential(logw.shape)), axis=1)
+    out = np.empty((n, d))
+    eps = rng.standard_normal((n, d))
+    for c in range(mixture.n_components):
+        rows = comp == c
+        if not rows.any():
+            continue
+        s = covs[c]
+        sh = s @ h
+        gain = np.linalg.solve(h.T @ sh, sh.T).T  # Σ H S⁻¹, (d, t)
+        cond = s - gain @ sh.T
+        w, vecs = np.linalg.eigh((cond + cond.T) / 2.0)
+        root = vecs * np.sqrt(np.maximum(w, 0.0))
+        out[rows] = mixture.means[c] + (y[rows] - mixture.means[c] @ h) @ gain.T + eps[rows] @ root.T
+    return out
+
+
+def draw_users(
+    model: LatentFactorGenerator,
+    n_users: int,
+    rng: np.random.Generator,
+    *,
+    directions: np.ndarray | None = None,
+    taste: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Draw user vectors, activities and trait percentiles from the model's user-trait mixture.
+
+    As `LatentFactorGenerator` does (class docstring, step 2). With ``directions`` D (float ``(k, t)``,
+    orthonormal columns in factor space) and ``taste`` (float ``(n_users, t)``), each user is drawn with
+    her factor vector's coordinates Dᵀu fixed to her row of ``taste`` (`conditional_mixture_sample`).
+
+    Returns:
+        ``(uvec float32 (N, k), length int64 (N,), pct {trait: float64 (N,)})``; pct[name] = F_j(z_j).
+    """
+    k = model.n_factors_
+    if taste is None or directions is None:
+        z = model.user_model_.sample(n_users, rng)
+    else:
+        h = np.zeros((model.user_model_.dim, directions.shape[1]))
+        h[:k] = directions
+        z = conditional_mixture_sample(model.user_model_, h, taste, rng)
+    pct = {nm: model.user_model_.marginal_cdf(k + j, z[:, k + j]) for j, nm in enumerate(model.trait_names_)}
+    if model.fixed_length is not None:
+        if model.fixed_length > model.n_items_:
+            raise ConfigError(f"fixed_length={model.fixed_length} exceeds the catalogue of {model.n_items_} "
+                              "items (pass fixed_length <= n_items)")
+        length = np.full(n_users, model.fixed_length, dtype=np.int64)
+    else:
+        activity = model.trait_quantiles_["log_activity"].ppf(pct["log_activity"])
+        length = np.clip(np.rint(activity), 1, model.n_items_).astype(np.int64)
+    return z[:, :k].astype(np.float32), length, pct
+
+
+def sample_histories(
+    model: LatentFactorGenerator,
+    uvec: np.ndarray,
+    length: np.ndarray,
+    pct: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    first_user: int,
+    *,
+    users: pl.DataFrame | None = None,
+    name: str | None = None,
+) -> InteractionData:
+    """Synthetic histories of the given users, exactly as `LatentFactorGenerator.sample` builds them.
+
+    Items by Gumbel-top-k from ``model.scale_ · u·v_i + model.item_bias_[i]``, in the model's event order,
+    with timestamps and ratings when the model has them; users ``"syn-<first_user>"``, …; ``users`` (an
+    attribute table with a dense Int32 ``user`` column) is attached as is.
+    """
+    rows, items, affinity = model._sample_items(uvec, length, model.scale_, model.item_bias_, rng, ordered=True)
+    cols: dict[str, pl.Series] = {
+        USER: pl.Series(USER, rows, dtype=pl.Int32),
+        ITEM: pl.Series(ITEM, items, dtype=pl.Int32),
+    }
+    if model.time_model_ is not None:
+        start = model.trait_quantiles_["start_time"].ppf(pct["start_time"])
+        tempo = model.trait_quantiles_["tempo"].ppf(pct["tempo"])
+        span = model.trait_quantiles_["log_span"].ppf(pct["log_span"])
+        cols[TIMESTAMP] = pl.Series(TIMESTAMP, model.time_model_.generate(start, tempo, span, length, rng),
+                                    dtype=pl.Int64)
+    if model.rating_model_ is not None:
+        cols[RATING] = pl.Series(RATING, model.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
+                                 dtype=pl.Float32)
+    n_users = len(length)
+    user_ids = pl.select(
+        pl.format("syn-{}", pl.int_range(first_user, first_user + n_users, dtype=pl.Int64))
+    ).to_series().alias("user_id")
+    return InteractionData(pl.DataFrame(cols), user_ids, model.item_ids_, users, model.items_,
+                           name=name or f"{model.source_name_}-synthetic")
