@@ -20,10 +20,10 @@ from synthrec.generators._ratings import RatingModel
 from synthrec.generators._sampling import (
     EmpiricalQuantiles,
     flatten_padded,
-    gumbel_top_k,
     inclusion_probabilities,
     row_percentiles,
     sort_rows,
+    successive_sample,
 )
 from synthrec.generators._timestamps import OrderModel, TimeModel
 from synthrec.generators.base import BaseGenerator
@@ -67,7 +67,9 @@ class LatentFactorGenerator(BaseGenerator):
     3. *Items of a user.* Logits ℓ_ui = a · u·v_i + b_i. A user with activity n_u gets n_u distinct items
        sampled without replacement from softmax(ℓ_u) (successive sampling / Plackett–Luce), via
        Gumbel-top-k: the top-n_u of ℓ_u + G, G ~ Gumbel(0, 1) (Kool, van Hoof & Welling 2019, "Stochastic
-       Beams and Where to Find Them", ICML, eq. 8).
+       Beams and Where to Find Them", ICML, eq. 8); drawn with `successive_sample`, an exact sampler of
+       the same law that avoids n_u·m noise draws (exponential race with a Poisson stream for the light
+       items).
     4. *Item popularity.* b_i is calibrated so the expected item counts of simulated users match the
        real counts, by raking updates b_i ← b_i + log((c_i + ½)/(ĉ_i + ½)) / ε_i (iterative proportional
        fitting, Deming & Stephan 1940, with a diagonal Newton step: ε_i is the count's elasticity).
@@ -546,8 +548,11 @@ class LatentFactorGenerator(BaseGenerator):
         *,
         ordered: bool = False,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Gumbel-top-k items for each user, in chunks of ``chunk_users`` rows.
+        """Items of each user, without replacement from softmax(ℓ_u), in chunks of ``chunk_users`` rows.
 
+        The draw has Gumbel-top-k's law (class docstring, step 3) but uses `successive_sample` (first
+        distinct items of i.i.d. draws; no m Gumbel variates per user). The bias is folded into the
+        matmul as an extra factor (ℓ = [u, 1]·[a·v_i; b_i]), saving a pass over the logits.
         Users are processed in order of activity (a stable sort), so each chunk holds users of similar
         length and the padded per-row arrays stay narrow.
 
@@ -556,14 +561,19 @@ class LatentFactorGenerator(BaseGenerator):
         ``ordered=True`` rows are ascending, each user's items are in event order (`OrderModel`), and
         ``extra`` is float64 the within-user affinity percentile (rank(ℓ_ui) + 0.5) / n_u of each event.
         """
-        v = self.item_factors_.T * np.float32(scale)
-        b = bias.astype(np.float32)
+        v = np.vstack([self.item_factors_.T * np.float32(scale), bias.astype(np.float32)[None, :]])
         by_length = np.argsort(length, kind="stable")
         rows_l, items_l, extra_l = [], [], []
+        chunk = min(self.chunk_users, len(length))
+        logit_buf = np.empty((chunk, v.shape[1]), np.float32)  # reused: no fresh pages per chunk
+        workspace = np.empty(chunk * (v.shape[1] + 64), np.float32)
         for lo in range(0, len(length), self.chunk_users):
             idx = by_length[lo:lo + self.chunk_users]
-            logits = uvec[idx] @ v + b
-            top, mask = gumbel_top_k(logits, length[idx], rng)
+            u1 = np.empty((len(idx), v.shape[0]), np.float32)
+            u1[:, :-1] = uvec[idx]
+            u1[:, -1] = 1.0
+            logits = np.matmul(u1, v, out=logit_buf[:len(idx)])
+            top, mask = successive_sample(logits, length[idx], rng, workspace=workspace)
             if ordered:
                 affinity = row_percentiles(np.take_along_axis(logits, top, axis=1), mask)
                 top, affinity = sort_rows(self.order_model_.keys(top, rng), mask, top, affinity)
