@@ -1,4 +1,4 @@
-"""Privacy–utility curve of the user-level DP `LatentFactorGenerator` on MovieLens-100K (source → target).
+"""Privacy–utility curve of the user-level DP `LatentFactorGenerator` (source → target; ml-100k by default).
 
 Protocol (per seed; the experiment pieces are synthrec.experiments', not re-implemented here)
 - Users of ml-100k are split 90 % source / 10 % target (`prepare_target` with source_fraction 0.9, as in
@@ -11,15 +11,19 @@ Protocol (per seed; the experiment pieces are synthrec.experiments', not re-impl
   (synthetic, then target), synthetic-only [source] (TSTR), and the ceiling (target + raw members).
 - Reported: NDCG@10 of each arm; ceiling share = (best of augment, pretrain − real-only) / (ceiling −
   real-only), so target alone = 0 % and target + raw source = 100 %; TSTR ratio = synthetic-only NDCG /
-  NDCG of EASE trained on the raw members; membership-inference AUC (members positive, held-out source
+  NDCG of EASE trained on the raw members; TSTR-out ratio = the same ratio scored on every non-member
+  (held-out source users + target users, leave-last-out; about 3× more test users than the target alone,
+  so it varies much less between seeds); membership-inference AUC (members positive, held-out source
   users negative; `synthrec.evaluation.privacy.membership_inference_auc`); DCR share closer to members
   than to the held-out users, and its baseline n_members / (n_members + n_holdout).
 
-Run (from the project root, venv active; about 1 min per seed on 2 busy cores):
+Run (from the project root, venv active; about 2–3 min per seed on 2 busy cores):
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/dp_privacy_utility.py --seeds 0
+    OPENBLAS_NUM_THREADS=1 python benchmarks/dp_privacy_utility.py --seeds 0 1 2
+    OPENBLAS_NUM_THREADS=1 python benchmarks/dp_privacy_utility.py --seeds 0 1 2 --data ../shared/data/ml-1m-subset
 
-Needs ../shared/data/ml-100k (see ../shared/data/README.md).
+Needs ../shared/data/ml-100k (or the folder given by --data; see ../shared/data/README.md). Other data
+sets reuse the config's protocol (10 % target, leave-last-out; without timestamps, the file order).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from synthrec.config import load_config
-from synthrec.data.interactions import InteractionData
+from synthrec.data.interactions import InteractionData, concat_users
 from synthrec.data.splits import split_users
 from synthrec.evaluation.privacy import privacy_report
 from synthrec.experiments.arms import Arm
@@ -57,6 +61,8 @@ def run_seed(data: InteractionData, seed: int, epsilons: tuple[float, ...], max_
     split = _split(cfg, target, seed)
     es = eval_set(split)
     train = split.train.compact_users()
+    # every non-member (held-out source users and the target) for the lower-variance TSTR-out ratio
+    es_out = eval_set(_split(cfg, concat_users([target, holdout], name="non-members"), seed))
 
     def ease() -> object:
         return make_model("ease", seed=seed)
@@ -67,7 +73,9 @@ def run_seed(data: InteractionData, seed: int, epsilons: tuple[float, ...], max_
     plain = ArmInputs(train, members, {})
     real_only = ndcg(Arm("real-only"), plain)
     ceiling = ndcg(Arm("ceiling"), plain)
-    trtr = score(make_model("ease", seed=seed).fit(members), es, [10])[METRIC]
+    on_members = make_model("ease", seed=seed).fit(members)
+    trtr = score(on_members, es, [10])[METRIC]
+    trtr_out = score(on_members, es_out, [10])[METRIC]
     rows = []
     for eps in epsilons:
         start = time.perf_counter()
@@ -79,13 +87,14 @@ def run_seed(data: InteractionData, seed: int, epsilons: tuple[float, ...], max_
         augment = ndcg(Arm("augment", "source", 1.0), inputs)
         pretrain = ndcg(Arm("pretrain-finetune", "source", 1.0), inputs)
         tstr = ndcg(Arm("synthetic-only", "source", 1.0), inputs)
+        tstr_out = score(make_model("ease", seed=seed).fit(synthetic), es_out, [10])[METRIC]
         audit = privacy_report(synthetic, members, holdout)
         best = max(augment, pretrain)
         rows.append({
             "seed": seed, "epsilon": eps, "spent": gen.privacy["epsilon"], "delta": gen.privacy["delta"],
             "real_only": real_only, "augment": augment, "pretrain": pretrain, "tstr": tstr, "ceiling": ceiling,
             "ceiling_share": (best - real_only) / (ceiling - real_only) if ceiling != real_only else float("nan"),
-            "tstr_ratio": tstr / trtr, "mia_auc": audit["mia_auc"],
+            "tstr_ratio": tstr / trtr, "tstr_out_ratio": tstr_out / trtr_out, "mia_auc": audit["mia_auc"],
             "dcr_share": audit["dcr_share_closer_to_train"], "dcr_baseline": audit["dcr_share_baseline"],
             "seconds": fit_s,
         })
@@ -94,8 +103,8 @@ def run_seed(data: InteractionData, seed: int, epsilons: tuple[float, ...], max_
 
 
 def table(rows: list[dict]) -> str:
-    cols = ["real_only", "augment", "pretrain", "tstr", "ceiling", "ceiling_share", "tstr_ratio", "mia_auc",
-            "dcr_share"]
+    cols = ["real_only", "augment", "pretrain", "tstr", "ceiling", "ceiling_share", "tstr_ratio", "tstr_out_ratio",
+            "mia_auc", "dcr_share"]
     lines = ["| ε | δ | " + " | ".join(cols) + " |", "|" + "---|" * (len(cols) + 2)]
     for eps in sorted({r["epsilon"] for r in rows}):
         here = [r for r in rows if r["epsilon"] == eps]
@@ -113,14 +122,17 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--epsilons", type=float, nargs="+", default=list(EPSILONS))
     parser.add_argument("--max-items-per-user", type=int, default=64)
+    parser.add_argument("--data", type=Path, default=None,
+                        help="a data folder or file to use instead of the config's ml-100k (e.g. ml-1m-subset)")
     args = parser.parse_args()
     cfg = load_config(CONFIG)
-    data = load_data(cfg.data, CONFIG.parent)
+    dc = cfg.data if args.data is None else cfg.data.model_copy(update={"path": args.data.resolve()})
+    data = load_data(dc, CONFIG.parent)
     rows = []
     for seed in args.seeds:
         rows += run_seed(data, seed, tuple(args.epsilons), args.max_items_per_user)
     print()
-    print(f"EASE NDCG@10 on the ml-100k target (10 % of users), seeds {args.seeds}, "
+    print(f"EASE NDCG@10 on the {data.name} target (10 % of users), seeds {args.seeds}, "
           f"max_items_per_user={args.max_items_per_user}; dcr baseline {rows[0]['dcr_baseline']:.3f}")
     print(table(rows))
 

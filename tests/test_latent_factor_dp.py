@@ -8,11 +8,12 @@ import pickle
 import numpy as np
 import polars as pl
 import pytest
+import scipy.sparse as sp
 
 from synthrec.data.interactions import InteractionData
-from synthrec.errors import ConfigError
+from synthrec.errors import ConfigError, DataValidationError
 from synthrec.generators import LatentFactorGenerator
-from synthrec.generators._latent_factor_dp import SHARES, plan_shares
+from synthrec.generators._latent_factor_dp import SHARES, normalised_gram, plan_shares
 from synthrec.privacy import PrivacyLedger
 
 
@@ -64,7 +65,8 @@ def test_privacy_report_matches_an_independent_opacus_accountant(dp_gen: LatentF
 def test_sensitivities_follow_the_cap(dp_gen: LatentFactorGenerator) -> None:
     entries = {e.name: e for e in dp_gen.privacy_ledger_.gaussian}  # type: ignore[union-attr]
     assert entries["item_counts"].sensitivity == pytest.approx(math.sqrt(10))
-    assert entries["item_gram"].sensitivity == pytest.approx(math.sqrt(10 * 11 / 2))
+    assert entries["item_gram"].sensitivity == 1.0  # row-normalised Gram: independent of the cap
+    assert entries["taste_sums"].sensitivity == 1.0
     assert entries["order_positions"].sensitivity == pytest.approx(math.sqrt(10))
     for name in ("activity_hist", "start_hist", "tempo_hist", "span_hist", "gap_hist", "rating_table"):
         assert entries[name].sensitivity == 1.0
@@ -175,6 +177,92 @@ def test_log_without_time_or_ratings(log: InteractionData) -> None:
     bare = log.with_interactions(log.interactions.select(["user", "item"]))
     gen = LatentFactorGenerator(4, epsilon=1.0, delta=1e-5, seed=0, calibration_iters=1).fit(bare)
     names = {e["name"] for e in gen.privacy["ledger"]["gaussian"]}  # type: ignore[index]
-    assert names == {"item_counts", "item_gram", "activity_hist", "order_positions", "order_spread"}
+    assert names == {"item_counts", "item_gram", "taste_sums", "activity_hist", "order_positions", "order_spread"}
     assert gen.privacy["epsilon"] <= 1.0  # type: ignore[operator]
     assert gen.sample(10, seed=0).interactions.columns == ["user", "item"]
+
+
+# ---------------------------------------------------------------- the row-normalised Gram (Analyze Gauss)
+
+
+def _released_vector(row: np.ndarray) -> np.ndarray:
+    """What one user adds to the released vector of `normalised_gram`: diag and √2 × upper off-diagonal."""
+    z = row / np.linalg.norm(row)
+    outer = np.outer(z, z)
+    r, c = np.triu_indices(len(row))
+    return outer[r, c] * np.where(r == c, 1.0, np.sqrt(2.0))
+
+
+@pytest.mark.parametrize("row", [
+    np.eye(1, 50).ravel(),                       # a single item
+    np.ones(50),                                 # every item
+    np.r_[np.ones(2), np.zeros(48)],             # two items
+    np.r_[np.full(49, 1e-3), 1e3],               # wildly uneven non-negative weights
+])
+def test_one_user_moves_the_released_vector_by_at_most_one(row: np.ndarray) -> None:
+    # add/remove adjacency: the released vector changes by exactly this user's contribution, ‖·‖₂ = ‖z‖² = 1
+    assert np.linalg.norm(_released_vector(row)) == pytest.approx(1.0, rel=1e-12)
+
+
+def test_neighbouring_logs_differ_by_at_most_sensitivity_one() -> None:
+    rng = np.random.default_rng(0)
+    base = (rng.random((40, 12)) < 0.3).astype(float)
+    base[0] = 0.0  # an empty user adds nothing
+    r, c = np.triu_indices(12)
+    scale = np.where(r == c, 1.0, np.sqrt(2.0))
+    for extreme in (np.ones(12), np.eye(1, 12, 5).ravel(), np.r_[1.0, 1.0, np.zeros(10)]):
+        both = np.vstack([base, extreme])
+        # noise-free release of each log (the noise is independent of the data): σ tiny
+        g_without = normalised_gram(sp.csr_matrix(base), noise_multiplier=1e-12, rng=np.random.default_rng(1),
+                                    ledger=PrivacyLedger())
+        g_with = normalised_gram(sp.csr_matrix(both), noise_multiplier=1e-12, rng=np.random.default_rng(1),
+                                 ledger=PrivacyLedger())
+        diff = (g_with - g_without)[r, c] * scale
+        assert np.linalg.norm(diff) <= 1.0 + 1e-9
+        assert np.linalg.norm(diff) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_normalised_gram_exact_values_and_ledger() -> None:
+    # user 0 has items {0, 1} (weights 1/2 each), user 1 has {1, 2, 3} (1/3 each), user 2 has nothing
+    x = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 1], [0, 0, 0, 0]], dtype=float))
+    ledger = PrivacyLedger()
+    g = normalised_gram(x, noise_multiplier=1e-9, rng=np.random.default_rng(0), ledger=ledger)
+    expected = np.array([[1 / 2, 1 / 2, 0, 0],
+                         [1 / 2, 1 / 2 + 1 / 3, 1 / 3, 1 / 3],
+                         [0, 1 / 3, 1 / 3, 1 / 3],
+                         [0, 1 / 3, 1 / 3, 1 / 3]])
+    np.testing.assert_allclose(g, expected, atol=1e-6)
+    assert np.array_equal(g, g.T)
+    (entry,) = ledger.gaussian
+    assert (entry.name, entry.sensitivity, entry.noise_multiplier) == ("item_gram", 1.0, 1e-9)
+
+
+def test_normalised_gram_noise_is_sigma_on_the_diagonal_and_sigma_over_root2_off_it() -> None:
+    m = 120
+    g = normalised_gram(sp.csr_matrix((3, m)), noise_multiplier=2.0, rng=np.random.default_rng(4),
+                        ledger=PrivacyLedger())
+    off = g[np.triu_indices(m, 1)]
+    assert np.std(np.diag(g)) == pytest.approx(2.0, rel=0.15)
+    assert np.std(off) == pytest.approx(2.0 / math.sqrt(2.0), rel=0.02)
+
+
+def test_normalised_gram_rejects_negative_entries() -> None:
+    with pytest.raises(DataValidationError, match="non-negative"):
+        normalised_gram(sp.csr_matrix(np.array([[1.0, -1.0]])), noise_multiplier=1.0,
+                        rng=np.random.default_rng(0), ledger=PrivacyLedger())
+
+
+def test_dp_factors_recover_the_two_taste_groups_at_large_epsilon(log: InteractionData) -> None:
+    # clustered_log: even users take items 0..14, odd users 15..29, so the Gram is two equal blocks and its
+    # top two eigenvectors span the block indicators: items of one block share a factor direction, and the
+    # two blocks' directions are orthogonal
+    gen = LatentFactorGenerator(4, epsilon=50.0, delta=1e-5, max_items_per_user=10, seed=0,
+                                calibration_iters=1).fit(log)
+    assert gen.n_factors_ >= 2
+    v = gen.item_factors_.astype(np.float64)[:, :2]
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    cos = v @ v.T
+    items = np.array([int(str(i)[1:]) for i in log.item_ids.to_list()])
+    same = (items[:, None] >= 15) == (items[None, :] >= 15)
+    assert cos[same].min() > 0.9
+    assert np.abs(cos[~same]).max() < 0.3

@@ -5,9 +5,10 @@ spend in the ledger) and turns them, by post-processing only, into a model part.
 individual user leaves a mechanism: the fitted generator holds noised statistics and functions of them.
 
 Contribution bound: every user's distinct items are capped to L (uniform sample,
-`synthrec.privacy.bound_user_contributions`); statistics over items (counts, Gram, positions, the rating
-table) use the capped rows, per-user traits (activity, start time, tempo, span, mean rating) use the
-user's full history, since each user adds exactly one value to a trait histogram whatever its length.
+`synthrec.privacy.bound_user_contributions`); statistics over items (counts, positions, the rating table)
+use the capped rows with sensitivities in L; the Gram block and the taste sums use the capped rows scaled
+to unit L2 norm per user (sensitivity 1, see `normalised_gram`); per-user traits (activity, start time,
+tempo, span, mean rating) use the user's full history, since each user adds exactly one value to a trait histogram whatever its length.
 
 Budget: `plan_shares` splits ρ (the Rényi "cost" α/(2σ²) of a Gaussian with q = 1) between the mechanisms;
 `synthrec.privacy.calibrate_noise_multipliers` turns the target (ε, δ) into one σ per mechanism.
@@ -21,6 +22,7 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
+from synthrec.errors import DataValidationError
 from synthrec.generators._gmm import GaussianMixture
 from synthrec.generators._ratings import RatingModel, affinity_bins, user_buckets
 from synthrec.generators._sampling import EmpiricalQuantiles, segment_starts
@@ -31,20 +33,23 @@ from synthrec.privacy import (
     bin_index,
     dp_histogram,
     gaussian_mechanism,
-    noisy_gram,
     quantiles_from_histogram,
 )
 
 #: ρ-shares of the mechanisms (renormalised over those a log needs); the Gram and the counts carry the
 #: item structure that drives recommendation utility, so they get most of the budget.
 SHARES: dict[str, float] = {
-    "item_counts": 0.12, "item_gram": 0.55, "activity_hist": 0.08,
+    "item_counts": 0.12, "item_gram": 0.55, "taste_sums": 0.03, "activity_hist": 0.08,
     "order_positions": 0.04, "order_spread": 0.01,
     "mean_rating_hist": 0.03, "rating_table": 0.06,
     "start_coarse_hist": 0.02, "start_hist": 0.04, "tempo_hist": 0.05, "span_hist": 0.05, "gap_hist": 0.06,
 }
 #: most items whose Gram block is released (the block is M × M float64)
 MAX_GRAM_ITEMS = 4000
+#: an item enters the Gram block when its noisy count exceeds this many count-noise sd
+GRAM_SIGNAL_SD = 3.0
+#: shrink the kept Gram eigenvalues for the noise (see `item_statistics`)
+SHRINK_EIGENVALUES = True
 #: quantile knots stored per trait
 N_KNOTS = 201
 #: probability trimmed from each end of a released trait distribution (see `_knots`)
@@ -69,21 +74,68 @@ def plan_shares(*, has_time: bool, has_rating: bool) -> dict[str, float]:
     return {k: v / total for k, v in chosen.items()}
 
 
+def normalised_gram(
+    x: sp.csr_matrix,
+    *,
+    noise_multiplier: float,
+    rng: np.random.Generator,
+    ledger: PrivacyLedger,
+    name: str = "item_gram",
+) -> np.ndarray:
+    """Analyze Gauss on row-normalised histories: G = Σ_u z_u z_uᵀ, z_u = x_u / ‖x_u‖₂, plus symmetric noise.
+
+    Each user's row is scaled to unit L2 norm (an empty row stays 0). The released vector holds G's
+    diagonal and √2 × its upper off-diagonal entries; one user adds (z_i²)_i and (√2 z_i z_j)_{i<j}, whose
+    squared L2 norm is Σ_i z_i⁴ + 2 Σ_{i<j} z_i² z_j² = ‖z‖⁴ ≤ 1 — L2 sensitivity 1 under add/remove of
+    one user, whatever her number of items, so no item cap is needed (Dwork, Talwar, Thakurta & Zhang
+    2014, "Analyze Gauss", STOC, Alg. 1, whose analysis assumes rows of norm ≤ 1). The vector is released
+    by `gaussian_mechanism` (N(0, σ²) per entry) and unscaled, so a diagonal entry carries noise sd σ and
+    an off-diagonal one σ/√2 (mirrored below the diagonal).
+
+    Args:
+        x: sparse ``(n_users, M)`` non-negative matrix (binary histories restricted to the released items).
+        noise_multiplier: σ > 0; noise sd = σ on the diagonal, σ/√2 off it.
+
+    Returns:
+        float64 ``(M, M)`` symmetric matrix (not PSD in general).
+
+    Raises:
+        DataValidationError: ``x`` has a negative or non-finite entry.
+    """
+    x = sp.csr_matrix(x, dtype=np.float64)
+    if x.nnz and not (np.isfinite(x.data).all() and x.data.min() >= 0):
+        raise DataValidationError("normalised_gram needs a finite, non-negative matrix",
+                                  hint="pass binary user × item histories")
+    norm = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    z = sp.diags(1.0 / np.where(norm > 0, norm, 1.0)) @ x
+    m = x.shape[1]
+    rows, cols = np.triu_indices(m)
+    scale = np.where(rows == cols, 1.0, np.sqrt(2.0))
+    gram = (z.T @ z).toarray()
+    noisy = gaussian_mechanism(gram[rows, cols] * scale, sensitivity=1.0, noise_multiplier=noise_multiplier,
+                               rng=rng, ledger=ledger, name=name) / scale
+    out = np.zeros((m, m))
+    out[rows, cols] = noisy
+    return out + np.triu(out, 1).T
+
+
 @dataclass(frozen=True)
 class ItemStatistics:
     """Noised item statistics and the factors derived from them.
 
     Attributes:
         counts: float64 ``(m,)`` noisy counts of the capped log, clipped at 0; 0 for items outside
-            ``gram_items`` (their noisy count was under twice its noise sd).
+            ``gram_items`` whose noisy count was under twice its noise sd.
         gram_items: int64 ``(M,)`` the items whose Gram block was released, by descending noisy count.
-        gram: float64 ``(M, M)`` noisy Gram block, diagonal replaced by ``counts`` (less noisy).
-        gram_noise: sd of the noise on each Gram entry.
+        gram: float64 ``(M, M)`` noisy row-normalised Gram block (`normalised_gram`), diagonal replaced by
+            the less noisy estimate ``r̂ · counts`` (see `item_statistics`).
+        gram_noise: sd of the noise on each off-diagonal Gram entry.
         item_vecs: float64 ``(m, k)`` item factors (0 outside ``gram_items``).
         user_mean: float64 ``(k,)`` mean of the users' factor vectors.
         user_second: float64 ``(k, k)`` second moment E[u uᵀ] of the users' factor vectors.
         weights: float64 ``(M,)`` the column scaling w used on the Gram block.
-        basis: float64 ``(M, k)`` eigenvectors P of W G W (user vector u = x_S W P).
+        basis: float64 ``(M, k)`` eigenvectors P of W G W (user vector u ∝ x_S W P; only its direction
+            is used outside this module).
     """
 
     counts: np.ndarray
@@ -106,17 +158,28 @@ def item_statistics(
     rng: np.random.Generator,
     ledger: PrivacyLedger,
 ) -> ItemStatistics:
-    """Noisy counts and Gram block (Analyze Gauss) → item factors and user-vector moments.
+    """Noisy counts, a row-normalised Gram block and taste sums → item factors and user-vector moments.
 
-    The exact fit takes the SVD of X W, W = diag((c + 1)^{-1/2}); its right singular vectors and squared
-    singular values are the eigenpairs of W XᵀX W. Here XᵀX is replaced by its noisy release G̃ on the
-    M items whose noisy count exceeds three times its noise sd (items reliably present), at most
-    `MAX_GRAM_ITEMS` and at least k + 1; and W uses
-    w = (c̃ + τ)^{-1/2}, which damps the noise-dominated rare items. With the top-k eigenpairs (λ, P):
-    item vectors v_i = P_i / w_i, user vectors u = x_S W P, whose moments follow from the released
-    statistics alone: E[u] = Pᵀ W c̃_S / ñ and E[u uᵀ] = Pᵀ W G̃ W P / ñ = diag(λ) / ñ. Only eigenpairs
-    above the top eigenvalue of a simulated draw of the noise W E W (public: its scale follows from σ and
-    the noisy counts) are kept (at most k), so at small ε the model has fewer factors.
+    The exact fit takes the SVD of X W, W = diag((c + 1)^{-1/2}). Here each user's history restricted to
+    the released items S is first scaled to unit L2 norm, z_u = x_{u,S} / ‖x_{u,S}‖, so the Gram
+    G = Σ_u z_u z_uᵀ (`normalised_gram`) and the taste sums t = Σ_u z_u have L2 sensitivity 1 whatever
+    the cap (a heavy user weighs as much as a light one, as in cosine-normalised item–item CF). Released:
+
+    * item counts c̃ of the capped log (sensitivity √L), which pick S: the items whose noisy count
+      exceeds `GRAM_SIGNAL_SD` count noise sd, at most `MAX_GRAM_ITEMS` and at least k + 1 (each extra
+      item widens the noise bulk of the spectrum, ∝ √M, while rare items add little co-occurrence signal);
+    * G̃ on S (off-diagonal noise sd σ/√2); its diagonal is replaced by r̂ c̃_S, r̂ = ñ / Σ_S c̃ (the true
+      diagonal sums to the number of users with an item in S, ≈ ñ), which is far less noisy;
+    * t̃ (sensitivity 1).
+
+    w = (r̂ c̃_S + τ)^{-1/2} with τ = max(r̂, off-diagonal noise sd) damps noise-dominated items. With the
+    top eigenpairs (λ, P) of W G̃ W: item vectors v_i = P_i / w_i and user vectors u = z_u W P, whose
+    moments follow from the releases alone: E[u] = Pᵀ W t̃ / ñ and E[u uᵀ] = Pᵀ W G W P / ñ ≈ diag(θ) / ñ.
+    Only eigenvalues above the top eigenvalue of a simulated draw of the noise W E W (public: its scale
+    follows from σ and the noisy counts) are kept (at most k). θ shrinks each kept λ for the noise: in
+    the spiked Wigner model an outlier eigenvalue sits at λ = θ + b²/(4θ) for a bulk edge b (Benaych-
+    Georges & Nadakuditi 2011, "The eigenvalues and eigenvectors of finite, low rank perturbations of
+    large random matrices", Adv. Math. 227, Thm 2.1 / §3.1), so θ = (λ + √(λ² − b²)) / 2.
 
     Args:
         x: ``(n, m)`` binary capped matrix.
@@ -127,12 +190,9 @@ def item_statistics(
     counts = gaussian_mechanism(np.asarray(x.sum(axis=0)).ravel(), sensitivity=bound.counts_l2,
                                 noise_multiplier=sigmas["item_counts"], rng=rng, ledger=ledger,
                                 name="item_counts")
-    gram_noise = sigmas["item_gram"] * bound.gram_l2
     count_noise = sigmas["item_counts"] * bound.counts_l2
     order = np.argsort(-counts, kind="stable")
-    # the Gram block covers the items whose noisy count is over 3 noise sd: each added item widens the
-    # noise bulk of the spectrum (∝ √M) while rare items add little co-occurrence signal
-    n_signal = int((counts > 3.0 * count_noise).sum())
+    n_signal = int((counts > GRAM_SIGNAL_SD * count_noise).sum())
     size = int(min(m, MAX_GRAM_ITEMS, max(n_signal, n_factors + 1, 2)))
     # counts under twice their noise sd are mostly noise: most of a catalogue's items are rare, and keeping
     # their noise would make them as popular as real hits; set them to 0 (but keep the M largest)
@@ -140,24 +200,35 @@ def item_statistics(
     kept[order[:size]] = True
     counts = np.where(kept | (counts > 2.0 * count_noise), np.maximum(counts, 0.0), 0.0)
     gram_items = order[:size]
-    gram = noisy_gram(x[:, gram_items], bound=bound, noise_multiplier=sigmas["item_gram"], rng=rng,
-                      ledger=ledger)
-    gram[np.diag_indices(size)] = counts[gram_items]
-    w = 1.0 / np.sqrt(counts[gram_items] + max(gram_noise, 1.0))
+    xs = x[:, gram_items]
+    gram = normalised_gram(xs, noise_multiplier=sigmas["item_gram"], rng=rng, ledger=ledger)
+    norm = np.sqrt(np.asarray(xs.multiply(xs).sum(axis=1)).ravel())
+    taste = np.asarray((sp.diags(1.0 / np.where(norm > 0, norm, 1.0)) @ xs).sum(axis=0)).ravel()
+    taste = gaussian_mechanism(taste, sensitivity=1.0, noise_multiplier=sigmas["taste_sums"], rng=rng,
+                               ledger=ledger, name="taste_sums")
+    gram_noise = sigmas["item_gram"] / np.sqrt(2.0)
+    c_s = np.maximum(counts[gram_items], 0.0)
+    ratio = n_users / max(float(c_s.sum()), 1.0)
+    diag = ratio * c_s
+    gram[np.diag_indices(size)] = diag
+    w = 1.0 / np.sqrt(diag + max(ratio, gram_noise))
     k_max = max(1, min(n_factors, size - 1))
     vals, vecs = sla.eigh(w[:, None] * gram * w[None, :], subset_by_index=[size - k_max, size - 1])
     vals, vecs = vals[::-1], vecs[:, ::-1]
-    # keep the eigenvalues above the top eigenvalue of the noise alone, W E W: its variance profile
-    # (τ w_i w_j)² is public, so one simulated draw estimates the bulk edge (the row-norm bound
-    # 2 max_i √(Σ_j Var) of Bandeira & van Handel 2016 is far too loose for such uneven profiles)
-    sim = np.triu(rng.standard_normal((size, size)))
-    sim = (sim + np.triu(sim, 1).T) * (gram_noise * w[:, None] * w[None, :])
-    noise_norm = float(sla.eigh(sim, eigvals_only=True, subset_by_index=[size - 1, size - 1])[0])
-    k = max(1, int((vals > noise_norm).sum()))
-    vals, vecs = np.maximum(vals[:k], 0.0), vecs[:, :k]
+    # bulk edge of the noise alone, W E W (E off-diagonal; the diagonal was replaced): its variance profile
+    # (σ w_i w_j)² is public, so one simulated draw estimates it (the row-norm bound 2 max_i √(Σ_j Var)
+    # of Bandeira & van Handel 2016 is far too loose for such uneven profiles)
+    sim = np.triu(rng.standard_normal((size, size)), 1)
+    sim = (sim + sim.T) * (gram_noise * w[:, None] * w[None, :])
+    edge = float(sla.eigh(sim, eigvals_only=True, subset_by_index=[size - 1, size - 1])[0])
+    k = max(1, int((vals > edge).sum()))
+    vals, vecs = vals[:k], vecs[:, :k]
+    if SHRINK_EIGENVALUES:
+        vals = np.where(vals > edge, 0.5 * (vals + np.sqrt(np.maximum(vals**2 - edge**2, 0.0))), 0.0)
+    vals = np.maximum(vals, 0.0)
     item_vecs = np.zeros((m, k))
     item_vecs[gram_items] = vecs / w[:, None]
-    user_mean = vecs.T @ (w * counts[gram_items]) / n_users
+    user_mean = vecs.T @ (w * taste) / n_users
     return ItemStatistics(counts, gram_items, gram, gram_noise, item_vecs, user_mean, np.diag(vals / n_users),
                           w, vecs)
 

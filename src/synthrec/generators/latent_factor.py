@@ -105,9 +105,11 @@ class LatentFactorGenerator(BaseGenerator):
     `synthrec.privacy` and composed by opacus's RDP accountant:
 
     * each user's distinct items are capped to ``max_items_per_user`` = L by a seeded uniform sample;
-    * step 1 uses noisy item counts (L2 sensitivity √L) and the noisy Gram matrix XᵀX ("Analyze Gauss",
-      Dwork, Talwar, Thakurta & Zhang 2014, STOC; sensitivity √(L(L + 1)/2)) of the items whose noisy
-      count clears the Gram noise: its eigendecomposition replaces the SVD;
+    * step 1 uses noisy item counts (L2 sensitivity √L) and a noisy Gram matrix ("Analyze Gauss",
+      Dwork, Talwar, Thakurta & Zhang 2014, STOC) of each user's item vector scaled to length 1
+      (sensitivity 1; off-diagonal noise σ/√2), over the items with the highest noisy counts; its
+      eigendecomposition, with eigenvalues shrunk for the noise (Benaych-Georges & Nadakuditi 2011),
+      replaces the SVD (`_latent_factor_dp.normalised_gram`);
     * step 2's mixture is replaced by one Gaussian over user vectors whose mean and covariance follow from
       the noisy counts and Gram eigenvalues, with the scalar traits drawn independently from DP histograms
       on fixed public bins (activity, mean rating, start time, tempo, span) — their dependence on the user
