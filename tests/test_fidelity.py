@@ -304,3 +304,22 @@ def test_ml100k_latent_factor_fidelity(shared_data: Path) -> None:
     assert ind["cooccurrence_cosine_corr"] < 0.65, ind  # type: ignore[operator]
     assert ind["cooccurrence_pmi_corr"] < 0.3, ind  # type: ignore[operator]
     assert fid.FIDELITY_KEYS == tuple(rep)
+
+
+def test_session_length_hand_values(tiny: tuple[InteractionData, InteractionData]) -> None:
+    real, syn = tiny
+    # real sessions: (u0, 1) 2 events, (u1, 1) 1, (u1, 2) 1, (u2, 7) 4 -> lengths [2, 1, 1, 4], mean 2
+    real = real.with_interactions(real.interactions.with_columns(
+        pl.Series("session", [1, 1, 1, 2, 7, 7, 7, 7], dtype=pl.Int64)))
+    # synthetic: (s0, 1) 1, (s0, 2) 1, (s1, 1) 2 -> lengths [1, 1, 2], mean 4/3
+    syn = syn.with_interactions(syn.interactions.with_columns(pl.Series("session", [1, 2, 1, 1], dtype=pl.Int64)))
+    out = fid.session_fidelity(real, syn)
+    assert out is not None
+    # CDFs: real at 1 -> 2/4, at 2 -> 3/4; synthetic at 1 -> 2/3, at 2 -> 1: sup |diff| = 1/4
+    assert out["session_length_ks"] == pytest.approx(0.25)
+    assert out["session_length_mean_real"] == pytest.approx(2.0)
+    assert out["session_length_mean_synthetic"] == pytest.approx(4 / 3)
+    assert fidelity_report(real, syn)["session_length_ks"] == pytest.approx(0.25)
+    # no session column in one log: not applicable, and the report keeps the key with None
+    assert fid.session_fidelity(tiny[0], syn) is None
+    assert fidelity_report(tiny[0], syn)["session_length_ks"] is None

@@ -28,7 +28,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy import stats
 
-from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
+from synthrec.data.interactions import ITEM, RATING, SESSION, TIMESTAMP, USER, InteractionData
 from synthrec.errors import ConfigError, DataValidationError
 
 #: share of the real items (by real degree) that form the popular head; the rest is the long tail
@@ -60,6 +60,9 @@ FIDELITY_KEYS: tuple[str, ...] = (
     "cooccurrence_cosine_corr",
     "cooccurrence_pmi_corr",
     "cooccurrence_pmi_pairs",
+    "session_length_ks",
+    "session_length_mean_real",
+    "session_length_mean_synthetic",
 )
 
 
@@ -296,6 +299,31 @@ def time_gap_fidelity(real: InteractionData, synthetic: InteractionData) -> dict
     }
 
 
+def session_fidelity(real: InteractionData, synthetic: InteractionData) -> dict[str, float] | None:
+    """Session-length fidelity: KS on the number of events per session.
+
+    A session is one (user, session) pair of the ``session`` column; its length counts its rows (every
+    event, repeats included). Rows with a null session are not in any session.
+
+    Returns:
+        ``None`` unless both logs have a ``session`` column; else a dict: ``session_length_ks`` (two-sample
+        KS statistic on session lengths), ``session_length_mean_real``, ``session_length_mean_synthetic``
+        (events per session); ``nan`` where a log has no session.
+
+    Raises:
+        DataValidationError: the two logs have different item catalogues.
+    """
+    _check_catalogue(real, synthetic)
+    if SESSION not in real.interactions.columns or SESSION not in synthetic.interactions.columns:
+        return None
+    len_real, len_syn = _session_lengths(real), _session_lengths(synthetic)
+    return {
+        "session_length_ks": _ks(len_real, len_syn),
+        "session_length_mean_real": _stat(np.mean, len_real),
+        "session_length_mean_synthetic": _stat(np.mean, len_syn),
+    }
+
+
 def cooccurrence_fidelity(
     real: InteractionData, synthetic: InteractionData, top_items: int = 500
 ) -> dict[str, float]:
@@ -356,7 +384,8 @@ def fidelity_report(
 ) -> dict[str, float | None]:
     """All fidelity metrics of this module in one flat dict with the keys `FIDELITY_KEYS`, in that order.
 
-    Keys of `rating_fidelity` / `time_gap_fidelity` are ``None`` when a log lacks ratings / timestamps.
+    Keys of `rating_fidelity` / `time_gap_fidelity` / `session_fidelity` are ``None`` when a log lacks
+    ratings / timestamps / sessions.
     See each function for formulas and units.
 
     Raises:
@@ -369,6 +398,7 @@ def fidelity_report(
     out.update(rating_fidelity(real, synthetic) or {})
     out.update(time_gap_fidelity(real, synthetic) or {})
     out.update(cooccurrence_fidelity(real, synthetic, top_items=top_items))
+    out.update(session_fidelity(real, synthetic) or {})
     return out
 
 
@@ -402,6 +432,11 @@ def _user_degrees(data: InteractionData) -> np.ndarray:
     users, _ = _distinct_pairs(data)
     deg = np.bincount(users.astype(np.int64), minlength=data.n_users)
     return deg[deg > 0]
+
+
+def _session_lengths(data: InteractionData) -> np.ndarray:
+    sessions = data.interactions.select(USER, SESSION).drop_nulls()
+    return sessions.group_by(USER, SESSION).len()["len"].to_numpy().astype(np.float64)
 
 
 def _gaps(data: InteractionData) -> np.ndarray:
