@@ -97,7 +97,10 @@ def test_calibration_recovers_the_statistics_of_a_known_scenario_deterministical
     rel = dict(zip(a.report["statistic"], a.report["relative_error"], strict=True))
     for key in ("popularity_gini", "activity_mean", "activity_cv", "session_length", "funnel_click", "funnel_buy"):
         assert rel[key] < 0.05, key
-    assert max(v for k, v in rel.items() if k.startswith("rating_")) < 0.1
+    # rating shares: an absolute bound, since the rarest bin (~0.25 %, ~40 ratings of 400 users) is too
+    # noisy for a relative one; the ml-100k test above checks every bin within 5 % relative
+    hist = a.report.filter(pl.col("statistic").str.starts_with("rating_"))
+    assert ((hist["achieved"] - hist["target"]).abs() < 0.01).all()
     seg = a.scenario.users.segments[0]
     assert 4.5 < seg.session_length < 7.5  # the knob moved toward the true value (6)
     assert a.evaluations == a.history.height

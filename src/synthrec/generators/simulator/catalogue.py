@@ -200,6 +200,19 @@ class Catalogue:
         idx += lo[:, None]
         return self.slots[idx]
 
+    def draw_slate_positions(self, category: np.ndarray, end: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """`draw_positions` laid out slate-position major: ``u`` float32 ``(K, m)``; returns intp ``(K, m)``.
+
+        Same draw per uniform as `draw_positions` (one table look-up); the intp result feeds the attribute
+        gathers without an index conversion.
+        """
+        lo = self.slot_before[self.cat_start[category]]
+        width = self.slot_before[end] - lo
+        idx = (u * width.astype(u.dtype)).astype(np.intp)
+        np.minimum(idx, width - 1, out=idx)
+        idx += lo
+        return np.take(self.slots, idx).astype(np.intp)
+
     def draw(self, category: np.ndarray, end: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Like `draw_positions` but returns dense item ids, int32 ``(m, K)``."""
         return self.order[self.draw_positions(category, end, u)]

@@ -20,7 +20,10 @@ The model (all symbols per user u, item i, time t):
   In open loop the slate is the platform's organic exposure: a category c ~ a_u(t) (a nested logit
   whose upper level is the affinity), then ``slate_size`` items of c drawn with replacement with
   probability ∝ pop_i^γ among released items (exposure bias γ = ``exposure_popularity``). The category
-  term is then common to the slate and cancels. A closed loop passes recommender slates to `respond`.
+  term is then common to the slate and cancels. The open loop samples the same law by sequential
+  inversion of the softmax (`softmax_pick`: one uniform per slate instead of K Gumbels); `respond`, which
+  also has an outside option, uses the Gumbel-max form. A closed loop passes recommender slates to
+  `respond`.
 * **Repeat consumption**: with probability ``repeat`` a choice (not a user's first) re-consumes the item
   of a uniformly chosen earlier choice of the same user.
 * **Funnel**: one uniform U per choice; stage s is reached iff U < ρ_g,s (marginal rates, non-increasing,
@@ -36,7 +39,9 @@ The model (all symbols per user u, item i, time t):
   increasing timestamp; overlapping sessions of a user are shifted later.
 
 Everything is vectorised over the users of a block; Python loops run only over blocks, categories,
-stages and rejection rounds.
+stages, rejection rounds, slate positions and cache-sized chunks of slates (`_SLATE_CHUNK`).
+Performance notes (benchmarks/simulator_throughput.py): slates are scored position-major ``(K, chunk)``
+in float32, rows grouped by category so table look-ups stay in cache, and gathers use intp indices.
 """
 
 from __future__ import annotations
@@ -196,8 +201,12 @@ def gumbel(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
 
 def funnel_reached(world: World, segment: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Stages reached (≥ 1) for choices of users in ``segment`` given uniforms ``u``; int64 ``(m,)``."""
-    rates = world.segments.funnel_rates[segment]
-    return (u[:, None] < rates).sum(axis=1).astype(np.int64).clip(min=1)
+    rates = world.segments.funnel_rates
+    segment = segment.astype(np.intp)
+    reached = np.ones(len(u), dtype=np.int64)  # stage 0 always (its rate is 1)
+    for s in range(1, rates.shape[1]):  # one pass per stage over (m,) beats a (m, G) table
+        reached += u < rates[:, s][segment]
+    return reached
 
 
 def ratings_for(world: World, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -291,7 +300,7 @@ def simulate_block(world: World, block: int, *, seed: int) -> tuple[Population, 
     duration = offset[sess_first + length - 1] + rows_per_choice - 1
     # --- session starts: hour slots under the daily/weekly cycles, then order and de-overlap
     start = _session_starts(world, pop, s_user, duration, rng)
-    perm = np.lexsort((start, s_user))
+    perm = np.argsort(s_user * (1 << 40) + start, kind="stable")  # = lexsort((start, s_user)), faster
     start, duration = start[perm], duration[perm]
     start = _no_overlap(start, duration, s_user)  # s_user is sorted, unchanged by perm
     rank = np.arange(n_s) - np.searchsorted(s_user, s_user)
@@ -325,28 +334,31 @@ def simulate_block(world: World, block: int, *, seed: int) -> tuple[Population, 
     if not ok.all():
         e_row, t, item, e_new_sess = e_row[ok], t[ok], item[ok], e_new_sess[ok]
 
-    # --- funnel
+    # --- funnel: one row per choice (mode "final") or per stage reached ("cumulative", rows expanded by
+    # np.repeat, a sequential copy, rather than gathers through a row -> choice index)
     reached = funnel_reached(world, pop.segment[e_row], rng.random(len(e_row)))
+    user, session = pop.user[e_row], session_id[e_new_sess]
     if rows_per_choice > 1:
-        choice = np.repeat(np.arange(len(e_row)), reached)
-        first = np.concatenate([[0], np.cumsum(reached)[:-1]])
-        stage = np.arange(len(choice)) - first[choice]
+        first = np.cumsum(reached) - reached  # first row of each choice
+        stage = np.arange(int(first[-1] + reached[-1]) if len(reached) else 0) - np.repeat(first, reached)
+        row_t = np.repeat(t, reached) + stage
+        user, item, session = np.repeat(user, reached), np.repeat(item, reached), np.repeat(session, reached)
     else:
-        choice = np.arange(len(e_row))
-        stage = reached - 1
-    row_t = t[choice] + (stage if rows_per_choice > 1 else 0)
+        stage, row_t = reached - 1, t
     rating = None
     spec = scen.behaviour.ratings
     if spec is not None:
-        rating = np.full(len(choice), np.nan, dtype=np.float32)
-        on = np.flatnonzero(stage == scen.stage_names.index(spec.stage))
-        c_on = choice[on]
-        v = utilities(world, pop, e_row[c_on], item[c_on][:, None], t[c_on])[:, 0]
+        rating = np.full(len(stage), np.nan, dtype=np.float32)
+        s_rated = scen.stage_names.index(spec.stage)
+        if rows_per_choice > 1:
+            c_on = np.flatnonzero(reached > s_rated)
+            on = first[c_on] + s_rated
+        else:
+            c_on = on = np.flatnonzero(reached - 1 == s_rated)
+        v = utilities(world, pop, e_row[c_on], item[on][:, None], t[c_on])[:, 0]
         rating[on] = ratings_for(world, v, rng)
-    log = BlockLog(
-        user=pop.user[e_row[choice]], item=item[choice], timestamp=row_t.astype(np.int64),
-        stage=stage.astype(np.int8), session=session_id[e_new_sess[choice]], rating=rating,
-    )
+    log = BlockLog(user=user, item=item, timestamp=row_t.astype(np.int64, copy=False),
+                   stage=stage.astype(np.int8), session=session, rating=rating)
     return pop, log
 
 
@@ -354,41 +366,119 @@ def _fresh_choices(world: World, pop: Population, rows: np.ndarray, t: np.ndarra
                    rng: np.random.Generator) -> np.ndarray:
     """Organic choices: category by drifted affinity, exposure slate, MNL with position bias.
 
+    Args: population rows ``rows`` and epoch seconds ``t`` (int ``(m,)``) of the choices; ``rng`` the
+    block's behaviour stream (consumed: category mixture and category uniforms, then the slates).
+
     Returns int32 ``(m,)`` item ids, −1 where the category has nothing released at t.
     """
     cat = world.catalogue
-    beh = world.scenario.behaviour
-    m, n_cat = len(rows), cat.n_categories
+    m = len(rows)
     # category: inverse CDF on the user's start or end affinity (mixture weight λ(t) = drift)
     lam = pop.drift_mix(rows, t)
     which = rows + np.where(rng.random(m) < lam, len(pop), 0)
     cdf = np.cumsum(np.concatenate([pop.affinity_start, pop.affinity_end]), axis=1).astype(np.float32)
     cdf[:, -1] = 1.0  # so that u < 1 always falls inside
-    c = (cdf[which] <= rng.random(m, dtype=np.float32)[:, None]).sum(axis=1, dtype=np.int32)
-    c = np.minimum(c, n_cat - 1)
+    u_cat = rng.random(m, dtype=np.float32)
+    c = np.zeros(m, dtype=np.int32)
+    for col in np.ascontiguousarray(cdf[:, :-1].T):  # c = #{j : cdf_j <= u}, one (m,) pass per category
+        c += col[which] <= u_cat
     end = cat.available_end(c, t)
     live = np.flatnonzero(end > cat.cat_start[c])
     out = np.full(m, -1, dtype=np.int32)
-    k = beh.slate_size
-    pos = cat.draw_positions(c[live], end[live], rng.random((live.size, k), dtype=np.float32))
-    r = rows[live]
-    v = cat.pos_quality[pos]
-    if beh.quality_weight != 1.0:
-        v *= np.float32(beh.quality_weight)
-    v -= pop.price_sensitivity[r, None] * cat.pos_log_price[pos]
-    v += pop.conformity[r, None] * cat.pos_log_popularity[pos]
-    nov = pop.novelty[r]
-    if np.any(nov != 0):
-        age = (t[live, None] - cat.release_sorted[pos]).astype(np.float32)
-        v += nov[:, None] * np.exp(age * np.float32(-1.0 / (beh.freshness_days * DAY)))
-    if beh.position_bias:
-        v += position_log_weights(k, beh.position_bias)[None, :]
-    e = rng.standard_exponential(size=v.shape, dtype=np.float32)  # Gumbel = −log E
-    np.maximum(e, np.finfo(np.float32).tiny, out=e)
-    v -= np.log(e, out=e)
-    best = np.take_along_axis(pos, np.argmax(v, axis=1)[:, None], axis=1)[:, 0]
-    out[live] = cat.order[best]
+    out[live] = _slate_choices(world, pop, rows[live], t[live], c[live], end[live], rng)
     return out
+
+
+#: slates scored per chunk: the (K, chunk) temporaries stay in the L2 cache. Part of the determinism
+#: contract (the random stream is consumed chunk by chunk).
+_SLATE_CHUNK = 4096
+
+
+def _slate_choices(world: World, pop: Population, rows: np.ndarray, t: np.ndarray, c: np.ndarray,
+                   end: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Item chosen from one organic exposure slate per row (multinomial logit with position bias).
+
+    Rows are processed grouped by (novelty ≠ 0, category), in chunks of `_SLATE_CHUNK`: within a chunk the
+    slot and attribute look-ups stay inside one or two categories' runs of the catalogue tables (cache
+    locality), and the novelty term is computed on one contiguous run of columns. Arrays are laid out
+    ``(K, chunk)`` so that per-position work is a handful of contiguous passes.
+
+    Args:
+        world, pop: the scenario's world and the block's population (``rows`` index into it).
+        rows, t, c, end: int ``(m,)`` population rows, epoch seconds, categories, and released ends
+            (`Catalogue.available_end`, each above the category's start).
+        rng: the block's behaviour stream.
+
+    Returns:
+        int32 ``(m,)`` dense item ids.
+    """
+    cat = world.catalogue
+    beh = world.scenario.behaviour
+    k = beh.slate_size
+    m = len(rows)
+    qw = np.float32(beh.quality_weight)
+    decay = np.float32(-1.0 / (beh.freshness_days * DAY))
+    log_theta = position_log_weights(k, beh.position_bias)[:, None] if beh.position_bias else None
+    novel = pop.novelty[rows] != 0
+    key = c.astype(np.int64) + novel * np.int64(cat.n_categories)
+    if 2 * cat.n_categories <= np.iinfo(np.int16).max:
+        key = key.astype(np.int16)  # a stable sort of 16-bit keys is a radix sort, ~5x faster
+    order = np.argsort(key, kind="stable")
+    n_plain = int(m - novel.sum())  # rows order[:n_plain] have novelty 0 (their term is exactly 0)
+    best = np.empty(m, dtype=np.intp)
+    for a in range(0, m, _SLATE_CHUNK):
+        b = min(a + _SLATE_CHUNK, m)
+        idx = order[a:b]
+        r = rows[idx]
+        pos = cat.draw_slate_positions(c[idx], end[idx], rng.random((k, b - a), dtype=np.float32))
+        v = cat.pos_quality[pos]
+        if qw != 1.0:
+            v *= qw
+        term = cat.pos_log_price[pos]
+        term *= pop.price_sensitivity[r]
+        v -= term
+        np.take(cat.pos_log_popularity, pos, out=term)
+        term *= pop.conformity[r]
+        v += term
+        j = max(n_plain - a, 0)  # columns j: of the chunk are the novelty seekers
+        if j < b - a:
+            age = (t[idx[j:]] - cat.release_sorted[pos[:, j:]]).astype(np.float32)
+            age *= decay
+            np.exp(age, out=age)
+            age *= pop.novelty[r[j:]]
+            v[:, j:] += age
+        if log_theta is not None:
+            v += log_theta
+        pick = softmax_pick(v, rng.random(b - a, dtype=np.float32))
+        best[idx] = pos.ravel()[pick * (b - a) + np.arange(b - a)]
+    return cat.order[best]
+
+
+def softmax_pick(v: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Index k of each column of ``v`` drawn with probability softmax(v[:, j])_k, by inverse CDF.
+
+    The same law as Gumbel-max, argmax_k v_kj + G_kj (McFadden 1974), from one uniform per column
+    instead of K Gumbel draws: with S_k = Σ_{i ≤ k} exp(v_ij − max_i v_ij), pick the smallest k with
+    S_k > u_j · S_K (Devroye 1986, ch. III.2, sequential inversion).
+
+    Args:
+        v: float32 ``(K, n)`` finite utilities, one candidate per row (overwritten with the running sums).
+        u: float ``(n,)`` uniforms in [0, 1).
+
+    Returns:
+        intp ``(n,)`` in ``[0, K)``.
+    """
+    k = v.shape[0]
+    top = v.max(axis=0)
+    v -= top
+    np.exp(v, out=v)
+    for i in range(1, k):
+        v[i] += v[i - 1]
+    target = u * v[k - 1]
+    pick = np.zeros(v.shape[1], dtype=np.intp)
+    for i in range(k - 1):
+        pick += v[i] <= target
+    return pick
 
 
 def _session_starts(world: World, pop: Population, s_user: np.ndarray, duration: np.ndarray,
@@ -412,6 +502,8 @@ def _session_starts(world: World, pop: Population, s_user: np.ndarray, duration:
     n_s = len(s_user)
     slot = np.full(n_s, -1, dtype=np.int64)  # hour index since the epoch
     fallback = np.full(n_s, -1, dtype=np.int64)  # last draw that only failed the one-per-slot rule
+    # (user, slot) keys of placed sessions, kept sorted: a round costs O(candidates · log S), not a re-sort
+    taken = np.empty(0, dtype=np.int64)
     todo = np.arange(n_s)
     for round_ in range(_MAX_SLOT_ROUNDS + 1):
         if not todo.size:
@@ -424,18 +516,22 @@ def _session_starts(world: World, pop: Population, s_user: np.ndarray, duration:
             slot[todo] = np.where(fallback[todo] >= 0, fallback[todo], prop)
             break
         dow = (day + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-        ok = (rng.random(m) < week_w[dow]) & (prop * HOUR + HOUR > lo[todo]) & (prop * HOUR < hi[todo])
-        # at most one session per (user, slot): keep the first claim, placed sessions first
-        placed = np.flatnonzero(slot >= 0)
+        ok = np.flatnonzero((rng.random(m) < week_w[dow]) & (prop * HOUR + HOUR > lo[todo])
+                            & (prop * HOUR < hi[todo]))
+        # at most one session per (user, slot): placed sessions keep theirs, then the first claim wins
         cand = todo[ok]
-        keys = np.concatenate([s_user[placed] * (1 << 40) + slot[placed], s_user[cand] * (1 << 40) + prop[ok]])
-        _, first = np.unique(keys, return_index=True)
-        win = np.zeros(len(keys), dtype=bool)
-        win[first] = True
-        won = win[placed.size:]
+        key = s_user[cand] * (1 << 40) + prop[ok]
+        at = np.searchsorted(taken, key)
+        free = np.flatnonzero(taken[np.minimum(at, taken.size - 1)] != key) if taken.size else np.arange(key.size)
+        new_keys, first = np.unique(key[free], return_index=True)
+        won = np.zeros(ok.size, dtype=bool)
+        won[free[first]] = True
+        taken = np.insert(taken, np.searchsorted(taken, new_keys), new_keys)
         slot[cand[won]] = prop[ok][won]
         fallback[cand[~won]] = prop[ok][~won]
-        todo = np.setdiff1d(todo, cand[won], assume_unique=True)
+        lost = np.ones(m, dtype=bool)
+        lost[ok[won]] = False
+        todo = todo[lost]
     room = np.maximum(HOUR - duration, 1)  # a session spans [start, start + duration]
     start = slot * HOUR + np.floor(rng.random(n_s) * room).astype(np.int64)
     return np.maximum(start, lo)
