@@ -126,6 +126,16 @@ def test_resolve_device() -> None:
             resolve_device("cuda")
 
 
+def test_one_device_and_seeding_implementation_for_models_and_generators() -> None:
+    import synthrec._torch as package_torch
+
+    assert resolve_device is package_torch.resolve_device and seeded is package_torch.seeded
+    assert package_torch.seeded_torch is seeded  # the name the sequence models use
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    with pytest.raises(ConfigError, match="'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'"):
+        resolve_device("meta")  # a torch device type we do not train on
+
+
 def test_seeded_leaves_global_rng_alone() -> None:
     torch.manual_seed(123)
     expected = torch.rand(3)

@@ -1,8 +1,8 @@
-"""Plumbing shared by the torch sequence models and generators: device choice, seeding, ordered
-sequences, windows, negative sampling.
+"""Plumbing shared by the torch models and generators: device choice, seeding, ordered sequences,
+windows, negative sampling.
 
 It sits at package level because both `synthrec.models` (SASRec, MF-BPR) and `synthrec.generators`
-(SequenceGenerator) use it, and generators never import models (DESIGN.md). It imports only
+(SequenceGenerator, and through `synthrec.generators._torch` the VAE and the GAN) use it, and generators never import models (DESIGN.md). It imports only
 `synthrec.data` and `synthrec.errors`; torch is imported inside the functions that need it, so importing
 this module stays cheap. Everything is plain torch (no Lightning); models run on the CPU unless a
 ``device`` is given.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,31 +20,42 @@ import scipy.sparse as sp
 from synthrec.data.interactions import ITEM, TIMESTAMP, USER, InteractionData
 from synthrec.errors import ConfigError, DataValidationError
 
+if TYPE_CHECKING:  # torch is imported inside the functions: importing this module stays cheap
+    import torch
 
-def resolve_device(device: Any) -> Any:
-    """A ``torch.device`` from ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"auto"`` or a device.
 
-    ``"auto"`` picks CUDA when available, else the CPU.
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """The torch device to train and sample on (the one implementation for models and generators).
+
+    Args:
+        device: ``None`` or ``"cpu"`` (the CPU), ``"auto"`` (CUDA when available, else the CPU), a CUDA
+            spec such as ``"cuda"`` / ``"cuda:1"``, ``"mps"`` (Apple GPUs), or a ``torch.device``.
+
+    Returns:
+        a ``torch.device`` of type cpu, cuda or mps.
 
     Raises:
-        ConfigError: the name is not a torch device, or CUDA/MPS is asked for but not available.
+        ConfigError: the spec is not a device name, names another device type, or asks for CUDA / MPS on a
+            machine without it (the message says to use ``device='cpu'`` or ``'auto'``).
     """
     import torch
 
-    if isinstance(device, torch.device):
-        dev = device
-    elif device == "auto":
-        dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        try:
-            dev = torch.device(str(device))
-        except (RuntimeError, TypeError) as exc:
-            raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r} "
-                              f"({exc})") from None
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = device if isinstance(device, torch.device) else torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r} "
+                          f"({exc})") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto', got {device!r}")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} asks for CUDA but torch sees no CUDA device; use device='cpu'")
+        raise ConfigError(f"device={device!r} but CUDA is not available here (torch sees no CUDA device); "
+                          "use device='cpu' or 'auto'")
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device={device!r} asks for MPS but it is not available; use device='cpu'")
+        raise ConfigError(f"device={device!r} but MPS is not available here; use device='cpu' or 'auto'")
     return dev
 
 
@@ -239,19 +250,43 @@ def sequences_to_segments(sequences: Any, n_rows: int, n_items: int) -> tuple[np
 
 
 @contextmanager
-def seeded_torch(seed: int, device: Any) -> Iterator[None]:
-    """Run a block with torch's global RNG seeded to ``seed`` and restored afterwards.
+def seeded(seed: int, device: str | torch.device | None) -> Iterator[None]:
+    """Run a block with torch's global RNG seeded to ``seed`` (and deterministic kernels on CUDA),
+    restoring the caller's random state and flags afterwards.
 
-    Weight initialisation and dropout draw from torch's global generator; forking it keeps a model's
-    training a function of its own ``seed`` without disturbing the caller's random state. The CUDA
-    generator of ``device`` is forked too when the device is a GPU.
+    Weight initialisation and dropout draw from torch's global generator; `torch.random.fork_rng` saves
+    it (and the CUDA generator of ``device``) and restores it on exit, so a model's training is a
+    function of its own ``seed`` without disturbing the caller. On CUDA, ``torch.use_deterministic_algorithms``
+    (warn-only) and cuDNN's deterministic flags are turned on inside the block and restored on exit; on
+    the CPU the kernels used here are deterministic already, and turning the flag on imports torch's
+    compiler stack (~7 s), so it is left alone. On the CPU, the same seed and the same number of threads
+    give bit-identical weights.
+
+    Args:
+        seed: int >= 0.
+        device: where the block runs (anything `resolve_device` accepts).
     """
     import torch
 
-    devices = [device] if getattr(device, "type", "cpu") == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    dev = resolve_device(device)
+    cuda = dev.type == "cuda"
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn_det, cudnn_bench = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    with torch.random.fork_rng(devices=[dev] if cuda else [], device_type="cuda" if cuda else "cpu"):
         torch.manual_seed(int(seed))
-        yield
+        if cuda:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_det, cudnn_bench
+
+
+#: the name the sequence models use for `seeded` (one implementation, two names)
+seeded_torch = seeded
 
 
 def item_positions(indptr: np.ndarray, items: np.ndarray, n_items: int) -> tuple[np.ndarray, np.ndarray]:

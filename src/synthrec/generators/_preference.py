@@ -24,6 +24,49 @@ What this base does (fit):
 4. *Ratings*: `RatingModel` (`synthrec.generators._ratings`) on the within-user rank of the subclass's
    pair scores.
 
+**Differential privacy** (``epsilon`` finite; `fit` then runs `_fit_private`). Neighbouring logs differ
+by one user and all her rows (user-level DP). Every statistic the fitted generator holds comes out of a
+mechanism of `synthrec.privacy`, recorded in one `PrivacyLedger` and composed by opacus's RDP accountant;
+everything else is post-processing of those releases:
+
+========================  ==========================================================  ================
+released                  what                                                        L2 sensitivity
+========================  ==========================================================  ================
+``dp_sgd``                the network's weights: DP-SGD, one user's whole item        C = max_grad_norm
+                          vector per example, Poisson rate q = B/N, fixed epochs       per step
+``activity_hist``         histogram of users' activity (distinct items, uncapped)     1
+                          on public log-spaced bins; also gives ñ
+``item_counts``           item counts of the capped rows (L = max_items_per_user)     √L
+``order_positions``       per-item sums of relative positions, capped rows            √L
+``order_spread``          Σ_u mean squared position residual                          1
+``start_coarse_hist``     yearly histogram of start times, 1970–2100                  1
+``start_hist``            64-bin start-time histogram inside the busy years           1
+``tempo_hist``            histogram of users' mean log gap                            1
+``span_hist``             histogram of users' log span                                1
+``gap_hist``              per-user-normalised histogram of gap residuals              1
+``mean_rating_hist``      histogram of users' mean rating                             1
+``rating_table``          per-user-normalised (bucket, affinity bin, level) table     1
+========================  ==========================================================  ================
+
+(the time rows only with timestamps, the rating rows only with ratings; each histogram mechanism and its
+post-processing is documented in `synthrec.generators._latent_factor_dp`, reused here.) The budget is
+split by `private_fit_shares` and turned into noise multipliers by
+`synthrec.privacy.calibrate_noise_multipliers` over the whole plan (DP-SGD's sampled Gaussian included),
+so the composed ε is at most the target. Under DP:
+
+* no user is held out and there is **no early stopping**: stopping on held-out users' likelihood would
+  read data outside the ledger, so the network trains exactly ``dp_epochs`` epochs, planned before
+  training;
+* the traits are drawn independently of each other (their DP histograms are marginal), no longer through
+  a fitted copula;
+* N (the number of users, for q = B/N) and the catalogue are treated as public, as in DP-SGD practice,
+  and so is the rating scale (``rating_levels``, or the log's distinct ratings);
+* the within-user rank that places a rated row in the rating table comes from the DP network applied to
+  the user's own history: it moves her rows between cells, but her rows weigh 1 in total whatever cells
+  they fall in, so the table's sensitivity stays 1.
+
+``privacy`` then reports ``{"epsilon": spent, "delta": δ, "ledger": ledger.to_dict(δ)}``.
+
 Sampling a block of new users: draw traits; the user's activity n_u is the trait quantile (rounded,
 clipped to [1, m]); logits ℓ_u from the network; n_u distinct items by Gumbel-top-k on ℓ_u (Kool, van
 Hoof & Welling 2019, ICML, eq. 8: sampling without replacement from softmax(ℓ_u)); events ordered by
@@ -32,6 +75,10 @@ Hoof & Welling 2019, ICML, eq. 8: sampling without replacement from softmax(ℓ_
 
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -42,6 +89,7 @@ from torch import nn
 
 from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
 from synthrec.errors import ConfigError, DataValidationError
+from synthrec.generators import _latent_factor_dp as dp
 from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
 from synthrec.generators._ratings import RatingModel
 from synthrec.generators._sampling import (
@@ -61,13 +109,66 @@ from synthrec.generators._torch import (
     split_users,
 )
 from synthrec.generators.base import BaseGenerator
+from synthrec.privacy import (
+    ContributionBound,
+    PlannedGaussian,
+    PrivacyLedger,
+    bound_user_contributions,
+    calibrate_noise_multipliers,
+    gaussian_mechanism,
+)
+
+#: share of the budget (in the sense of `synthrec.privacy.calibrate_noise_multipliers`) given to the
+#: network's DP-SGD; the history statistics share the rest in the proportions of
+#: `synthrec.generators._latent_factor_dp.SHARES`. With 0.5 on ml-100k-sized data (N = 943, B = 64,
+#: 20 epochs) DP-SGD's σ is within 10 % of what it gets with 0.9, while the histograms' noise halves.
+NETWORK_SHARE = 0.5
+#: the mechanisms of the history model under DP (`_latent_factor_dp` names; its Gram and taste sums
+#: are the latent-factor network's and are not used here)
+HISTORY_MECHANISMS = ("item_counts", "activity_hist", "order_positions", "order_spread", "mean_rating_hist",
+                      "rating_table", "start_coarse_hist", "start_hist", "tempo_hist", "span_hist", "gap_hist")
+#: the ledger name of the network's DP-SGD
+DP_SGD = "dp_sgd"
+
+
+@dataclass(frozen=True)
+class DPTrainingPlan:
+    """The network's share of a DP fit, fixed before training (what `_fit_network` must follow).
+
+    Attributes:
+        noise_multiplier: σ of DP-SGD (noise sd σ·C per step).
+        delta: δ of the whole fit.
+        epochs: epochs to train, exactly (no early stopping).
+        sample_rate: q = min(1, B/N).
+        steps: planned optimizer steps.
+        ledger: the fit's ledger; DP-SGD records its entry there.
+    """
+
+    noise_multiplier: float
+    delta: float
+    epochs: int
+    sample_rate: float
+    steps: int
+    ledger: PrivacyLedger
+
+
+def private_fit_shares(*, has_time: bool, has_rating: bool) -> dict[str, float]:
+    """Budget shares of a DP fit (summing to 1): ``NETWORK_SHARE`` for ``"dp_sgd"``, the rest split over
+    the history mechanisms the log needs (`HISTORY_MECHANISMS`) in `_latent_factor_dp`'s proportions."""
+    base = dp.plan_shares(has_time=has_time, has_rating=has_rating)
+    history = {k: v for k, v in base.items() if k in HISTORY_MECHANISMS}
+    total = sum(history.values())
+    return {DP_SGD: NETWORK_SHARE} | {k: (1.0 - NETWORK_SHARE) * v / total for k, v in history.items()}
 
 
 class PreferenceGenerator(BaseGenerator):
     """Shared fit/sample/persistence of the torch generators (see the module docstring).
 
     Subclasses set ``_NETWORKS`` (names of their `nn.Module` attributes) and the attributes
-    ``seed``, ``device``, ``chunk_users``, ``dp_hook``.
+    ``seed``, ``device``, ``chunk_users``, ``dp_hook``, ``batch_size`` and the DP settings checked by
+    `check_privacy_args` (``epsilon``, ``delta``, ``max_grad_norm``, ``dp_epochs``,
+    ``max_items_per_user``, ``rating_levels``). Under DP their `_fit_network` reads ``_dp_plan`` (a
+    `DPTrainingPlan`) and wraps the module that sees real users with `_make_private`.
     """
 
     _NETWORKS: ClassVar[tuple[str, ...]] = ()
@@ -77,6 +178,14 @@ class PreferenceGenerator(BaseGenerator):
     device: str | None
     chunk_users: int
     dp_hook: PrivacyHook | None
+    batch_size: int
+    epsilon: float | None = None
+    delta: float | None = None
+    max_grad_norm: float = 1.0
+    dp_epochs: int = 20
+    max_items_per_user: int = 64
+    rating_levels: tuple[float, ...] | None = None
+    _dp_plan: DPTrainingPlan | None = None
 
     # ------------------------------------------------------------------ subclass interface
 
@@ -137,12 +246,30 @@ class PreferenceGenerator(BaseGenerator):
         x = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=(n, m))
         self.n_items_ = m
         self.n_train_users_ = n
+        self.privacy_ledger_: PrivacyLedger | None = None
+        self.privacy_delta_ = 0.0
+        self._privacy_record: dict[str, Any] = {}
+        if self.is_private:
+            self._fit_private(frame, users, items, x, has_time, has_rating)
+        else:
+            train_rows, valid_rows = split_users(n, self.validation_fraction, self.seed)
+            self._fit_network(x, train_rows, valid_rows)
+            self._fit_history(frame, users, items, x, has_time, has_rating)
+        self.item_ids_ = data.item_ids
+        self.items_ = data.items
+        self.source_name_ = data.name
+        self._fitted = True
+        return self
 
-        # network (subclass)
-        train_rows, valid_rows = split_users(n, self.validation_fraction, self.seed)
-        self._fit_network(x, train_rows, valid_rows)
+    @property
+    def is_private(self) -> bool:
+        """True when `fit` runs with differential privacy (``epsilon`` set and finite)."""
+        return self.epsilon is not None and math.isfinite(self.epsilon)
 
-        # user traits
+    def _fit_history(self, frame: pl.DataFrame, users: np.ndarray, items: np.ndarray, x: sp.csr_matrix,
+                     has_time: bool, has_rating: bool) -> None:
+        """Exact (non-private) traits, order, time and rating models (module docstring, steps 2–4)."""
+        n, m = x.shape
         deg = np.diff(x.indptr).astype(np.float64)
         traits: list[np.ndarray] = [np.log(deg)]
         names = ["log_activity"]
@@ -162,19 +289,125 @@ class PreferenceGenerator(BaseGenerator):
             nm: EmpiricalQuantiles.fit(t if natural.get(nm) is None else natural[nm], max_knots=201)
             for nm, t in zip(names, traits, strict=True)
         }
-
-        # order, time, ratings
         self.order_model_ = OrderModel.fit(users, items, m)
         self.time_model_: TimeModel | None = time_model
         self.rating_model_: RatingModel | None = None
         if has_rating:
             scores = self._real_pair_scores(x, users, items)
             self.rating_model_ = RatingModel.fit(users, frame[RATING].to_numpy(), scores, n)
-        self.item_ids_ = data.item_ids
-        self.items_ = data.items
-        self.source_name_ = data.name
-        self._fitted = True
-        return self
+
+    # ------------------------------------------------------------------ differential privacy
+
+    def _fit_private(self, frame: pl.DataFrame, users: np.ndarray, items: np.ndarray, x: sp.csr_matrix,
+                     has_time: bool, has_rating: bool) -> None:
+        """User-level (ε, δ)-DP fit of the network and the history model (module docstring, "Differential
+        privacy"): plan and calibrate the budget, train the network for exactly ``dp_epochs`` epochs on all
+        users, then release the history statistics."""
+        assert self.epsilon is not None
+        n = x.shape[0]
+        delta = self.delta if self.delta is not None else min(1e-5, float(n) ** -1.1)
+        levels = public_rating_levels(frame[RATING].to_numpy(), self.rating_levels) if has_rating else None
+        from synthrec.privacy.dp_sgd import poisson_schedule  # imports opacus: only under DP
+
+        q, _, steps = poisson_schedule(n, self.batch_size, self.dp_epochs)
+        shares = private_fit_shares(has_time=has_time, has_rating=has_rating)
+        plan = [PlannedGaussian(k, v, q, steps) if k == DP_SGD else PlannedGaussian(k, v) for k, v in shares.items()]
+        sigmas = calibrate_noise_multipliers(plan, epsilon=float(self.epsilon), delta=delta)
+        ledger = PrivacyLedger()
+        self._dp_plan = DPTrainingPlan(sigmas[DP_SGD], delta, self.dp_epochs, q, steps, ledger)
+        self._dp_run: Any = None
+        try:
+            self._fit_network(x, np.arange(n, dtype=np.int64), np.empty(0, np.int64))
+            run = self._dp_run
+            if run is None or run.steps_taken() > steps:  # a bug in a subclass, never a user error
+                raise RuntimeError(f"{type(self).__name__}._fit_network did not train through _make_private "
+                                   f"within its {steps} planned steps")
+            taken = run.steps_taken()
+        finally:
+            self._dp_plan, self._dp_run = None, None
+        self._fit_history_private(frame, users, items, x, has_time, has_rating, levels, sigmas, ledger)
+        spent = ledger.spent(delta)
+        if spent > float(self.epsilon) * (1 + 1e-9):  # calibration guarantees this; never release otherwise
+            raise RuntimeError(f"DP fit spent ε = {spent} over the target {self.epsilon}")
+        self.privacy_ledger_ = ledger
+        self.privacy_delta_ = float(delta)
+        self._privacy_record = ledger.to_dict(delta)  # the accountant is slow for sampled steps: once
+        self.fit_report_["privacy"] = copy.deepcopy(self._privacy_record) | {
+            "epsilon_target": float(self.epsilon), "dp_sgd_steps_taken": taken,
+            "epsilon_alone": {e.name: _alone(e.name, ledger, delta) for e in ledger.gaussian},
+        }
+
+    def _make_private(self, module: nn.Module, optimizer: torch.optim.Optimizer, dataset: Any) -> Any:
+        """Wrap the module that sees real users for DP-SGD as ``_dp_plan`` says (call once, from
+        `_fit_network`, under DP). Returns the `synthrec.privacy.dp_sgd.PrivateTraining`; its loader yields
+        1-tuples ``(batch,)``, possibly of 0 users."""
+        from synthrec.privacy.dp_sgd import make_private_training
+
+        plan = self._dp_plan
+        assert plan is not None, "_make_private is for DP fits only"
+        run = make_private_training(module, optimizer, dataset, noise_multiplier=plan.noise_multiplier,
+                                    delta=plan.delta, epochs=plan.epochs, batch_size=self.batch_size,
+                                    max_grad_norm=float(self.max_grad_norm), seed=self.seed, ledger=plan.ledger,
+                                    name=DP_SGD)
+        if (run.sample_rate, run.steps) != (plan.sample_rate, plan.steps):  # the same poisson_schedule
+            raise RuntimeError(f"DP-SGD plan mismatch: q={run.sample_rate}, steps={run.steps} vs "
+                               f"q={plan.sample_rate}, steps={plan.steps} (the dataset must hold all N users)")
+        self._dp_run = run
+        return run
+
+    def _fit_history_private(
+        self, frame: pl.DataFrame, users: np.ndarray, items: np.ndarray, x: sp.csr_matrix, has_time: bool,
+        has_rating: bool, levels: np.ndarray | None, sigmas: dict[str, float], ledger: PrivacyLedger,
+    ) -> None:
+        """Traits, order, time and rating models from the DP releases of the module docstring's table
+        (mechanisms of `synthrec.generators._latent_factor_dp`); traits independent."""
+        m = x.shape[1]
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, 0x5EC]))
+        bound = ContributionBound(self.max_items_per_user)
+        keep = bound_user_contributions(users, self.max_items_per_user, seed=int(rng.integers(2**62)))
+        cu, ci = users[keep], items[keep]
+        deg = np.diff(x.indptr).astype(np.float64)
+        activity, n_noisy = dp.activity_quantiles(deg, m, sigmas["activity_hist"], rng, ledger)
+        counts = gaussian_mechanism(np.bincount(ci, minlength=m).astype(np.float64), sensitivity=bound.counts_l2,
+                                    noise_multiplier=sigmas["item_counts"], rng=rng, ledger=ledger,
+                                    name="item_counts")
+        names = ["log_activity"] + (["mean_rating"] if has_rating else [])
+        quantiles: dict[str, EmpiricalQuantiles] = {"log_activity": activity}
+        self.time_model_ = None
+        if has_time:
+            self.time_model_, time_q = dp.time_model(users, frame[TIMESTAMP].to_numpy().astype(np.int64), sigmas,
+                                                     rng, ledger)
+            names += ["start_time", "tempo", "log_span"]
+            quantiles.update(time_q)
+        self.order_model_ = dp.order_model(cu, ci, m, np.maximum(counts, 0.0), n_noisy, bound, sigmas, rng, ledger)
+        self.rating_model_ = None
+        if has_rating:
+            assert levels is not None
+            scores = self._real_pair_scores(x, cu, ci)
+            self.rating_model_, quantiles["mean_rating"] = dp.rating_model(
+                users, frame[RATING].to_numpy().astype(np.float64), levels, keep, scores, sigmas, rng, ledger)
+        d = len(names)  # independent traits: a standard normal copula
+        self.trait_model_ = GaussianMixture(weights=np.ones(1), means=np.zeros((1, d)), chols=np.eye(d)[None],
+                                            log_likelihood=float("nan"))
+        self.trait_names_ = names
+        self.trait_quantiles_ = quantiles
+
+    @property
+    def privacy(self) -> dict[str, object]:
+        """The fitted guarantee: ``{"epsilon", "delta", "ledger"}`` (as
+        `synthrec.generators.latent_factor.LatentFactorGenerator.privacy`; JSON-ready).
+
+        A DP fit reports the ε its ledger's composed spend gives at δ (≤ the requested ε) and the ledger as a
+        dict; a non-DP fit reports ε = ∞, δ = 0 and no ledger.
+
+        Raises:
+            NotFittedError: before `fit`.
+        """
+        self._require_fitted()
+        if getattr(self, "privacy_ledger_", None) is None:
+            return {"epsilon": float("inf"), "delta": 0.0, "ledger": None}
+        record = copy.deepcopy(self._privacy_record)
+        return {"epsilon": record["epsilon"], "delta": record["delta"], "ledger": record}
 
     # ------------------------------------------------------------------ sampling
 
@@ -244,7 +477,8 @@ class PreferenceGenerator(BaseGenerator):
         """Networks are pickled as CPU state dicts (load on any device); the DP hook is not kept."""
         state = self.__dict__.copy()
         state["dp_hook"] = None
-        state.pop("device_", None)
+        for transient in ("device_", "_dp_plan", "_dp_run"):
+            state.pop(transient, None)
         for name in self._NETWORKS:
             if name in state:
                 state[name] = cpu_state(state[name])
@@ -283,3 +517,60 @@ def check_float(
     if not ok:
         rng = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
         raise ConfigError(f"{name} must be a number in {rng}, got {value!r}")
+
+
+def check_privacy_args(
+    *, epsilon: object, delta: object, max_grad_norm: object, dp_epochs: object, max_items_per_user: object,
+    rating_levels: object, dp_hook: object,
+) -> None:
+    """Validate the DP settings of a preference generator.
+
+    Raises:
+        ConfigError: ε not None and not > 0 (``inf`` = no privacy); δ not None and not in (0, 1);
+            max_grad_norm not finite > 0; dp_epochs or max_items_per_user not an int ≥ 1; rating_levels
+            not None and not a non-empty sequence of finite numbers; or a finite ε together with
+            ``dp_hook`` (one DP mechanism at a time).
+    """
+    if epsilon is not None and not (isinstance(epsilon, (int, float, np.floating)) and not isinstance(epsilon, bool)
+                                    and float(epsilon) > 0):
+        raise ConfigError(f"epsilon must be None or a number > 0 (inf = no privacy), got {epsilon!r}")
+    if delta is not None:
+        check_float("delta", delta, 0.0, 1.0, lo_open=True, hi_open=True)
+    check_float("max_grad_norm", max_grad_norm, 0.0, np.inf, lo_open=True)
+    check_int("dp_epochs", dp_epochs, 1)
+    check_int("max_items_per_user", max_items_per_user, 1)
+    if rating_levels is not None:
+        levels = np.asarray(rating_levels, dtype=np.float64) if isinstance(rating_levels, Sequence) else None
+        if levels is None or levels.ndim != 1 or not levels.size or not np.isfinite(levels).all():
+            raise ConfigError(f"rating_levels must be None or a non-empty sequence of finite numbers, got "
+                              f"{rating_levels!r}")
+    if epsilon is not None and math.isfinite(float(epsilon)) and dp_hook is not None:  # type: ignore[arg-type]
+        raise ConfigError("epsilon and dp_hook both make training private: give one (epsilon runs DP-SGD "
+                          "through opacus and accounts for every released statistic; dp_hook is your own)")
+
+
+def public_rating_levels(ratings: np.ndarray, given: Sequence[float] | None) -> np.ndarray:
+    """The rating scale a DP fit treats as public: ``given`` (sorted, distinct) or the log's distinct
+    ratings (at most 64; more would publish the data's own values).
+
+    Raises:
+        ConfigError: no ``given`` and more than 64 distinct ratings in the log.
+    """
+    if given is not None:
+        return np.unique(np.asarray(given, dtype=np.float64))
+    levels = np.unique(np.asarray(ratings, dtype=np.float64))
+    if len(levels) > 64:
+        raise ConfigError(f"the log has {len(levels)} distinct ratings; a DP fit needs the rating scale as "
+                          "public knowledge: pass rating_levels=[...] (e.g. [1, 2, 3, 4, 5])")
+    return levels
+
+
+def _alone(name: str, ledger: PrivacyLedger, delta: float) -> float:
+    """ε of one Gaussian entry of ``ledger`` on its own at ``delta`` (for the report; the guarantee is
+    the composed spend, smaller than the sum of these)."""
+    alone = PrivacyLedger()
+    for e in ledger.gaussian:
+        if e.name == name:
+            alone.record_gaussian(e.name, noise_multiplier=e.noise_multiplier, sensitivity=e.sensitivity,
+                                  sample_rate=e.sample_rate, steps=e.steps)
+    return alone.spent(delta)

@@ -1,7 +1,8 @@
 """Shared torch plumbing of the deep generators (`synthrec.generators.vae`, `synthrec.generators.gan`).
 
-* `resolve_device`: ``None``/``"cpu"``/``"cuda"``/``"auto"`` → a `torch.device`, with a clear error.
-* `seeded`: a context that seeds torch and turns on deterministic algorithms *locally* (restored after).
+* `resolve_device`, `seeded`: re-exported from `synthrec._torch` (one implementation for models and
+  generators): device choice with a clear error; a context that seeds torch and, on CUDA, turns on
+  deterministic algorithms *locally* (restored after).
 * `check_memory`: refuses up front a batch × catalogue size that would exceed a memory budget.
 * `CsrRows` / `make_loader` / `dense_rows`: users' binary item vectors from a CSR matrix, one user per
   example, densified per batch (memory: batch × n_items floats). Users are rows, items are columns: no
@@ -18,8 +19,7 @@ replace (module, optimizer, data_loader) before training.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -27,7 +27,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from synthrec._torch import resolve_device, seeded
 from synthrec.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_MEMORY_BUDGET_MB", "CsrRows", "EarlyStopping", "PrivacyHook", "check_memory", "cpu_state",
+    "dense_rows", "estimate_memory_bytes", "load_device", "load_network", "make_loader", "n_parameters",
+    "resolve_device", "seeded", "split_users", "unwrap",
+]
 
 #: default budget for the dense per-batch tensors and the parameters of one deep generator, in MiB
 DEFAULT_MEMORY_BUDGET_MB = 2048
@@ -41,77 +48,32 @@ PrivacyHook = Callable[
 ]
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """The torch device to train and sample on.
-
-    Args:
-        device: ``None`` or ``"cpu"`` (the default everywhere), ``"auto"`` (CUDA when available, else
-            CPU), or any CUDA spec such as ``"cuda"`` / ``"cuda:1"`` / a `torch.device`.
-
-    Raises:
-        ConfigError: the spec is not a valid device string, or names CUDA on a machine without it.
-    """
-    if device is None:
-        return torch.device("cpu")
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(f"device must be 'cpu', 'cuda[:index]' or 'auto', got {device!r} ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device={device!r} but CUDA is not available here; use device='cpu' or 'auto'")
-    if dev.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device must be 'cpu', 'cuda[:index]' or 'auto', got {device!r}")
-    return dev
-
-
-@contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's global generators and use deterministic algorithms inside the block only.
-
-    Layers such as dropout and initialisers draw from torch's global generator; `torch.random.fork_rng`
-    saves it (and the device's CUDA generator) and restores it on exit, so callers' random state is not
-    touched. On CUDA, ``torch.use_deterministic_algorithms`` and cuDNN's deterministic flags are turned on
-    and restored on exit (on CPU the kernels used here are deterministic already, and turning the flag on
-    imports torch's compiler stack, ~7 s). On CPU, the same seed and the same number of threads give
-    bit-identical weights.
-    """
-    devices = [device] if device.type == "cuda" else []
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    was_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    cudnn_det, cudnn_bench = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
-    with torch.random.fork_rng(devices=devices, device_type=device.type):
-        torch.manual_seed(seed)
-        if device.type == "cuda":  # the CPU kernels we use are deterministic; the flag's first use costs ~7 s
-            torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(was_deterministic, warn_only=was_warn_only)
-            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_det, cudnn_bench
-
-
-def estimate_memory_bytes(batch_rows: int, n_items: int, n_params: int, *, dense_copies: int = 8) -> int:
+def estimate_memory_bytes(
+    batch_rows: int, n_items: int, n_params: int, *, dense_copies: int = 8, per_example_grads: bool = False
+) -> int:
     """Rough peak bytes of one training step: ``dense_copies`` float32 (batch × n_items) tensors
     (input, logits, softmax, their gradients, ...) plus 4 float32 copies of the parameters (weights,
-    gradients, two Adam moments)."""
-    return 4 * (dense_copies * batch_rows * n_items + 4 * n_params)
+    gradients, two Adam moments), plus — under DP-SGD (``per_example_grads``) — one float32 gradient of
+    every parameter per example of the batch (opacus keeps per-example gradients to clip them)."""
+    per_example = batch_rows * n_params if per_example_grads else 0
+    return 4 * (dense_copies * batch_rows * n_items + 4 * n_params + per_example)
 
 
-def check_memory(batch_rows: int, n_items: int, n_params: int, budget_mb: float, *, what: str) -> None:
+def check_memory(
+    batch_rows: int, n_items: int, n_params: int, budget_mb: float, *, what: str, per_example_grads: bool = False
+) -> None:
     """Raise before training when `estimate_memory_bytes` exceeds ``budget_mb`` MiB.
 
     Raises:
         ConfigError: naming the batch size, the catalogue size and what to change.
     """
-    need = estimate_memory_bytes(batch_rows, n_items, n_params)
+    need = estimate_memory_bytes(batch_rows, n_items, n_params, per_example_grads=per_example_grads)
     if need > budget_mb * 2**20:
+        dp = " and per-user gradients (DP-SGD)" if per_example_grads else ""
         raise ConfigError(
-            f"{what}: a batch of {batch_rows:,} users × {n_items:,} items with {n_params:,} parameters needs about "
-            f"{need / 2**20:,.0f} MiB, over the memory budget of {budget_mb:,.0f} MiB; lower batch_size or the "
-            "hidden sizes, filter rare items, or raise memory_budget_mb"
+            f"{what}: a batch of {batch_rows:,} users × {n_items:,} items with {n_params:,} parameters{dp} needs "
+            f"about {need / 2**20:,.0f} MiB, over the memory budget of {budget_mb:,.0f} MiB; lower batch_size or "
+            "the hidden sizes, filter rare items, or raise memory_budget_mb"
         )
 
 

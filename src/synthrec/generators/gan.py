@@ -19,9 +19,21 @@ where x is a real user's binary item vector, G̃(z) = sigmoid(G(z)) ∈ (0, 1)^m
 preference vector (CFGAN's real-valued purchase vector), ``n_critic`` critic steps per generator step,
 Adam(lr, β₁ = 0.5, β₂ = 0.9). The Wasserstein critic keeps giving useful gradients on sparse,
 high-dimensional binary vectors where CFGAN's saturating BCE discriminator does not, and it needs no
-conditioning. Under DP-SGD (``dp_hook``) the gradient penalty's double backward is not supported by
-per-example-gradient hooks, so ``gradient_penalty=0`` is required and the critic's weights are clipped to
-±``clip_value`` instead (the original WGAN, Arjovsky, Chintala & Bottou 2017, ICML, Alg. 1).
+conditioning. Under DP-SGD (``epsilon`` or ``dp_hook``) the gradient penalty's double backward is not
+supported by per-example-gradient hooks, so ``gradient_penalty=0`` is required and the critic's weights
+are clipped to ±``clip_value`` instead (the original WGAN, Arjovsky, Chintala & Bottou 2017, ICML, Alg. 1).
+
+**Differential privacy** (``epsilon`` finite): user-level (ε, δ)-DP as in DP-GAN training (Xie, Lin,
+Wang, Wang & Zhou 2018, "Differentially private generative adversarial network", arXiv:1802.06739,
+Alg. 1). Only the critic reads real users, so only the critic is trained with DP-SGD
+(`synthrec.privacy.dp_sgd`): Poisson batches of real users with q = B/N over all N users, one example
+per user. Each critic step scores the batch's b fake rows and b real rows in *one* forward pass (per-
+example gradients need a single pass per step); every row's gradient is clipped to ``max_grad_norm`` and
+a real user appears in exactly one row, so a step's L2 sensitivity is the clipping norm. Weight clipping
+and the generator's updates only read the critic's (already private) weights: post-processing. No hold-out
+and no early stopping (``dp_epochs`` epochs); the fit-time mode-collapse report is skipped (it reads real
+users; call `CFGANGenerator.collapse_report` yourself as an audit). Activity, time and rating models come
+from DP histograms (`synthrec.generators._preference`, "Differential privacy", lists every release).
 
 **As a generator.** A new user draws z ~ N(0, I), gets the preference vector p = G̃(z), an activity n_u
 from the fitted activity distribution (with her other traits, `synthrec.generators._preference`), and n_u
@@ -42,6 +54,8 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -54,7 +68,7 @@ from torch import nn
 from synthrec.data.interactions import InteractionData
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.evaluation.privacy import jaccard_nearest
-from synthrec.generators._preference import PreferenceGenerator, check_float, check_int
+from synthrec.generators._preference import PreferenceGenerator, check_float, check_int, check_privacy_args
 from synthrec.generators._torch import (
     DEFAULT_MEMORY_BUDGET_MB,
     CsrRows,
@@ -248,7 +262,8 @@ class CFGANGenerator(PreferenceGenerator):
         critic_hidden: width of the critic's first hidden layer (the second is half; ≥ 2).
         batch_size: real users per critic step (≥ 1).
         n_critic: critic steps per generator step (≥ 1; WGAN-GP: 5).
-        gradient_penalty: λ (≥ 0; WGAN-GP: 10). Must be 0 with ``dp_hook`` (then weights are clipped).
+        gradient_penalty: λ (≥ 0; WGAN-GP: 10). Must be 0 with ``dp_hook`` or a finite ``epsilon`` (then
+            weights are clipped).
         clip_value: critic weight clipping when ``gradient_penalty == 0`` (> 0).
         lr: Adam learning rate of both networks (> 0); betas (0.5, 0.9).
         max_epochs: passes of the real users through the critic, at most (≥ 1).
@@ -260,14 +275,27 @@ class CFGANGenerator(PreferenceGenerator):
         device: ``None``/``"cpu"`` (default), ``"cuda[:i]"`` or ``"auto"``.
         seed: seeds weights, noise, batch order, validation hold-out and the trait model.
         dp_hook: optional `PrivacyHook` applied once to (critic, critic optimizer, real-data loader) — the
-            critic is the only part that sees real users. Not saved with the generator.
+            critic is the only part that sees real users. Not saved with the generator. Your own
+            accounting: for a guarantee that covers the whole fitted generator, use ``epsilon`` instead.
+        epsilon: None or ``inf`` (default) for the exact fit; a finite ε > 0 for a user-level (ε, δ)-DP fit
+            (module docstring) whose spend is ``privacy["epsilon"]`` (≤ ε). Needs ``gradient_penalty=0``.
+        delta: δ ∈ (0, 1) of the DP fit; default min(10⁻⁵, N^−1.1) for N users (below 1/N).
+        max_grad_norm: C > 0, the per-row gradient clipping norm of the critic's DP-SGD.
+        dp_epochs: epochs of the DP fit, exactly (≥ 1; ``max_epochs`` and ``patience`` apply only to the
+            exact fit).
+        max_items_per_user: L ≥ 1, the cap on a user's rows in the DP item counts, order positions and
+            rating table.
+        rating_levels: the public rating scale of the DP fit (default: the log's distinct ratings, ≤ 64).
 
     Raises:
-        ConfigError: an argument is out of range, or ``dp_hook`` with ``gradient_penalty > 0``.
+        ConfigError: an argument is out of range, ``dp_hook`` or a finite ``epsilon`` with
+            ``gradient_penalty > 0``, or both ``dp_hook`` and a finite ``epsilon``.
 
     Fitted attributes: ``generator_`` (`PreferenceNet`), ``critic_`` (`Critic`), ``fit_report_`` (epochs,
-    best_epoch, valid_log_likelihood history (nats per user), critic/generator losses, seconds),
-    ``collapse_report_`` (`CollapseReport` on the fitted data), and those of `PreferenceGenerator`.
+    best_epoch, valid_log_likelihood history (nats per user; empty under DP), critic/generator losses,
+    early_stopping, seconds, and under DP ``privacy``), ``collapse_report_`` (`CollapseReport` on the
+    fitted data; None under DP), ``privacy`` (property: ``{"epsilon", "delta", "ledger"}``), and those of
+    `PreferenceGenerator`.
     """
 
     _NETWORKS: ClassVar[tuple[str, ...]] = ("generator_", "critic_")
@@ -292,6 +320,12 @@ class CFGANGenerator(PreferenceGenerator):
         device: str | None = None,
         seed: int = 0,
         dp_hook: PrivacyHook | None = None,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
+        dp_epochs: int = 20,
+        max_items_per_user: int = 64,
+        rating_levels: Sequence[float] | None = None,
     ) -> None:
         for name, value, lo in (("noise_dim", noise_dim, 1), ("hidden", hidden, 1), ("critic_hidden", critic_hidden, 2),
                                 ("batch_size", batch_size, 1), ("n_critic", n_critic, 1),
@@ -303,9 +337,14 @@ class CFGANGenerator(PreferenceGenerator):
         check_float("clip_value", clip_value, 0.0, np.inf, lo_open=True)
         check_float("lr", lr, 0.0, np.inf, lo_open=True)
         check_float("memory_budget_mb", memory_budget_mb, 0.0, np.inf, lo_open=True)
-        if dp_hook is not None and gradient_penalty > 0:
-            raise ConfigError("dp_hook needs gradient_penalty=0: per-example gradient hooks (DP-SGD) do not "
-                              "support the penalty's double backward; the critic is then weight-clipped")
+        check_privacy_args(epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, dp_epochs=dp_epochs,
+                           max_items_per_user=max_items_per_user, rating_levels=rating_levels, dp_hook=dp_hook)
+        for what, on in (("dp_hook", dp_hook is not None),
+                         ("a finite epsilon", epsilon is not None and np.isfinite(epsilon))):
+            if on and gradient_penalty > 0:
+                raise ConfigError(f"{what} needs gradient_penalty=0: per-example gradient hooks (DP-SGD) do not "
+                                  "support the penalty's double backward; the critic is then weight-clipped "
+                                  "to ±clip_value (pass gradient_penalty=0.0, and e.g. clip_value=0.01)")
         self.noise_dim, self.hidden, self.critic_hidden = noise_dim, hidden, critic_hidden
         self.batch_size, self.n_critic = batch_size, n_critic
         self.gradient_penalty, self.clip_value, self.lr = float(gradient_penalty), float(clip_value), float(lr)
@@ -313,11 +352,17 @@ class CFGANGenerator(PreferenceGenerator):
         self.collapse_users = collapse_users
         self.memory_budget_mb = float(memory_budget_mb)
         self.chunk_users, self.device, self.seed, self.dp_hook = chunk_users, device, seed, dp_hook
+        self.epsilon = None if epsilon is None else float(epsilon)
+        self.delta = None if delta is None else float(delta)
+        self.max_grad_norm, self.dp_epochs = float(max_grad_norm), dp_epochs
+        self.max_items_per_user = max_items_per_user
+        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
 
     def __repr__(self) -> str:
         state = "fitted" if self._fitted else "not fitted"
+        dp = f", epsilon={self.epsilon}" if self.is_private else ""
         return (f"CFGANGenerator(noise_dim={self.noise_dim}, hidden={self.hidden}, "
-                f"gradient_penalty={self.gradient_penalty}, device={self.device!r}, {state})")
+                f"gradient_penalty={self.gradient_penalty}{dp}, device={self.device!r}, {state})")
 
     def _build_network(self, name: str) -> nn.Module:
         if name == "critic_":
@@ -329,10 +374,16 @@ class CFGANGenerator(PreferenceGenerator):
     def fit(self, data: InteractionData) -> CFGANGenerator:
         """Fit (see `PreferenceGenerator.fit`), then measure mode collapse on ``data``.
 
+        Under DP the report is skipped (``collapse_report_`` is None): it reads the real users, and the
+        fitted generator must hold nothing but DP releases.
+
         Warns:
             ModeCollapseWarning: `mode_collapse_report` flags collapse (its reasons are in the message).
         """
         super().fit(data)
+        self.collapse_report_: CollapseReport | None = None
+        if self.is_private:
+            return self
         self.collapse_report_ = self.collapse_report(data, n_users=self.collapse_users, seed=self.seed)
         if self.collapse_report_.collapsed:
             warnings.warn("CFGANGenerator looks mode-collapsed: " + "; ".join(self.collapse_report_.reasons),
@@ -349,35 +400,52 @@ class CFGANGenerator(PreferenceGenerator):
 
     def _fit_network(self, x: sp.csr_matrix, train_rows: np.ndarray, valid_rows: np.ndarray) -> None:
         dev, m = self.device_, x.shape[1]
+        private = self._dp_plan is not None
         started = time.perf_counter()
-        with seeded(self.seed, dev):
+        with seeded(self.seed, dev), warnings.catch_warnings():
+            # opacus's hooks fire on a first layer whose input needs no gradient; harmless
+            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
             gen: nn.Module = PreferenceNet(self.noise_dim, self.hidden, m)
             critic: nn.Module = Critic(m, self.critic_hidden)
-            check_memory(min(self.batch_size, len(train_rows)), m, n_parameters(gen, critic), self.memory_budget_mb,
-                         what="CFGANGenerator")
+            # under DP the critic sees 2b rows per step (fake and real) and keeps a gradient per row
+            check_memory(min(self.batch_size, len(train_rows)) * (2 if private else 1), m,
+                         n_parameters(gen, critic), self.memory_budget_mb, what="CFGANGenerator",
+                         per_example_grads=private)
             gen, critic = gen.to(dev), critic.to(dev)
             opt_g = torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.9))
             opt_d: torch.optim.Optimizer = torch.optim.Adam(critic.parameters(), lr=self.lr, betas=(0.5, 0.9))
-            loader = make_loader(CsrRows(x, train_rows), self.batch_size, self.seed)
-            if self.dp_hook is not None:
-                critic, opt_d, loader = self.dp_hook(critic, opt_d, loader)
+            dataset = CsrRows(x, train_rows)
+            if private:
+                run = self._make_private(critic, opt_d, dataset)
+                critic, opt_d, loader, epochs = run.module, run.optimizer, run.loader, self.dp_epochs
+            else:
+                loader, epochs = make_loader(dataset, self.batch_size, self.seed), self.max_epochs
+                if self.dp_hook is not None:
+                    critic, opt_d, loader = self.dp_hook(critic, opt_d, loader)
             stopper = EarlyStopping(self.patience)
+            early_stopping = len(valid_rows) > 0 and not private  # under DP: no held-out users, fixed epochs
             val_noise = torch.randn((self.valid_samples, self.noise_dim),
                                     generator=torch.Generator().manual_seed(self.seed))
             d_hist: list[float] = []
             g_hist: list[float] = []
             steps = epoch = 0
-            for epoch in range(self.max_epochs):
+            for epoch in range(epochs):
                 gen.train()
                 critic.train()
                 d_sum = g_sum = 0.0
                 n_d = n_g = 0
                 for real in loader:
+                    if isinstance(real, (list, tuple)):  # DP loaders yield (batch,)
+                        real = real[0]
                     real = real.to(dev)
                     b = len(real)
                     with torch.no_grad():
                         fake = torch.sigmoid(gen(torch.randn((max(b, 1), self.noise_dim), device=dev)))[:b]
-                    loss_d = (critic(fake).sum() - critic(real).sum()) / max(b, 1)
+                    if private:  # one pass over the 2b rows: one per-example gradient per row
+                        scores = critic(torch.cat([fake, real]))
+                        loss_d = (scores[:b].sum() - scores[b:].sum()) / max(2 * b, 1)
+                    else:
+                        loss_d = (critic(fake).sum() - critic(real).sum()) / max(b, 1)
                     if self.gradient_penalty > 0 and b > 0:
                         loss_d = loss_d + self.gradient_penalty * _gradient_penalty(critic, real, fake)
                     opt_d.zero_grad(set_to_none=True)
@@ -390,23 +458,30 @@ class CFGANGenerator(PreferenceGenerator):
                     d_sum, n_d, steps = d_sum + float(loss_d.detach()), n_d + 1, steps + 1
                     if steps % self.n_critic == 0:
                         z = torch.randn((self.batch_size, self.noise_dim), device=dev)
-                        loss_g = -critic(torch.sigmoid(gen(z))).mean()
-                        opt_g.zero_grad(set_to_none=True)
-                        loss_g.backward()
+                        with _frozen(critic):
+                            loss_g = -critic(torch.sigmoid(gen(z))).mean()
+                            opt_g.zero_grad(set_to_none=True)
+                            loss_g.backward()
                         opt_g.step()
                         g_sum, n_g = g_sum + float(loss_g.detach()), n_g + 1
                 d_hist.append(d_sum / max(n_d, 1))
                 g_hist.append(g_sum / max(n_g, 1) if n_g else float("nan"))
-                if len(valid_rows) and stopper.step(
+                if early_stopping and stopper.step(
                         -self._valid_log_likelihood(unwrap(gen), x, valid_rows, val_noise), epoch, gen, critic):
                     break
-            stopper.restore(gen, critic)
+            if early_stopping:
+                stopper.restore(gen, critic)
+        if private:  # the released critic is a plain module: no opacus hooks or per-example gradients
+            critic = critic.to_standard_module()  # type: ignore[operator]
         self.generator_ = unwrap(gen).eval()
         self.critic_ = unwrap(critic).eval()
+        for net in (self.generator_, self.critic_):
+            net.zero_grad(set_to_none=True)  # keep weights only
         self.fit_report_: dict[str, Any] = {
-            "epochs": epoch + 1, "best_epoch": stopper.best_epoch if len(valid_rows) else epoch,
+            "epochs": epoch + 1, "best_epoch": stopper.best_epoch if early_stopping else epoch,
             "valid_log_likelihood": [-v for v in stopper.history], "critic_loss": d_hist,
-            "generator_loss": g_hist, "seconds": round(time.perf_counter() - started, 3),
+            "generator_loss": g_hist, "early_stopping": early_stopping,
+            "seconds": round(time.perf_counter() - started, 3),
         }
 
     @torch.no_grad()
@@ -447,6 +522,25 @@ class _LogSigmoid(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return F.logsigmoid(self.gen(z))
+
+
+@contextmanager
+def _frozen(critic: nn.Module) -> Iterator[None]:
+    """The critic as a fixed function during a generator step: its parameters collect no gradient and a
+    per-example-gradient wrapper (opacus) records nothing, so the next private critic step starts clean."""
+    params = [p for p in critic.parameters() if p.requires_grad]
+    hooks = getattr(critic, "disable_hooks", None) is not None
+    for p in params:
+        p.requires_grad_(False)
+    if hooks:
+        critic.disable_hooks()  # type: ignore[operator]
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+        if hooks:
+            critic.enable_hooks()  # type: ignore[operator]
 
 
 def _gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:

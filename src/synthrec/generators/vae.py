@@ -25,11 +25,21 @@ samples fall where the decoder was never trained.
 **Early stopping** on the held-out users' (10 %, seeded) negative ELBO with β = 1 — an upper bound on
 their negative log-likelihood per user — with a fixed ε, so the criterion is deterministic; the best
 weights are restored.
+
+**Differential privacy** (``epsilon`` finite): user-level (ε, δ)-DP. The network is trained with DP-SGD
+(`synthrec.privacy.dp_sgd`): one example is one user's whole item vector, so clipping her gradient to
+``max_grad_norm`` bounds her influence on each step; Poisson batches with q = B/N over all N users; no
+hold-out and no early stopping (``dp_epochs`` epochs, planned before training). Dropout and the
+reparameterisation noise are per example, so per-user clipping still holds. Activity, time and rating
+models come from DP histograms; the budget split and every released statistic with its sensitivity are
+listed in `synthrec.generators._preference` ("Differential privacy").
 """
 
 from __future__ import annotations
 
 import time
+import warnings
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -38,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthrec.generators._preference import PreferenceGenerator, check_float, check_int
+from synthrec.generators._preference import PreferenceGenerator, check_float, check_int, check_privacy_args
 from synthrec.generators._torch import (
     DEFAULT_MEMORY_BUDGET_MB,
     CsrRows,
@@ -125,13 +135,26 @@ class MultVAEGenerator(PreferenceGenerator):
         seed: seeds the weights, dropout, batch order, validation hold-out and the trait model.
         dp_hook: optional `PrivacyHook` ``(module, optimizer, loader) -> (module, optimizer, loader)``
             applied once before training, e.g. opacus's ``PrivacyEngine.make_private`` (one user per
-            example, so its per-example clipping is per user). Not saved with the generator.
+            example, so its per-example clipping is per user). Not saved with the generator. Your own
+            accounting: for a guarantee that covers the whole fitted generator, use ``epsilon`` instead.
+        epsilon: None or ``inf`` (default) for the exact fit; a finite ε > 0 for a user-level (ε, δ)-DP fit
+            (module docstring) whose spend is ``privacy["epsilon"]`` (≤ ε).
+        delta: δ ∈ (0, 1) of the DP fit; default min(10⁻⁵, N^−1.1) for N users (below 1/N).
+        max_grad_norm: C > 0, the per-user gradient clipping norm of DP-SGD.
+        dp_epochs: epochs of the DP fit, exactly (≥ 1; ``max_epochs`` and ``patience`` apply only to the
+            exact fit).
+        max_items_per_user: L ≥ 1, the cap on a user's rows in the DP item counts, order positions and
+            rating table (not in DP-SGD, which bounds a user by clipping).
+        rating_levels: the public rating scale of the DP fit (default: the log's distinct ratings, ≤ 64).
 
     Raises:
-        ConfigError: an argument is out of range (the message names it and the valid range).
+        ConfigError: an argument is out of range (the message names it and the valid range), or a finite
+            ``epsilon`` together with ``dp_hook``.
 
     Fitted attributes: ``vae_`` (`MultVAE`, eval mode, on ``device_``), ``fit_report_`` (dict: epochs,
-    best_epoch, valid_neg_elbo history (nats per user), train_loss history, seconds), and those of
+    best_epoch, valid_neg_elbo history (nats per user; empty under DP), train_loss history, seconds,
+    early_stopping (bool), and under DP ``privacy``: the ledger, the target, the DP-SGD steps taken and
+    each mechanism's ε alone), ``privacy`` (property: ``{"epsilon", "delta", "ledger"}``), and those of
     `PreferenceGenerator` (trait, order, time, rating models).
 
     Measured (``benchmarks/deep_generators_ml100k.py``, ml-100k leave-last-out train, a shared 2-core
@@ -161,6 +184,12 @@ class MultVAEGenerator(PreferenceGenerator):
         device: str | None = None,
         seed: int = 0,
         dp_hook: PrivacyHook | None = None,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        max_grad_norm: float = 1.0,
+        dp_epochs: int = 20,
+        max_items_per_user: int = 64,
+        rating_levels: Sequence[float] | None = None,
     ) -> None:
         for name, value, lo in (("hidden", hidden, 1), ("latent", latent, 1), ("anneal_epochs", anneal_epochs, 0),
                                 ("batch_size", batch_size, 1), ("max_epochs", max_epochs, 1),
@@ -171,16 +200,24 @@ class MultVAEGenerator(PreferenceGenerator):
         check_float("lr", lr, 0.0, np.inf, lo_open=True)
         check_float("weight_decay", weight_decay, 0.0, np.inf)
         check_float("memory_budget_mb", memory_budget_mb, 0.0, np.inf, lo_open=True)
+        check_privacy_args(epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, dp_epochs=dp_epochs,
+                           max_items_per_user=max_items_per_user, rating_levels=rating_levels, dp_hook=dp_hook)
         self.hidden, self.latent, self.dropout = hidden, latent, float(dropout)
         self.beta_max, self.anneal_epochs = float(beta_max), anneal_epochs
         self.batch_size, self.lr, self.weight_decay = batch_size, float(lr), float(weight_decay)
         self.max_epochs, self.patience = max_epochs, patience
         self.memory_budget_mb = float(memory_budget_mb)
         self.chunk_users, self.device, self.seed, self.dp_hook = chunk_users, device, seed, dp_hook
+        self.epsilon = None if epsilon is None else float(epsilon)
+        self.delta = None if delta is None else float(delta)
+        self.max_grad_norm, self.dp_epochs = float(max_grad_norm), dp_epochs
+        self.max_items_per_user = max_items_per_user
+        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
 
     def __repr__(self) -> str:
         state = "fitted" if self._fitted else "not fitted"
-        return (f"MultVAEGenerator(hidden={self.hidden}, latent={self.latent}, beta_max={self.beta_max}, "
+        dp = f", epsilon={self.epsilon}" if self.is_private else ""
+        return (f"MultVAEGenerator(hidden={self.hidden}, latent={self.latent}, beta_max={self.beta_max}{dp}, "
                 f"device={self.device!r}, {state})")
 
     def _build_network(self, name: str) -> nn.Module:
@@ -188,26 +225,37 @@ class MultVAEGenerator(PreferenceGenerator):
 
     def _fit_network(self, x: sp.csr_matrix, train_rows: np.ndarray, valid_rows: np.ndarray) -> None:
         dev, m = self.device_, x.shape[1]
+        private = self._dp_plan is not None
         started = time.perf_counter()
-        with seeded(self.seed, dev):
+        with seeded(self.seed, dev), warnings.catch_warnings():
+            # opacus's hooks fire on a first layer whose input needs no gradient; harmless
+            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
             model: nn.Module = MultVAE(m, self.hidden, self.latent, self.dropout)
             check_memory(min(self.batch_size, len(train_rows)), m, n_parameters(model), self.memory_budget_mb,
-                         what="MultVAEGenerator")
+                         what="MultVAEGenerator", per_example_grads=private)
             model = model.to(dev)
             opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=self.lr,
                                                           weight_decay=self.weight_decay)
-            loader = make_loader(CsrRows(x, train_rows), self.batch_size, self.seed)
-            if self.dp_hook is not None:
-                model, opt, loader = self.dp_hook(model, opt, loader)
+            dataset = CsrRows(x, train_rows)
+            if private:
+                run = self._make_private(model, opt, dataset)
+                model, opt, loader, epochs = run.module, run.optimizer, run.loader, self.dp_epochs
+            else:
+                loader, epochs = make_loader(dataset, self.batch_size, self.seed), self.max_epochs
+                if self.dp_hook is not None:
+                    model, opt, loader = self.dp_hook(model, opt, loader)
             anneal_steps = max(1, self.anneal_epochs * len(loader))
             stopper = EarlyStopping(self.patience)
+            early_stopping = len(valid_rows) > 0 and not private  # under DP: no held-out users, fixed epochs
             val_eps = torch.randn((len(valid_rows), self.latent), generator=torch.Generator().manual_seed(self.seed))
             train_loss: list[float] = []
             step = epoch = 0
-            for epoch in range(self.max_epochs):
+            for epoch in range(epochs):
                 model.train()
                 total, count = 0.0, 0
                 for batch in loader:
+                    if isinstance(batch, (list, tuple)):  # DP loaders yield (batch,)
+                        batch = batch[0]
                     batch = batch.to(dev)
                     beta = self.beta_max * min(1.0, step / anneal_steps) if self.anneal_epochs else self.beta_max
                     logits, mu, logvar = model(batch)
@@ -220,16 +268,20 @@ class MultVAEGenerator(PreferenceGenerator):
                     total += float(loss.detach()) * len(batch)
                     count += len(batch)
                 train_loss.append(total / max(count, 1))
-                if len(valid_rows) and stopper.step(
+                if early_stopping and stopper.step(
                         self._valid_neg_elbo(unwrap(model), x, valid_rows, val_eps), epoch, model):
                     break
-            stopper.restore(model)
+            if early_stopping:
+                stopper.restore(model)
+        if private:  # the released network is a plain module: no opacus hooks or per-example gradients
+            model = model.to_standard_module()  # type: ignore[operator]
         net = unwrap(model)
         assert isinstance(net, MultVAE)
+        net.zero_grad(set_to_none=True)  # keep weights only
         self.vae_: MultVAE = net.eval()
         self.fit_report_: dict[str, Any] = {
-            "epochs": epoch + 1, "best_epoch": stopper.best_epoch if len(valid_rows) else epoch,
-            "valid_neg_elbo": stopper.history, "train_loss": train_loss,
+            "epochs": epoch + 1, "best_epoch": stopper.best_epoch if early_stopping else epoch,
+            "valid_neg_elbo": stopper.history, "train_loss": train_loss, "early_stopping": early_stopping,
             "seconds": round(time.perf_counter() - started, 3),
         }
 
@@ -263,4 +315,5 @@ class MultVAEGenerator(PreferenceGenerator):
             a, b = bounds[c], bounds[c + 1]
             out[a:b] = logits[users[a:b] - lo, items[a:b]]
         return out
+
 
