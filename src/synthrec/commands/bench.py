@@ -22,8 +22,16 @@ per cell × metric × group), `summary.csv` (mean and 95 % t-interval over seeds
 Wilcoxon against the best real-only model), `worth.csv` ("synthetic data is worth N real users"),
 `auto.csv` and `index.html` (learning curves, win/loss tables, breakdowns).
 
-Rerunning with the same --out skips finished cells: a sweep that was stopped resumes where it stopped.
+Rerunning with the same --out skips finished cells (ok or skipped) and retries failed ones: a sweep that
+was stopped resumes where it stopped, and fixing the cause of a failure then rerunning replaces the error.
+
+Before anything runs (and with --dry-run) the config is checked: dataset paths exist, generators and
+recommenders construct with their params. Exit codes: 0 every cell ok or skipped; 1 some cells failed
+(the distinct reasons are printed; the rows are in results.csv, columns status and note); 2 bad config
+or input.
 """
+#: distinct failure reasons printed after a sweep (the rest are counted)
+_MAX_REASONS = 5
 
 
 def register(app: typer.Typer) -> None:
@@ -47,25 +55,29 @@ def register(app: typer.Typer) -> None:
             if scheduler is not None and scheduler != "local" and workers != 1:
                 raise typer.BadParameter("give --workers or --scheduler ADDR, not both (--workers goes with "
                                          "--scheduler local)")
-            _run(config, out, workers, scheduler, dry_run, quiet, console)
+            n_failed = _run(config, out, workers, scheduler, dry_run, quiet, console, err)
         except (SynthrecError, OSError) as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}")
             raise typer.Exit(code=2) from None
+        if n_failed:
+            raise typer.Exit(code=1)
 
 
 def _run(config: Path, out: Path, workers: int, scheduler: str | None, dry_run: bool, quiet: bool,
-         console: Console) -> None:
+         console: Console, err: Console) -> int:
+    """Run (or with ``dry_run`` only check and count) the sweep; returns the number of failed cells."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's ALS/BPR are slow with threaded BLAS
     from synthrec.experiments.bench.cells import expand, group_tasks
-    from synthrec.experiments.bench.config import load_bench_config
+    from synthrec.experiments.bench.config import check_runnable, load_bench_config
 
     cfg = load_bench_config(config)
-    cells = expand(cfg)
     if dry_run:
+        check_runnable(cfg)  # run_sweep does the same before running anything
+        cells = expand(cfg)
         skipped = sum(c.skip_reason is not None for c in cells)
         console.print(f"{len(cells)} cells in {len(group_tasks(cells))} tasks ({skipped} will be recorded as "
                       "skipped: unavailable)")
-        return
+        return 0
     from synthrec.experiments.bench.execute import run_sweep
     from synthrec.experiments.bench.outputs import write_outputs
 
@@ -79,3 +91,17 @@ def _run(config: Path, out: Path, workers: int, scheduler: str | None, dry_run: 
     console.print(table)
     for p in paths:
         console.print(f"wrote {escape(str(p))}")
+    if summary.n_failed:
+        _print_failures(summary.n_failed, summary.failures, err)
+    return summary.n_failed
+
+
+def _print_failures(n_failed: int, failures: tuple[tuple[str, int], ...], err: Console) -> None:
+    """The first `_MAX_REASONS` distinct failure reasons with their cell counts, on stderr."""
+    err.print(f"[bold red]{n_failed} cell(s) failed[/] ({len(failures)} distinct reason(s); rows with status "
+              "'failed: ...' in results.csv; rerun after fixing the cause to retry them):")
+    for reason, count in failures[:_MAX_REASONS]:
+        err.print(f"  {count} × {escape(reason)}", soft_wrap=True)
+    if len(failures) > _MAX_REASONS:
+        rest = sum(c for _, c in failures[_MAX_REASONS:])
+        err.print(f"  … and {len(failures) - _MAX_REASONS} more reason(s) ({rest} cell(s))")

@@ -20,7 +20,9 @@ Vocabulary used throughout `synthrec.experiments.bench`:
 
 from __future__ import annotations
 
+import functools
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -242,6 +244,58 @@ class BenchConfig(_Strict):
             if r.name not in MODELS:
                 raise ConfigError(f"recommenders: unknown recommender {r.name!r}; registered: {', '.join(sorted(MODELS))}")
             _check_params(f"recommender {r.name!r}", MODELS[r.name], set(r.params) | set(r.grid))
+
+
+def check_runnable(cfg: BenchConfig) -> None:
+    """Everything about ``cfg`` that can be checked without running a cell: registered names and accepted
+    parameter names (`BenchConfig.check_registered`), every dataset file or folder exists, and every
+    generator and recommender constructs with its ``params`` (generators also with each ``dp_epsilons``
+    value where they take ``epsilon=``; recommenders also with each ``grid`` value on its own).
+
+    Called by `synthrec bench --dry-run` and before a sweep runs, so a typo fails at once with the config
+    key named instead of failing every cell.
+
+    Raises:
+        ConfigError: naming the config key (e.g. ``generators[0] (latent-factor).params``) and the reason.
+    """
+    from synthrec.generators.registry import make_generator
+    from synthrec.models.registry import make_model
+
+    cfg.check_registered()
+    for i, d in enumerate(cfg.datasets):
+        key, path = ((f"datasets[{i}] ({d.name}).sequence_file", d.sequence_file) if d.sequence_file is not None
+                     else (f"datasets[{i}] ({d.name}).data.path", d.data.path if d.data is not None else None))
+        if path is not None and not Path(path).exists():
+            raise ConfigError(f"{key}: {path} does not exist; fix the path (a relative path is read from the "
+                              "config file's folder)")
+    for i, g in enumerate(cfg.generators):
+        key = f"generators[{i}] ({g.display}).params"
+        _try_build(key, functools.partial(make_generator, g.name, seed=0, **g.params))
+        if cfg.dp_epsilons and "epsilon" in inspect.signature(_generator_class(g.name)).parameters:
+            for eps in cfg.dp_epsilons:
+                _try_build(f"{key} with dp_epsilons {eps:g}",
+                           functools.partial(make_generator, g.name, seed=0, **{**g.params, "epsilon": eps}))
+    for i, r in enumerate(cfg.recommenders):
+        key = f"recommenders[{i}] ({r.display})"
+        _try_build(f"{key}.params", functools.partial(make_model, r.name, seed=0, **r.params))
+        for name, values in r.grid.items():
+            for value in values:
+                _try_build(f"{key}.grid.{name} = {value!r}",
+                           functools.partial(make_model, r.name, seed=0, **{**r.params, name: value}))
+
+
+def _generator_class(name: str) -> type:
+    from synthrec.generators.registry import GENERATORS
+
+    return GENERATORS[name]
+
+
+def _try_build(key: str, build: Callable[[], object]) -> None:
+    """Call ``build``; a ConfigError, TypeError or ValueError becomes a ConfigError naming ``key``."""
+    try:
+        build()
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: {exc}") from None
 
 
 def _check_params(what: str, cls: type, given: set[str]) -> None:

@@ -33,6 +33,7 @@ import multiprocessing
 import os
 import pickle
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -47,7 +48,7 @@ from synthrec.data.interactions import InteractionData
 from synthrec.experiments.arms import Arm
 from synthrec.experiments.bench.breakdowns import evaluate_groups
 from synthrec.experiments.bench.cells import Cell, expand, group_tasks
-from synthrec.experiments.bench.config import BenchConfig, GeneratorSpec, RecommenderSpec
+from synthrec.experiments.bench.config import BenchConfig, GeneratorSpec, RecommenderSpec, check_runnable
 from synthrec.experiments.bench.frames import Frame, LevelData, Unavailable, get_frame, level_data
 from synthrec.experiments.bench.store import ResultStore, write_part
 from synthrec.experiments.scoring import EvalSet, score
@@ -396,6 +397,9 @@ class SweepSummary:
     n_skipped: int
     n_failed: int
     seconds: float
+    #: ``(reason, number of cells)`` of this run's failed cells, most frequent first (reason: the
+    #: cell's ``status`` and ``note``, e.g. ``failed: DataValidationError: data preparation: ...``)
+    failures: tuple[tuple[str, int], ...] = ()
 
 
 def _worker_init() -> None:
@@ -433,7 +437,7 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
     Args:
         cfg: the sweep.
         out_dir: output folder (`synthrec.experiments.bench.store` describes its layout). Cells whose
-            part already exists there are not run again.
+            part already exists there with status ok or skipped are not run again.
         workers: processes of a local pool (1: run in this process).
         scheduler: address of a Dask scheduler (``tcp://host:8786``), or ``"local"`` for a local Dask
             cluster of ``workers`` single-threaded processes; overrides the local pool. The workers must
@@ -444,23 +448,28 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
         on_cell: called with each finished cell's outcome, in the calling process.
 
     Returns:
-        Counts of the cells (this run only for ``n_ok``/``n_skipped``/``n_failed``).
+        Counts of the cells (this run only for ``n_ok``/``n_skipped``/``n_failed``) and the distinct
+        failure reasons of this run. Cells whose part records a failure are run again (their old part is
+        deleted first); ok and skipped cells are not.
 
     Raises:
-        ConfigError: unregistered components or bad parameters.
+        ConfigError: unregistered components, parameters that do not construct, or a missing dataset
+            path (`synthrec.experiments.bench.config.check_runnable`).
         DataValidationError: ``out_dir`` is not a folder.
     """
     started = time.perf_counter()
-    cfg.check_registered()
+    check_runnable(cfg)
     cells = expand(cfg)
     order = [c.id for c in cells]
     store = ResultStore(out_dir)
+    store.discard(store.failed() & set(order))  # failed cells are not finished: they run again
     done = store.finished()
     store.rebuild_csv(order)  # repairs a CSV line cut by a kill; parts are the truth
     store.write_manifest({"config": json.loads(cfg.model_dump_json()),
                           "cells": [{**c.coordinates(), "skip_reason": c.skip_reason} for c in cells]})
     pending = [c for c in cells if c.id not in done]
     counts = {"ok": 0, "skipped": 0, "failed": 0}
+    reasons: Counter[str] = Counter()
     with step_progress(len(pending), f"bench {cfg.name}", enabled=progress) as bar:
 
         def record(out: CellOutcome, *, from_worker: bool = False) -> None:
@@ -469,6 +478,9 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
             store.append_csv(out.rows)
             kind = out.status.split(":")[0]
             counts[kind if kind in counts else "failed"] += 1
+            if kind not in ("ok", "skipped"):
+                note = out.rows[0].get("note") if out.rows else None
+                reasons[f"{out.status}: {note}" if note else out.status] += 1
             bar.advance()
             if on_cell is not None:
                 on_cell(out)
@@ -488,7 +500,7 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
             _run_dask(cfg, tasks, store, scheduler, workers, lambda o: record(o, from_worker=True))
     store.rebuild_csv(order)
     return SweepSummary(len(cells), len(done & set(order)), len(pending), counts["ok"], counts["skipped"],
-                        counts["failed"], time.perf_counter() - started)
+                        counts["failed"], time.perf_counter() - started, tuple(reasons.most_common()))
 
 
 def _run_pool(cfg: BenchConfig, tasks: list[list[Cell]], store: ResultStore, workers: int,

@@ -8,8 +8,10 @@ Layout of the output folder::
     manifest.json             the config and the list of cells of the last sweep
     cache/                    fitted-generator samples shared between cells (safe to delete)
 
-A cell is *finished* when its part exists (whatever its status: ok, skipped or failed); a rerun skips
-finished cells, so a sweep killed mid-way resumes where it stopped. The parts are the source of truth.
+A cell is *finished* when its part exists with status ok or skipped; a rerun skips finished cells, so a
+sweep killed mid-way resumes where it stopped. A *failed* cell's part (status ``failed: <type>``) records
+the error until the cell is retried: a rerun deletes it (`ResultStore.discard`) and runs the cell again,
+so fixing the cause and rerunning replaces the error. The parts are the source of truth.
 
 One row per cell × metric × group (`SCHEMA`); a skipped or failed cell has one row with null metric,
 group and value and its reason in ``status`` / ``note``.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,9 +67,31 @@ class ResultStore:
         self.parts_dir.mkdir(parents=True, exist_ok=True)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
 
+    def _statuses(self) -> pl.DataFrame:
+        """``cell_id``, ``status`` of every part (one row per part row)."""
+        parts = sorted(self.parts_dir.glob("*.parquet"))
+        if not parts:
+            return pl.DataFrame(schema={"cell_id": pl.String, "status": pl.String})
+        return pl.concat([pl.read_parquet(p, columns=["cell_id", "status"]) for p in parts], how="vertical")
+
+    def failed(self) -> set[str]:
+        """Ids of the cells whose part records a failure (status ``failed: ...``)."""
+        st = self._statuses()
+        return set(st.filter(pl.col("status").str.starts_with("failed"))["cell_id"].to_list())
+
     def finished(self) -> set[str]:
-        """Ids of the cells whose part exists."""
-        return {p.stem for p in self.parts_dir.glob("*.parquet")}
+        """Ids of the cells whose part exists and records no failure (ok or skipped): not run again."""
+        return {p.stem for p in self.parts_dir.glob("*.parquet")} - self.failed()
+
+    def discard(self, cell_ids: Iterable[str]) -> int:
+        """Delete the parts of ``cell_ids`` (those that exist), so the cells run again. Returns how many."""
+        n = 0
+        for cid in cell_ids:
+            path = self.parts_dir / f"{cid}.parquet"
+            if path.exists():
+                path.unlink()
+                n += 1
+        return n
 
     def write_part(self, cell_id: str, rows: Sequence[dict[str, Any]]) -> bool:
         """Write one cell's rows atomically; a part that already exists is kept (idempotent).
