@@ -87,7 +87,7 @@ def test_run_on_a_csv_with_its_own_column_names(tmp_path: Path, shared_data: Pat
     report = (out / "report.html").read_text()
     assert report.count("<img") == 1
     assert "120 users" in report and " items," in report and "built-in method" not in report
-    assert "Only 1 seed(s)" in report
+    assert "Only 1 seed: consistency across seeds is not testable" in report
     assert "NDCG@10" in res.output and "[self]" in res.output
 
 
@@ -206,6 +206,59 @@ def test_bad_options_fail_before_any_work(tmp_path: Path, shared_data: Path) -> 
                          "target: {source_fraction: 0.0}\nmodels: [{name: ease, params: {l2: -5}}]\n")
     res = runner.invoke(app, ["run", str(bad_param), "--quiet", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and "models[0] (ease)" in res.output and "l2" in res.output
+
+
+def test_duplicate_seeds_are_rejected(tmp_path: Path) -> None:
+    from synthrec.cli import _parse_seeds
+
+    with pytest.raises(Exception, match="give distinct seeds, got 0,0"):
+        _parse_seeds("0,0")
+    assert _parse_seeds("2, 0,1") == [2, 0, 1]
+    res = runner.invoke(app, ["demo", "--seeds", "0,0", "--quiet", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "give distinct seeds, got 0,0" in res.output
+    assert not (tmp_path / "o").exists()
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("data: {loader: movielens-small}\nseeds: [1, 2, 1]\n")
+    res = runner.invoke(app, ["run", str(cfg)])
+    assert res.exit_code == 2 and "give distinct seeds, got 1,2,1" in res.output
+
+
+def _log_lines(n_users: int = 6) -> list[str]:
+    return [f"u{u},i{(u + k) % 5},{1 + k},{1_000_000 + 60 * k}" for u in range(n_users) for k in range(3)]
+
+
+def test_standard_rating_and_timestamp_columns_are_picked_up(tmp_path: Path) -> None:
+    from synthrec.cli import _load_cli_data
+    from synthrec.data.interactions import InteractionData
+
+    csv = tmp_path / "ratings.csv"
+    csv.write_text("user,item,rating,timestamp\n" + "\n".join(_log_lines()) + "\n")
+    res = runner.invoke(app, ["inspect", str(csv)])
+    assert res.exit_code == 0, res.output
+    assert "note: using the standard column name(s) as --rating-col rating and --time-col timestamp" in res.output
+    assert "time range" in res.output and "not used" not in res.output
+    d = _load_cli_data(str(csv), "user", "item", None, None, "s", None, None, None)
+    assert isinstance(d, InteractionData)
+    assert d.interactions["rating"].to_list()[:3] == [1.0, 2.0, 3.0]
+    assert d.interactions["timestamp"].to_list()[:3] == [1_000_000, 1_000_060, 1_000_120]
+    # an explicit option wins over the standard name
+    d = _load_cli_data(str(csv), "user", "item", None, "timestamp", "s", None, None, None)
+    assert isinstance(d, InteractionData) and "rating" in d.interactions.columns
+
+
+def test_unused_extra_columns_are_named_in_a_warning(tmp_path: Path) -> None:
+    from synthrec.cli import _load_cli_data
+    from synthrec.data.interactions import InteractionData
+
+    raw = tmp_path / "raw.tsv"  # no header: names come from --columns
+    raw.write_text("\n".join(line.replace(",", "\t") for line in _log_lines()) + "\n")
+    res = runner.invoke(app, ["inspect", str(raw), "--columns", "user,item,rating,ts"])
+    assert res.exit_code == 0, res.output
+    assert "--rating-col rating" in res.output and "--time-col timestamp" not in res.output
+    assert "column(s) ts are not used" in res.output and "--time-col" in res.output
+    d = _load_cli_data(str(raw), "user", "item", None, None, "s", None, None, "user,item,rating,ts")
+    assert isinstance(d, InteractionData)
+    assert "rating" in d.interactions.columns and "timestamp" not in d.interactions.columns
 
 
 def test_header_less_file_with_column_names(tmp_path: Path, shared_data: Path) -> None:

@@ -73,6 +73,32 @@ def test_verdicts_say_when_nothing_helps() -> None:
     assert any("beats real-only in every seed; the mean gains above are within" in v for v in verdicts(noisy))
 
 
+def test_verdicts_with_one_seed_report_the_difference_without_calling_it_noise() -> None:
+    res = _result({"real-only": [0.05], "augment x1 [source]": [0.20], "augment x2 [self]": [0.04]})
+    lines = verdicts(res)
+    text = "\n".join(lines)
+    assert "noise" not in text
+    assert "Only 1 seed: consistency across seeds is not testable" in text
+    # (0.20 - 0.05) / 0.05 = +300%
+    assert ("ease, augment x1 [source]: NDCG@10 0.2000 vs real-only 0.0500 (+300.0%): higher in the one seed "
+            "(consistency not testable).") in lines
+    assert "ease, augment x2 [self]: NDCG@10 0.0400 vs real-only 0.0500 (-20.0%): lower in the one seed" in text
+    assert ("ease: augment x1 [source] beats real-only by +300.0% in the one seed run; whether that holds "
+            "across seeds is not testable with one seed.") in lines
+
+
+def test_a_tie_is_never_a_loss_or_a_gain() -> None:
+    res = _result({
+        "real-only": [0.10, 0.20, 0.30],
+        "augment x1 [self]": [0.10, 0.20, 0.30],              # exactly equal
+        "augment x2 [self]": [0.09999, 0.19999, 0.29999],    # below in every seed, but -0.005%
+    })
+    lines = verdicts(res)
+    assert "ease, augment x1 [self]: NDCG@10 0.2000 vs real-only 0.2000 (+0.0%): ties real-only." in lines
+    assert "ease, augment x2 [self]: NDCG@10 0.2000 vs real-only 0.2000 (-0.0%): ties real-only." in lines
+    assert not any("hurts" in v or "helps" in v for v in lines)
+
+
 def test_plan_arms_and_candidates() -> None:
     cfg = parse_config({**MINIMAL, "augment_ratios": [1, 2]})
     labels = [a.label for a in plan_arms(cfg)]

@@ -88,6 +88,20 @@ def test_csv_and_recbole_formats(app: typer.Typer, scenario_file: Path, tmp_path
     assert (tmp_path / "rb" / "tiny-shop.user").is_file() and (tmp_path / "rb" / "tiny-shop.item").is_file()
 
 
+def test_rerun_into_the_same_folder_leaves_no_stale_outputs(app: typer.Typer, scenario_file: Path,
+                                                             tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    res = simulate(app, str(scenario_file), "-n", "30", "--out", str(out), "--truth", "--truth-users", "2")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    (out / "notes.txt").write_text("mine", encoding="utf-8")  # a user's file: must survive
+    (out / "old.inter").write_text("stale", encoding="utf-8")  # another scenario's recbole export
+    res = simulate(app, str(scenario_file), "-n", "30", "--out", str(out), "--format", "csv")
+    assert res.exit_code == 0, res.output  # type: ignore[attr-defined]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "interactions.csv", "items.csv", "notes.txt", "scenario.yaml", "users.csv"]
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
 def test_preset_runs(app: typer.Typer, tmp_path: Path) -> None:
     res = simulate(app, "--preset", "news", "-n", "20", "--out", str(tmp_path / "news"))
     assert res.exit_code == 0, res.output  # type: ignore[attr-defined]

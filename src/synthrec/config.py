@@ -138,6 +138,9 @@ class ExperimentConfig(_Strict):
     def _some_seeds(cls, v: list[int]) -> list[int]:
         if not v:
             raise ValueError("give at least one seed")
+        if len(set(v)) != len(v):
+            # A repeated seed would count the same run twice as independent evidence.
+            raise ValueError(f"give distinct seeds, got {','.join(map(str, v))}")
         return v
 
     @model_validator(mode="after")

@@ -143,11 +143,28 @@ def _external_table(table: pl.DataFrame, column: str, vocab: pl.Series) -> pl.Da
     return table.with_columns(vocab.gather(table[column].cast(pl.UInt32)).alias(column))
 
 
+#: table names `write_simulation` writes (as <name>.parquet or <name>.csv)
+_OUTPUT_TABLES = ("interactions", "users", "items", "truth")
+#: suffixes of the RecBole atomic files it writes (<scenario name>.inter/.user/.item)
+_RECBOLE_SUFFIXES = (".inter", ".user", ".item")
+
+
+def _remove_stale_outputs(out: Path) -> None:
+    """Delete files an earlier `simulate` run left in ``out`` (another seed's truth table, parquet files
+    beside new csv ones), so the folder holds one run. Only the simulator's own output names are touched."""
+    for f in out.iterdir():
+        ours = (f.stem in _OUTPUT_TABLES and f.suffix in (".parquet", ".csv")) or f.suffix in _RECBOLE_SUFFIXES
+        if ours and f.is_file() and not f.is_symlink():
+            f.unlink()
+
+
 def write_simulation(data: InteractionData, out: Path, fmt: str, sim: Simulator,
                      truth: pl.DataFrame | None = None) -> list[Path]:
     """Write a simulated log to folder ``out`` (see `simulate`); returns the files written.
 
-    Files go to a hidden temporary folder beside ``out`` first and are moved in only when all are written.
+    Files go to a hidden temporary folder beside ``out`` first and are moved in only when all are written;
+    just before the move, outputs of an earlier run in ``out`` (`_remove_stale_outputs`) are deleted so
+    that no stale file sits beside the new ones. Other files in ``out`` are left alone.
 
     Raises:
         ConfigError: ``out`` is an existing file.
@@ -183,6 +200,7 @@ def write_simulation(data: InteractionData, out: Path, fmt: str, sim: Simulator,
             table(truth, "truth")
         (tmp / "scenario.yaml").write_text(scenario_to_yaml(sim.scenario), encoding="utf-8")
         out.mkdir(exist_ok=True)
+        _remove_stale_outputs(out)
         written = []
         for f in sorted(tmp.iterdir()):
             os.replace(f, out / f.name)

@@ -3,7 +3,9 @@ recovers. Losses are stated as plainly as wins.
 
 A difference is called a gain (or a loss) only when the paired per-seed differences to real-only all
 have the same sign; otherwise it is "within noise across seeds". With fewer than 3 seeds that is weak
-evidence, and the text says so.
+evidence, and the text says so. With one seed, consistency across seeds cannot be tested at all: the
+single-seed difference is reported as it is, never called noise. A difference that rounds to 0.0% is a
+tie, neither a gain nor a loss.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
         return [f"no {metric} was measured"]
     n_seeds = rec["seed"].n_unique()
     out: list[str] = []
-    if n_seeds < 3:
-        out.append(f"Only {n_seeds} seed(s): differences below are weak evidence.")
+    if n_seeds == 1:
+        out.append("Only 1 seed: consistency across seeds is not testable; differences below are from that "
+                   "one seed (run with more seeds, e.g. --seeds 0,1,2, to test them).")
+    elif n_seeds < 3:
+        out.append(f"Only {n_seeds} seeds: differences below are weak evidence.")
     test_users = [s["test_users"] for s in result.seeds_info if "test_users" in s]
     if test_users and min(test_users) < MIN_TEST_USERS:
         out.append(f"Only {min(test_users)} real test users in a seed: too few to measure differences; "
@@ -54,14 +59,11 @@ def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
             d = sub.filter(pl.col("arm") == arm)["diff"]
             mean_val = float(sub.filter(pl.col("arm") == arm)["value"].mean())  # type: ignore[arg-type]
             rel = (mean_val - real_mean) / real_mean if real_mean > 0 else float("nan")
-            if (d > 0).all() and len(d) > 1:
-                kind = "helps"
+            kind = _kind(d, mean_val - real_mean, rel)
+            if kind == "helps":
                 wins.append(arm)
-            elif (d < 0).all() and len(d) > 1:
-                kind = "hurts"
+            elif kind == "hurts":
                 losses.append(arm)
-            else:
-                kind = "is within noise across seeds"
             text = f"{model}, {arm}: {metric} {mean_val:.4f} vs real-only {real_mean:.4f} ({100 * rel:+.1f}%): {kind}"
             if arm != "ceiling" and ceil_mean is not None and ceil_mean > real_mean:
                 text += f"; recovers {100 * (mean_val - real_mean) / (ceil_mean - real_mean):.0f}% of the raw-source ceiling"
@@ -77,6 +79,10 @@ def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
         synthetic_wins = [a for a in wins if a not in ("ceiling",)]
         if synthetic_wins:
             out.append(f"{model}: synthetic data helps consistently in {', '.join(synthetic_wins)}.")
+        elif best is not None and best[0] > real_mean and n_seeds == 1:
+            rel_best = (best[0] - real_mean) / real_mean if real_mean > 0 else float("nan")
+            out.append(f"{model}: {best[1]} beats real-only by {100 * rel_best:+.1f}% in the one seed run; "
+                       "whether that holds across seeds is not testable with one seed.")
         elif best is not None and best[0] > real_mean:
             out.append(f"{model}: no synthetic-data arm beats real-only in every seed; the mean gains above are "
                        "within seed-to-seed noise.")
@@ -85,3 +91,22 @@ def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
         if losses:
             out.append(f"{model}: synthetic data hurts in {', '.join(a for a in losses)}.")
     return out
+
+
+def _kind(diffs: pl.Series, mean_diff: float, rel: float) -> str:
+    """Label one arm against real-only from its paired per-seed differences ``diffs`` (Float, one per seed),
+    the difference of the means ``mean_diff`` and the relative difference ``rel`` (NaN when real-only is 0).
+
+    A tie (the shown percentage rounds to 0.0%, or no difference at all) is never a gain or a loss. With
+    one seed nothing can be said about consistency, so the one difference is stated as higher or lower.
+    """
+    tie = mean_diff == 0 or (rel == rel and f"{100 * abs(rel):.1f}" == "0.0")
+    if tie:
+        return "ties real-only"
+    if len(diffs) == 1:
+        return f"{'higher' if mean_diff > 0 else 'lower'} in the one seed (consistency not testable)"
+    if (diffs > 0).all():
+        return "helps"
+    if (diffs < 0).all():
+        return "hurts"
+    return "is within noise across seeds"
