@@ -163,6 +163,23 @@ def test_derived_figures_hand_computed() -> None:
                                    "exact_copy_excess": None}
 
 
+def test_dcr_excess_is_rescaled_to_a_balanced_split() -> None:
+    # 258 members, 742 holdout users: without memorisation a synthetic user is closer to train w.p. 0.742.
+    dcr = THRESHOLDS["dcr"]
+    copier = derived_figures({"dcr_share_closer_to_train": 1.0, "dcr_share_baseline": 0.742})
+    assert copier["dcr_share_excess"] == pytest.approx(0.5)  # (1 - 0.742) / 0.258 * 0.5; raw excess 0.258
+    assert dcr.status(copier["dcr_share_excess"]) == "fail"  # the raw 0.258 only warned
+    mild = derived_figures({"dcr_share_closer_to_train": 0.8, "dcr_share_baseline": 0.742})
+    assert mild["dcr_share_excess"] == pytest.approx(0.058 / 0.258 * 0.5)  # 0.1124...
+    assert dcr.status(mild["dcr_share_excess"]) == "warn"
+    # at the balanced baseline 0.5 the figure is share - 0.5, as before
+    for share, status in ((0.55, "pass"), (0.7, "warn"), (0.9, "fail"), (0.4, "pass")):
+        d = derived_figures({"dcr_share_closer_to_train": share, "dcr_share_baseline": 0.5})
+        assert d["dcr_share_excess"] == pytest.approx(share - 0.5)
+        assert dcr.status(d["dcr_share_excess"]) == status
+    assert derived_figures({"dcr_share_closer_to_train": 1.0, "dcr_share_baseline": 1.0})["dcr_share_excess"] is None
+
+
 def test_derived_boundary_is_not_lost_to_float_rounding() -> None:
     # 0.6 - 0.5 = 0.09999999999999998 and 0.8 - 0.5 = 0.30000000000000004 in floats; rounded to 12 decimals
     # they sit exactly on the dcr boundaries 0.10 (pass) and 0.30 (warn).

@@ -376,3 +376,39 @@ def test_run_report_bias_and_dp_cards() -> None:
     assert src["dp"]["value"] == pytest.approx(1.0) and src["dp"]["status"] == "pass"  # mean ε over seeds
     no_dp = quality_cards({"seeds": [{"synthetic_quality": {"self": {"activity_ks": 0.1}}}]})
     assert {c["audit"] for c in no_dp["self"]} & {"dp", "popularity_bias"} == set()
+
+
+def test_generator_must_share_the_real_catalogue() -> None:
+    from synthrec.errors import DataValidationError
+    from synthrec.report.quality import check_generator_catalogue, generator_item_ids
+
+    class _Fitted:
+        item_ids_ = pl.Series([1, 2, 3])
+
+    class _Wrapper:
+        generator_ = _Fitted()
+
+    real = pl.Series(["3", "1", "2"])  # same ids read as strings, other order
+    check_generator_catalogue(_Fitted(), real, generator_source="g.pkl", catalogue_source="real.csv")
+    assert generator_item_ids(_Wrapper()) is _Fitted.item_ids_ and generator_item_ids(object()) is None
+    check_generator_catalogue(object(), real, generator_source="g.pkl", catalogue_source="real.csv")
+    with pytest.raises(DataValidationError, match=r"g\.pkl.*another item catalogue.*1 of its items.*'3'"):
+        check_generator_catalogue(_Wrapper(), pl.Series([1, 2, 9]), generator_source="g.pkl",
+                                  catalogue_source="real.csv")
+    with pytest.raises(DataValidationError, match=r"1 real items are not in its vocabulary \(e\.g\. '4'\)"):
+        check_generator_catalogue(_Fitted(), pl.Series([1, 2, 3, 4]), generator_source="g.pkl",
+                                  catalogue_source="real.csv")
+
+
+def test_cli_rejects_a_generator_of_another_catalogue(tmp_path: Path) -> None:
+    rows = [(f"u{u}", f"i{(u + k) % 6}", k) for u in range(8) for k in range(3)]
+    other = LatentFactorGenerator(**TINY, seed=0).fit(_log([(f"u{u}", f"x{(u + k) % 6}", k) for u in range(8) for k in range(3)],
+                                                           "other"))
+    other.save(tmp_path / "other.pkl")
+    real = tmp_path / "real.csv"
+    pl.DataFrame(rows, schema=["user", "item", "timestamp"], orient="row").write_csv(real)
+    res = runner.invoke(_app(), ["report", "--real", str(real), "--synthetic", str(real), "--out",
+                                 str(tmp_path / "o"), "--quiet", "--generator", str(tmp_path / "other.pkl")])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2 and "other.pkl" in flat and "another item catalogue" in flat, res.output
+    assert not (tmp_path / "o").exists()

@@ -344,3 +344,55 @@ def test_load_log_column_rules(tmp_path: Path) -> None:
     bare.write_text("1\t10\t4\n2\t20\t5\n")
     d = load_log(bare, ColumnSpec(columns=["user", "item", "rating"]))
     assert d.n_users == 2 and d.interactions["rating"].to_list() == [4.0, 5.0]
+
+
+def test_columns_never_rename_the_synthetic_file(tmp_path: Path) -> None:
+    """Regression: `--columns user,item,rating,timestamp` for a header-less real file was also applied by
+    position to a Parquet synthetic file laid out user,item,timestamp,rating, swapping ratings and times."""
+    from synthrec.commands.report import ColumnSpec, load_log
+
+    real = tmp_path / "u.data"
+    real.write_text("".join(f"{u}\t{i}\t{1 + (u + i) % 5}\t{880000000 + 60 * (u * 4 + i)}\n"
+                            for u in range(1, 7) for i in range(1, 5)))
+    syn = tmp_path / "syn.parquet"  # as `synthrec sample` writes it
+    pl.DataFrame({"user": ["syn-0", "syn-0", "syn-1"], "item": [1, 2, 3],
+                  "timestamp": [880000100, 880000200, 880000300], "rating": [5.0, 3.0, 4.0]}).write_parquet(syn)
+    spec = ColumnSpec(columns=["user", "item", "rating", "timestamp"])
+    s = load_log(syn, spec, synthetic=True)
+    assert s.interactions["rating"].to_list() == [5.0, 3.0, 4.0]
+    assert s.interactions["timestamp"].to_list() == [880000100, 880000200, 880000300]
+    r = load_log(real, spec)
+    assert r.interactions["rating"].to_list()[:2] == [3.0, 4.0] and r.interactions["timestamp"][0] == 880000300
+    # --columns is never applied to a Parquet real file either: its own header is read
+    real_pq = tmp_path / "real.parquet"
+    pl.DataFrame({"user": [1, 2], "item": [1, 2], "timestamp": [7, 8], "rating": [2.0, 5.0]}).write_parquet(real_pq)
+    assert load_log(real_pq, spec).interactions["rating"].to_list() == [2.0, 5.0]
+    # end to end: the synthetic rating figures compare real ratings with real ratings, not with times
+    out = tmp_path / "out"
+    res = runner.invoke(_app(), ["report", "--real", str(real), "--columns", "user,item,rating,timestamp",
+                                 "--synthetic", str(syn), "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads((out / "results.json").read_text())
+    assert set(payload["plots"]["ratings"]["values"]) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+
+
+def test_column_names_mismatches_are_errors(tmp_path: Path) -> None:
+    from synthrec.commands.report import ColumnSpec, load_log
+
+    headed = tmp_path / "headed.csv"
+    headed.write_text("user,item,timestamp,rating\n1,10,100,4\n2,20,200,5\n")
+    same = load_log(headed, ColumnSpec(columns=["user", "item", "timestamp", "rating"]))
+    assert same.interactions["rating"].to_list() == [4.0, 5.0]  # a header equal to --columns is read as one
+    with pytest.raises(DataValidationError, match=r"headed\.csv.*differs from --columns"):
+        load_log(headed, ColumnSpec(columns=["user", "item", "rating", "timestamp"]))
+    bare_syn = tmp_path / "syn.tsv"
+    bare_syn.write_text("syn-0\t10\t100\t4\nsyn-1\t20\t200\t5\n")
+    with pytest.raises(DataValidationError, match=r"syn\.tsv.*--synthetic-columns"):
+        load_log(bare_syn, ColumnSpec(), synthetic=True)
+    s = load_log(bare_syn, ColumnSpec(columns=["x"]), synthetic=True,
+                 synthetic_columns=["user", "item", "timestamp", "rating"])
+    assert s.interactions["rating"].to_list() == [4.0, 5.0] and s.interactions["timestamp"].to_list() == [100, 200]
+    syn_pq = tmp_path / "syn.parquet"
+    pl.DataFrame({"user": ["a"], "item": [10]}).write_parquet(syn_pq)
+    with pytest.raises(DataValidationError, match="Parquet"):
+        load_log(syn_pq, ColumnSpec(), synthetic=True, synthetic_columns=["user", "item"])

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, cast
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -64,10 +65,16 @@ output: this audits the generator *class* with these parameters, not the given f
 saw the canaries). Each refit costs one fit of the generator (about 15 s for the default latent-factor
 generator on half of ml-100k).
 
-**Columns.** `--user-col`, `--item-col`, `--rating-col`, `--time-col`, `--columns`, `--sep` and the time
-options apply to every file. Columns named exactly `rating` and `timestamp` are used without being
-named. A synthetic file laid out as `synthrec sample` writes it (`user`, `item` and optional `timestamp`,
-`rating` columns) is read with those names when the column options name columns it lacks."""
+**Columns.** `--user-col`, `--item-col`, `--rating-col`, `--time-col`, `--sep` and the time options
+name the columns of --real and --holdout; `--columns` names the columns of those files only when they
+are text files without a header line (never of a Parquet file, which carries its own names; a header
+that differs from `--columns` is an error). Columns named exactly `rating` and `timestamp` are used
+without being named. The synthetic file is read by its own header: laid out as `synthrec sample` writes
+it (`user`, `item` and optional `timestamp` in seconds, `rating`), or else with the columns named by
+`--user-col` etc.; a synthetic text file without a header line needs `--synthetic-columns`.
+
+A `--generator` must have been fitted on the item catalogue of --real (same external item ids); any
+other generator is an error."""
 
 
 @dataclass(frozen=True)
@@ -84,15 +91,31 @@ class ColumnSpec:
     time_format: str | None = None
 
 
-def load_log(path: Path, spec: ColumnSpec, *, synthetic: bool = False) -> InteractionData:
+#: every column `synthrec sample` may write (`synthrec.data.writers.external_frame`)
+SAMPLE_COLUMNS = frozenset({"user", "item", "timestamp", "rating", "event", "session"})
+
+
+def load_log(path: Path, spec: ColumnSpec, *, synthetic: bool = False,
+             synthetic_columns: list[str] | None = None) -> InteractionData:
     """Read one log: a MovieLens folder or RecBole ``.inter`` file by auto-detection, any other file as a
-    table with ``spec`` (plus the standard-name rules of the command's help).
+    table.
+
+    The real and holdout files (``synthetic=False``) are read with ``spec``; ``spec.columns`` names the
+    columns of a header-less text file only: never of a Parquet file (which carries its own names), and a
+    text file whose line 1 is a header equal to ``spec.columns`` is read by that header.
+
+    The synthetic file is read with its own header (``spec.columns`` and ``spec.sep`` never apply to it),
+    or with ``synthetic_columns`` when it is a header-less text file. A synthetic table laid out as
+    `synthrec sample` writes it (columns among `SAMPLE_COLUMNS`, with ``user`` and ``item``) is read with
+    those names (times in seconds); any other synthetic table must hold the columns ``spec`` names.
 
     Raises:
-        DataValidationError: missing file, unreadable table, missing columns (naming the file).
+        DataValidationError: missing file, unreadable table, missing columns, a header that differs from
+            ``spec.columns``, or names given for a Parquet synthetic file (naming the file).
+        ConfigError: an unknown ``spec.time_unit``.
     """
     from synthrec.config import DataConfig
-    from synthrec.data.readers import build_interactions, read_frame
+    from synthrec.data.readers import PARQUET_SUFFIXES, build_interactions
     from synthrec.data.validation import emit_report
     from synthrec.experiments.data_source import read_path
 
@@ -100,21 +123,68 @@ def load_log(path: Path, spec: ColumnSpec, *, synthetic: bool = False) -> Intera
         raise DataValidationError("no such file or folder", source=str(path), hint="check the path")
     if path.is_dir() or path.suffix == ".inter":
         return read_path(DataConfig(path=path))
-    frame = read_frame(path, sep=spec.sep, has_header=spec.columns is None, column_names=spec.columns)
-    cols = set(frame.columns)
-    user_col, item_col, rating_col, time_col = spec.user_col, spec.item_col, spec.rating_col, spec.time_col
-    if synthetic and {"user", "item"} <= cols and not {user_col, item_col} <= cols:
-        user_col, item_col, rating_col, time_col = "user", "item", None, None  # synthrec's own layout
-    rating_col = rating_col or (STANDARD_RATING if STANDARD_RATING in cols else None)
-    time_col = time_col or (STANDARD_TIME if STANDARD_TIME in cols else None)
     if spec.time_unit not in TIME_UNITS:
         raise ConfigError(f"--time-unit must be one of {', '.join(TIME_UNITS)}, got {spec.time_unit!r}")
+    parquet = path.suffix.lower() in PARQUET_SUFFIXES
+    if synthetic:
+        if synthetic_columns is not None and parquet:
+            raise DataValidationError(
+                "--synthetic-columns names the columns of a header-less text file, but this is Parquet, "
+                "which carries its own column names", source=str(path), hint="drop --synthetic-columns")
+        frame = _read_table(path, None, synthetic_columns, flag="--synthetic-columns")
+    else:
+        frame = _read_table(path, spec.sep, None if parquet else spec.columns, flag="--columns")
+    cols = set(frame.columns)
+    user_col, item_col, rating_col, time_col = spec.user_col, spec.item_col, spec.rating_col, spec.time_col
+    time_unit, time_format = spec.time_unit, spec.time_format
+    if synthetic and {"user", "item"} <= cols <= SAMPLE_COLUMNS:  # synthrec's own layout, times in seconds
+        user_col, item_col, rating_col, time_col, time_unit, time_format = "user", "item", None, None, "s", None
+    elif synthetic and not {user_col, item_col} <= cols:
+        raise DataValidationError(
+            f"the synthetic file has columns {', '.join(frame.columns)}: neither the layout of `synthrec "
+            f"sample` (user, item, timestamp, rating) nor the --user-col / --item-col names "
+            f"({user_col}, {item_col})", source=str(path),
+            hint="give --synthetic-columns for a synthetic text file without a header line")
+    if synthetic:  # optional columns: the named one when the synthetic file has it, else the standard name
+        rating_col = rating_col if rating_col in cols else None
+        time_col = time_col if time_col in cols else None
+    rating_col = rating_col or (STANDARD_RATING if STANDARD_RATING in cols else None)
+    time_col = time_col or (STANDARD_TIME if STANDARD_TIME in cols else None)
     data, report = build_interactions(
         frame, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
-        time_unit=cast(TimeUnit, spec.time_unit), time_format=spec.time_format, name=str(path),
+        time_unit=cast(TimeUnit, time_unit), time_format=time_format, name=str(path),
     )
     emit_report(report)
     return data
+
+
+def _read_table(path: Path, sep: str | None, names: list[str] | None, *, flag: str) -> pl.DataFrame:
+    """Read a table file; ``names`` (from option ``flag``) name the columns of a header-less text file.
+
+    A file whose line 1 holds one of ``names`` has a header: it is read by that header when the header
+    equals ``names`` and is an error otherwise (never a silent rename by position).
+    """
+    from synthrec.data.readers import read_frame
+
+    if names is None:
+        return read_frame(path, sep=sep)
+    frame = read_frame(path, sep=sep, has_header=False, column_names=names)
+    first = {str(v).strip() for v in frame.row(0)} if frame.height else set()
+    if not first & set(names):
+        return frame
+    header = read_frame(path, sep=sep)
+    if header.columns != names:
+        raise DataValidationError(
+            f"line 1 is a header ({', '.join(header.columns)}) that differs from {flag} "
+            f"({', '.join(names)})", source=str(path),
+            hint=f"{flag} is for files without a header line: drop it and name the columns of this file "
+                 "with --user-col, --item-col, --rating-col, --time-col")
+    return header
+
+
+def _names(option: str | None) -> list[str] | None:
+    """A comma-separated column list option as names (``None`` when not given)."""
+    return [c.strip() for c in option.split(",")] if option else None
 
 
 def _check_fraction(fraction: float) -> float:
@@ -155,7 +225,12 @@ def report(
                                                     "e.g. %Y%m%d.")] = None,
     sep: Annotated[str | None, typer.Option("--sep", help="Field separator (default: detected).")] = None,
     columns: Annotated[str | None, typer.Option("--columns", help="Comma-separated names for files WITHOUT "
-                                                "a header line, e.g. user,item,rating,timestamp.")] = None,
+                                                "a header line, e.g. user,item,rating,timestamp: --real "
+                                                "and --holdout text files only, never the synthetic "
+                                                "file.")] = None,
+    synthetic_columns: Annotated[str | None, typer.Option(
+        "--synthetic-columns", help="Comma-separated names for a synthetic text file WITHOUT a header "
+        "line, e.g. user,item,timestamp,rating (a file of `synthrec sample` has one).")] = None,
     top_items: Annotated[int, typer.Option("--top-items", min=2, help="Most popular items used in the "
                                            "co-occurrence figures.")] = 500,
     utility: Annotated[bool, typer.Option("--utility", help="Also train pop, EASE, ALS and BPR on real and "
@@ -176,6 +251,7 @@ def report(
     from synthrec.report.quality import (
         audit_steps,
         check_disjoint_users,
+        check_generator_catalogue,
         onto_catalogue,
         run_quality_audit,
         with_catalogue,
@@ -184,7 +260,8 @@ def report(
     from synthrec.report.quality_audits import OptionalAudits
 
     spec = ColumnSpec(user_col, item_col, rating_col, time_col, sep,
-                      [c.strip() for c in columns.split(",")] if columns else None, time_unit, time_format)
+                      _names(columns), time_unit, time_format)
+    syn_names = _names(synthetic_columns)
     try:
         if out.exists() and not out.is_dir():
             raise DataValidationError("the output path exists and is not a folder", source=str(out),
@@ -199,9 +276,13 @@ def report(
         with step_progress(4 + audit_steps(optional), "loading the real log", enabled=not quiet,
                            console=err_console) as bar:
             real_data = load_log(real, spec)
+            if fitted is not None:
+                check_generator_catalogue(fitted, real_data.item_ids, generator_source=str(generator),
+                                          catalogue_source=str(real))
             bar.advance()
             bar.describe("loading the synthetic log")
-            syn_data, catalogue = onto_catalogue(load_log(synthetic, spec, synthetic=True), real_data.item_ids,
+            syn_data, catalogue = onto_catalogue(load_log(synthetic, spec, synthetic=True,
+                                                          synthetic_columns=syn_names), real_data.item_ids,
                                                  catalogue_source=str(real))
             bar.advance()
             bar.describe("loading the holdout" if holdout is not None else "splitting members / holdout")

@@ -186,12 +186,16 @@ THRESHOLDS: dict[str, Threshold] = {t.audit: t for t in (
     ),
     Threshold(
         "dcr", "Distance to closest record", "privacy", "dcr_share_excess",
-        "share of synthetic users closer to train than to holdout, above the no-memorisation baseline",
+        "share of synthetic users closer to train than to holdout, above the no-memorisation baseline "
+        "(rescaled to a balanced split)",
         "lower", 0.10, 0.30,
         "A generator that does not memorise makes users no closer to its training users than to unseen "
-        "real users (excess 0). With 100 synthetic users the excess varies by ±0.05 by chance, hence "
-        "0.10; an excess of 0.30 (80 % closer to train at a 0.5 baseline) means most synthetic users "
-        "sit in the neighbourhood of particular training users.",
+        "real users (excess 0). The excess share − baseline is bounded by 1 − baseline, so it is rescaled "
+        "to a balanced split: (share − baseline) / (1 − baseline) × 0.5, which is at most 0.5 whatever "
+        "the members / holdout sizes (a verbatim copier scores 0.5 and fails even at a 0.742 baseline). "
+        "With 100 synthetic users the excess varies by ±0.05 by chance, hence 0.10; an excess of 0.30 "
+        "(80 % closer to train at a 0.5 baseline) means most synthetic users sit in the neighbourhood of "
+        "particular training users.",
         ("dcr_share_closer_to_train", "dcr_share_baseline", "dcr_train_median", "dcr_holdout_median",
          "nndr_median"),
     ),
@@ -353,7 +357,10 @@ def derived_figures(figures: Mapping[str, Any]) -> dict[str, float | None]:
     """The headline figures that combine two report keys.
 
     * ``popularity_gini_abs_diff`` = |``popularity_gini_diff``|;
-    * ``dcr_share_excess`` = ``dcr_share_closer_to_train`` − ``dcr_share_baseline``;
+    * ``dcr_share_excess`` = (``dcr_share_closer_to_train`` − ``dcr_share_baseline``) /
+      (1 − ``dcr_share_baseline``) × 0.5: the excess over the no-memorisation baseline on the scale of a
+      balanced split (members = holdout, baseline 0.5, where it equals share − 0.5), so that a copier
+      (share 1) scores 0.5 at any baseline; ``None`` when the baseline is 1 (nothing to measure);
     * ``exact_copy_excess`` = ``exact_copy_share`` − ``exact_copy_share_holdout``.
 
     A key is ``None`` when an input is missing or ``None``.
@@ -367,9 +374,16 @@ def derived_figures(figures: Mapping[str, Any]) -> dict[str, float | None]:
     copies, copies_base = get("exact_copy_share"), get("exact_copy_share_holdout")
     return {
         "popularity_gini_abs_diff": None if gini_diff is None else abs(gini_diff),
-        "dcr_share_excess": None if share is None or base is None else share - base,
+        "dcr_share_excess": _dcr_excess(share, base),
         "exact_copy_excess": None if copies is None or copies_base is None else copies - copies_base,
     }
+
+
+def _dcr_excess(share: float | None, base: float | None) -> float | None:
+    """(share − base) / (1 − base) × 0.5 (see `derived_figures`); ``None`` for a missing input or base ≥ 1."""
+    if share is None or base is None or base >= 1.0:
+        return None
+    return (share - base) / (1.0 - base) * 0.5
 
 
 def card(threshold: Threshold, figures: Mapping[str, Any], *, missing_note: str = "") -> AuditCard:

@@ -203,6 +203,65 @@ def check_disjoint_users(members: InteractionData, holdout: InteractionData) -> 
         )
 
 
+def generator_item_ids(generator: object) -> pl.Series | None:
+    """The external item vocabulary a fitted generator samples from, or ``None`` when it keeps none.
+
+    Looks for ``item_ids_`` (set by `fit` of the latent-factor, preference and sequence generators), then
+    a wrapped generator's (``generator_``, e.g. `ProfiledGenerator`), then a simulator's
+    ``catalogue.item_ids``.
+    """
+    ids = getattr(generator, "item_ids_", None)
+    if isinstance(ids, pl.Series):
+        return ids
+    inner = getattr(generator, "generator_", None)
+    if inner is not None and inner is not generator:
+        return generator_item_ids(inner)
+    catalogue = getattr(generator, "catalogue", None)
+    ids = getattr(catalogue, "item_ids", None)
+    return ids if isinstance(ids, pl.Series) else None
+
+
+def check_generator_catalogue(generator: object, catalogue: pl.Series, *, generator_source: str,
+                              catalogue_source: str) -> None:
+    """A generator given to the report must have been fitted on the real catalogue: the set of its external
+    item ids (compared as strings, so ``12`` matches ``"12"``) must equal the set of ``catalogue``.
+
+    A generator that keeps no vocabulary (`generator_item_ids` is ``None``) is not checked.
+
+    Args:
+        generator: the fitted generator (e.g. loaded by `BaseGenerator.load`).
+        catalogue: the real log's external item ids, ``(n_items,)``.
+        generator_source: the generator file, for the message.
+        catalogue_source: the real file, for the message.
+
+    Raises:
+        DataValidationError: the vocabularies differ; names the generator file, the counts on each side
+            and the first few ids missing from each.
+    """
+    ids = generator_item_ids(generator)
+    if ids is None:
+        return
+    gen, real = ids.cast(pl.String), catalogue.cast(pl.String)
+    only_gen, only_real = gen.filter(~gen.is_in(real.implode())), real.filter(~real.is_in(gen.implode()))
+    if only_gen.len() == 0 and only_real.len() == 0:
+        return
+
+    def few(s: pl.Series) -> str:
+        return ", ".join(repr(v) for v in s.head(5).to_list())
+
+    parts = [f"{only_gen.len()} of its items are not in the real catalogue (e.g. {few(only_gen)})"
+             if only_gen.len() else "",
+             f"{only_real.len()} real items are not in its vocabulary (e.g. {few(only_real)})"
+             if only_real.len() else ""]
+    raise DataValidationError(
+        f"the generator was fitted on another item catalogue ({gen.len()} items) than the real log "
+        f"({real.len()} items of {catalogue_source}): " + "; ".join(p for p in parts if p),
+        source=generator_source,
+        hint="give the generator (`synthrec fit` output) fitted on the real log given with --real, read "
+             "with the same column options",
+    )
+
+
 # ------------------------------------------------------------------------------------------ audit
 
 
