@@ -77,7 +77,9 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -88,9 +90,16 @@ import torch
 from torch import nn
 
 from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
-from synthrec.errors import ConfigError, DataValidationError
+from synthrec.errors import ConfigError
 from synthrec.generators import _latent_factor_dp as dp
 from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
+from synthrec.generators._logs import (
+    first_pairs,
+    public_rating_levels,
+    require_log,
+    synthetic_block,
+    user_traits,
+)
 from synthrec.generators._ratings import RatingModel
 from synthrec.generators._sampling import (
     EmpiricalQuantiles,
@@ -101,12 +110,16 @@ from synthrec.generators._sampling import (
 )
 from synthrec.generators._timestamps import OrderModel, TimeModel
 from synthrec.generators._torch import (
+    CsrRows,
     PrivacyHook,
     cpu_state,
     load_device,
     load_network,
+    make_loader,
     resolve_device,
+    seeded,
     split_users,
+    unwrap,
 )
 from synthrec.generators.base import BaseGenerator
 from synthrec.privacy import (
@@ -164,11 +177,11 @@ def private_fit_shares(*, has_time: bool, has_rating: bool) -> dict[str, float]:
 class PreferenceGenerator(BaseGenerator):
     """Shared fit/sample/persistence of the torch generators (see the module docstring).
 
-    Subclasses set ``_NETWORKS`` (names of their `nn.Module` attributes) and the attributes
-    ``seed``, ``device``, ``chunk_users``, ``dp_hook``, ``batch_size`` and the DP settings checked by
-    `check_privacy_args` (``epsilon``, ``delta``, ``max_grad_norm``, ``dp_epochs``,
-    ``max_items_per_user``, ``rating_levels``). Under DP their `_fit_network` reads ``_dp_plan`` (a
-    `DPTrainingPlan`) and wraps the module that sees real users with `_make_private`.
+    Subclasses set ``_NETWORKS`` (names of their `nn.Module` attributes), ``batch_size`` and
+    ``max_epochs``, and call `_set_shared_settings` from ``__init__`` (``seed``, ``device``,
+    ``chunk_users``, ``dp_hook``, ``memory_budget_mb`` and the DP settings). Their `_fit_network` trains
+    inside `_training_scope`, gets its loader from `_training_loader` (which, under DP, wraps the module
+    that sees real users with `_make_private` as ``_dp_plan`` says) and keeps `_released` networks.
     """
 
     _NETWORKS: ClassVar[tuple[str, ...]] = ()
@@ -179,6 +192,8 @@ class PreferenceGenerator(BaseGenerator):
     chunk_users: int
     dp_hook: PrivacyHook | None
     batch_size: int
+    max_epochs: int
+    memory_budget_mb: float
     epsilon: float | None = None
     delta: float | None = None
     max_grad_norm: float = 1.0
@@ -186,6 +201,28 @@ class PreferenceGenerator(BaseGenerator):
     max_items_per_user: int = 64
     rating_levels: tuple[float, ...] | None = None
     _dp_plan: DPTrainingPlan | None = None
+
+    def _set_shared_settings(
+        self, *, memory_budget_mb: float, chunk_users: int, device: str | None, seed: int,
+        dp_hook: PrivacyHook | None, epsilon: float | None, delta: float | None, max_grad_norm: float,
+        dp_epochs: int, max_items_per_user: int, rating_levels: Sequence[float] | None,
+    ) -> None:
+        """Check (``memory_budget_mb`` > 0 and `check_privacy_args`) and set the settings every subclass
+        takes; ``chunk_users`` and ``seed`` are checked by the subclass with its other integers.
+
+        Raises:
+            ConfigError: as `check_privacy_args`, or ``memory_budget_mb`` not a finite number > 0.
+        """
+        check_float("memory_budget_mb", memory_budget_mb, 0.0, np.inf, lo_open=True)
+        check_privacy_args(epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, dp_epochs=dp_epochs,
+                           max_items_per_user=max_items_per_user, rating_levels=rating_levels, dp_hook=dp_hook)
+        self.memory_budget_mb = float(memory_budget_mb)
+        self.chunk_users, self.device, self.seed, self.dp_hook = chunk_users, device, seed, dp_hook
+        self.epsilon = None if epsilon is None else float(epsilon)
+        self.delta = None if delta is None else float(delta)
+        self.max_grad_norm, self.dp_epochs = float(max_grad_norm), dp_epochs
+        self.max_items_per_user = max_items_per_user
+        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
 
     # ------------------------------------------------------------------ subclass interface
 
@@ -217,31 +254,10 @@ class PreferenceGenerator(BaseGenerator):
                 timestamp (the message names the column and the first bad row).
             ConfigError: the device is unavailable, or the batch would exceed the memory budget.
         """
-        if not isinstance(data, InteractionData):
-            raise DataValidationError(f"fit expects an InteractionData, got {type(data).__name__}",
-                                      hint="build one with InteractionData.from_frame or a reader")
+        require_log(data)
         self._fitted = False
-        if data.n_interactions == 0:
-            raise DataValidationError("cannot fit a generator on a log with no interactions",
-                                      source=data.name, hint="check the split or filter that produced it")
         self.device_ = resolve_device(self.device)
-        has_time, has_rating = data.has_timestamp, data.has_rating
-        cols = [USER, ITEM] + ([TIMESTAMP] if has_time else []) + ([RATING] if has_rating else [])
-        frame = data.interactions.select(cols).with_row_index("_row")
-        for col in cols[2:]:
-            bad = frame[col].is_null()
-            if frame.schema[col].is_float():
-                bad = bad | ~frame[col].is_finite().fill_null(False)
-            if bad.any():
-                raise DataValidationError(
-                    f"{int(bad.sum())} missing or non-finite value(s)", source=data.name, column=col,
-                    row=int(bad.arg_true()[0]) + 1, hint="drop or fill those rows before fitting",
-                )
-        keys = [USER, TIMESTAMP, "_row"] if has_time else [USER, "_row"]
-        frame = frame.sort(keys).unique(subset=[USER, ITEM], keep="first", maintain_order=True)
-        _, users = np.unique(frame[USER].to_numpy(), return_inverse=True)
-        users = users.astype(np.int64)
-        items = frame[ITEM].to_numpy().astype(np.int64)
+        frame, users, items, has_time, has_rating = first_pairs(data)
         n, m = int(users.max()) + 1, data.n_items
         x = sp.csr_matrix((np.ones(len(users), np.float32), (users, items)), shape=(n, m))
         self.n_items_ = m
@@ -270,25 +286,10 @@ class PreferenceGenerator(BaseGenerator):
                      has_time: bool, has_rating: bool) -> None:
         """Exact (non-private) traits, order, time and rating models (module docstring, steps 2–4)."""
         n, m = x.shape
-        deg = np.diff(x.indptr).astype(np.float64)
-        traits: list[np.ndarray] = [np.log(deg)]
-        names = ["log_activity"]
-        time_model = None
-        if has_rating:
-            ratings = frame[RATING].to_numpy().astype(np.float64)
-            traits.append(np.bincount(users, weights=ratings, minlength=n) / deg)
-            names.append("mean_rating")
-        if has_time:
-            time_model, start, tempo, log_span = TimeModel.fit(users, frame[TIMESTAMP].to_numpy())
-            traits += [start, tempo, log_span]
-            names += ["start_time", "tempo", "log_span"]
+        traits, names, quantiles, time_model = user_traits(frame, users, x, has_time, has_rating)
         self.trait_model_: GaussianMixture = fit_gaussian_mixture(np.column_stack(traits), 1, seed=self.seed)
         self.trait_names_ = names
-        natural = {"log_activity": deg, "log_span": np.expm1(traits[-1]) if has_time else None}
-        self.trait_quantiles_ = {
-            nm: EmpiricalQuantiles.fit(t if natural.get(nm) is None else natural[nm], max_knots=201)
-            for nm, t in zip(names, traits, strict=True)
-        }
+        self.trait_quantiles_ = quantiles
         self.order_model_ = OrderModel.fit(users, items, m)
         self.time_model_: TimeModel | None = time_model
         self.rating_model_: RatingModel | None = None
@@ -354,6 +355,40 @@ class PreferenceGenerator(BaseGenerator):
                                f"q={plan.sample_rate}, steps={plan.steps} (the dataset must hold all N users)")
         self._dp_run = run
         return run
+
+    @contextmanager
+    def _training_scope(self) -> Iterator[None]:
+        """Seed torch (``seed``, on ``device_``) for the training inside; silence opacus's warning that its
+        hooks fire on a first layer whose input needs no gradient (harmless)."""
+        with seeded(self.seed, self.device_), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+            yield
+
+    def _training_loader(
+        self, module: nn.Module, optimizer: torch.optim.Optimizer, x: sp.csr_matrix, train_rows: np.ndarray
+    ) -> tuple[nn.Module, torch.optim.Optimizer, Any, int]:
+        """``(module, optimizer, loader, epochs)`` to train on the rows ``train_rows`` of ``x``: under DP
+        wrapped by `_make_private` for exactly ``dp_epochs`` epochs (the loader yields 1-tuples
+        ``(batch,)``); otherwise a seeded shuffling loader of ``batch_size`` rows for up to ``max_epochs``
+        epochs, passed through ``dp_hook`` when one is set."""
+        dataset = CsrRows(x, train_rows)
+        if self._dp_plan is not None:
+            run = self._make_private(module, optimizer, dataset)
+            return run.module, run.optimizer, run.loader, self.dp_epochs
+        loader = make_loader(dataset, self.batch_size, self.seed)
+        if self.dp_hook is not None:
+            module, optimizer, loader = self.dp_hook(module, optimizer, loader)
+        return module, optimizer, loader, self.max_epochs
+
+    @staticmethod
+    def _released(module: nn.Module, *, private: bool) -> nn.Module:
+        """The trained network to keep: a plain module (no opacus hooks or per-example gradients when
+        ``private``; no hook wrapper), in eval mode, its gradients dropped (weights only)."""
+        if private:
+            module = module.to_standard_module()  # type: ignore[operator]
+        net = unwrap(module)
+        net.zero_grad(set_to_none=True)
+        return net.eval()
 
     def _fit_history_private(
         self, frame: pl.DataFrame, users: np.ndarray, items: np.ndarray, x: sp.csr_matrix, has_time: bool,
@@ -447,11 +482,7 @@ class PreferenceGenerator(BaseGenerator):
             affinity = np.concatenate(aff_l) if aff_l else np.empty(0)
             cols[RATING] = pl.Series(RATING, self.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
                                      dtype=pl.Float32)
-        user_ids = pl.select(
-            pl.format("syn-{}", pl.int_range(first_user, first_user + n_users, dtype=pl.Int64))
-        ).to_series().alias("user_id")
-        return InteractionData(pl.DataFrame(cols), user_ids, self.item_ids_, None, self.items_,
-                               name=f"{self.source_name_}-synthetic")
+        return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_)
 
     def preferences(self, n_users: int, *, seed: int) -> np.ndarray:
         """Item-choice probabilities softmax(ℓ_u) of ``n_users`` new users, float32 ``(n_users, m)``.
@@ -547,22 +578,6 @@ def check_privacy_args(
     if epsilon is not None and math.isfinite(float(epsilon)) and dp_hook is not None:  # type: ignore[arg-type]
         raise ConfigError("epsilon and dp_hook both make training private: give one (epsilon runs DP-SGD "
                           "through opacus and accounts for every released statistic; dp_hook is your own)")
-
-
-def public_rating_levels(ratings: np.ndarray, given: Sequence[float] | None) -> np.ndarray:
-    """The rating scale a DP fit treats as public: ``given`` (sorted, distinct) or the log's distinct
-    ratings (at most 64; more would publish the data's own values).
-
-    Raises:
-        ConfigError: no ``given`` and more than 64 distinct ratings in the log.
-    """
-    if given is not None:
-        return np.unique(np.asarray(given, dtype=np.float64))
-    levels = np.unique(np.asarray(ratings, dtype=np.float64))
-    if len(levels) > 64:
-        raise ConfigError(f"the log has {len(levels)} distinct ratings; a DP fit needs the rating scale as "
-                          "public knowledge: pass rating_levels=[...] (e.g. [1, 2, 3, 4, 5])")
-    return levels
 
 
 def _alone(name: str, ledger: PrivacyLedger, delta: float) -> float:

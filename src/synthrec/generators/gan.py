@@ -68,17 +68,14 @@ from torch import nn
 from synthrec.data.interactions import InteractionData
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.evaluation.privacy import jaccard_nearest
-from synthrec.generators._preference import PreferenceGenerator, check_float, check_int, check_privacy_args
+from synthrec.generators._preference import PreferenceGenerator, check_float, check_int
 from synthrec.generators._torch import (
     DEFAULT_MEMORY_BUDGET_MB,
-    CsrRows,
     EarlyStopping,
     PrivacyHook,
     check_memory,
     dense_rows,
-    make_loader,
     n_parameters,
-    seeded,
     unwrap,
 )
 
@@ -336,9 +333,10 @@ class CFGANGenerator(PreferenceGenerator):
         check_float("gradient_penalty", gradient_penalty, 0.0, np.inf)
         check_float("clip_value", clip_value, 0.0, np.inf, lo_open=True)
         check_float("lr", lr, 0.0, np.inf, lo_open=True)
-        check_float("memory_budget_mb", memory_budget_mb, 0.0, np.inf, lo_open=True)
-        check_privacy_args(epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, dp_epochs=dp_epochs,
-                           max_items_per_user=max_items_per_user, rating_levels=rating_levels, dp_hook=dp_hook)
+        self._set_shared_settings(memory_budget_mb=memory_budget_mb, chunk_users=chunk_users, device=device,
+                                  seed=seed, dp_hook=dp_hook, epsilon=epsilon, delta=delta,
+                                  max_grad_norm=max_grad_norm, dp_epochs=dp_epochs,
+                                  max_items_per_user=max_items_per_user, rating_levels=rating_levels)
         for what, on in (("dp_hook", dp_hook is not None),
                          ("a finite epsilon", epsilon is not None and np.isfinite(epsilon))):
             if on and gradient_penalty > 0:
@@ -350,13 +348,6 @@ class CFGANGenerator(PreferenceGenerator):
         self.gradient_penalty, self.clip_value, self.lr = float(gradient_penalty), float(clip_value), float(lr)
         self.max_epochs, self.patience, self.valid_samples = max_epochs, patience, valid_samples
         self.collapse_users = collapse_users
-        self.memory_budget_mb = float(memory_budget_mb)
-        self.chunk_users, self.device, self.seed, self.dp_hook = chunk_users, device, seed, dp_hook
-        self.epsilon = None if epsilon is None else float(epsilon)
-        self.delta = None if delta is None else float(delta)
-        self.max_grad_norm, self.dp_epochs = float(max_grad_norm), dp_epochs
-        self.max_items_per_user = max_items_per_user
-        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
 
     def __repr__(self) -> str:
         state = "fitted" if self._fitted else "not fitted"
@@ -402,9 +393,7 @@ class CFGANGenerator(PreferenceGenerator):
         dev, m = self.device_, x.shape[1]
         private = self._dp_plan is not None
         started = time.perf_counter()
-        with seeded(self.seed, dev), warnings.catch_warnings():
-            # opacus's hooks fire on a first layer whose input needs no gradient; harmless
-            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        with self._training_scope():
             gen: nn.Module = PreferenceNet(self.noise_dim, self.hidden, m)
             critic: nn.Module = Critic(m, self.critic_hidden)
             # under DP the critic sees 2b rows per step (fake and real) and keeps a gradient per row
@@ -414,14 +403,7 @@ class CFGANGenerator(PreferenceGenerator):
             gen, critic = gen.to(dev), critic.to(dev)
             opt_g = torch.optim.Adam(gen.parameters(), lr=self.lr, betas=(0.5, 0.9))
             opt_d: torch.optim.Optimizer = torch.optim.Adam(critic.parameters(), lr=self.lr, betas=(0.5, 0.9))
-            dataset = CsrRows(x, train_rows)
-            if private:
-                run = self._make_private(critic, opt_d, dataset)
-                critic, opt_d, loader, epochs = run.module, run.optimizer, run.loader, self.dp_epochs
-            else:
-                loader, epochs = make_loader(dataset, self.batch_size, self.seed), self.max_epochs
-                if self.dp_hook is not None:
-                    critic, opt_d, loader = self.dp_hook(critic, opt_d, loader)
+            critic, opt_d, loader, epochs = self._training_loader(critic, opt_d, x, train_rows)
             stopper = EarlyStopping(self.patience)
             early_stopping = len(valid_rows) > 0 and not private  # under DP: no held-out users, fixed epochs
             val_noise = torch.randn((self.valid_samples, self.noise_dim),
@@ -471,12 +453,8 @@ class CFGANGenerator(PreferenceGenerator):
                     break
             if early_stopping:
                 stopper.restore(gen, critic)
-        if private:  # the released critic is a plain module: no opacus hooks or per-example gradients
-            critic = critic.to_standard_module()  # type: ignore[operator]
-        self.generator_ = unwrap(gen).eval()
-        self.critic_ = unwrap(critic).eval()
-        for net in (self.generator_, self.critic_):
-            net.zero_grad(set_to_none=True)  # keep weights only
+        self.generator_ = self._released(gen, private=False)
+        self.critic_ = self._released(critic, private=private)  # only the critic sees real users
         self.fit_report_: dict[str, Any] = {
             "epochs": epoch + 1, "best_epoch": stopper.best_epoch if early_stopping else epoch,
             "valid_log_likelihood": [-v for v in stopper.history], "critic_loss": d_hist,

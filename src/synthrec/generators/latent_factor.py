@@ -13,9 +13,10 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
-from synthrec.errors import ConfigError, DataValidationError
+from synthrec.errors import ConfigError
 from synthrec.generators import _latent_factor_dp as dp
 from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
+from synthrec.generators._logs import first_pairs, public_rating_levels, synthetic_block, user_traits
 from synthrec.generators._ratings import RatingModel
 from synthrec.generators._sampling import (
     EmpiricalQuantiles,
@@ -255,7 +256,7 @@ class LatentFactorGenerator(BaseGenerator):
             return self._fit_dp(data)
         self.privacy_ledger_: PrivacyLedger | None = None
         self.privacy_delta_: float = 0.0
-        frame, users, items, has_time, has_rating = self._prepare(data)
+        frame, users, items, has_time, has_rating = first_pairs(data)
         n, m = int(users.max()) + 1, data.n_items
         rng = np.random.default_rng(self.seed)
 
@@ -276,30 +277,13 @@ class LatentFactorGenerator(BaseGenerator):
         score_sd = float(np.sqrt(max(second - mean * mean, 0.0))) or 1.0
 
         # 2. user traits
-        deg = np.diff(x.indptr).astype(np.float64)
-        traits: list[np.ndarray] = [np.log(deg)]
-        names = ["log_activity"]
-        time_model = None
-        if has_rating:
-            ratings = frame[RATING].to_numpy().astype(np.float64)
-            traits.append(np.bincount(users, weights=ratings, minlength=n) / deg)
-            names.append("mean_rating")
-        if has_time:
-            time_model, start, tempo, log_span = TimeModel.fit(users, frame[TIMESTAMP].to_numpy())
-            traits += [start, tempo, log_span]
-            names += ["start_time", "tempo", "log_span"]
+        traits, names, quantiles, time_model = user_traits(frame, users, x, has_time, has_rating)
         n_comp = max(1, min(self.n_components, n // 20))
         self.user_model_: GaussianMixture = fit_gaussian_mixture(
             np.column_stack([user_vecs, *traits]), n_comp, seed=self.seed, prior_weight=self.mixture_prior,
         )
         self.trait_names_ = names
-        # quantile maps on the output scale (activity in events, span in seconds): linear interpolation
-        # between knots there keeps the mean, where interpolating the logs would shrink the heavy tail
-        natural = {"log_activity": deg, "log_span": np.expm1(traits[-1]) if has_time else None}
-        self.trait_quantiles_ = {
-            nm: EmpiricalQuantiles.fit(t if natural.get(nm) is None else natural[nm], max_knots=201)
-            for nm, t in zip(names, traits, strict=True)
-        }
+        self.trait_quantiles_ = quantiles  # activity and span on the output scale (see user_traits)
         self.n_factors_ = k
         self.item_factors_ = item_vecs.astype(np.float32)
         self.n_items_ = m
@@ -328,14 +312,14 @@ class LatentFactorGenerator(BaseGenerator):
     def _fit_dp(self, data: InteractionData) -> LatentFactorGenerator:
         """User-level (ε, δ)-DP fit: every model part from noised statistics (see "Differential privacy")."""
         assert self.epsilon is not None
-        frame, users, items, has_time, has_rating = self._prepare(data)
+        frame, users, items, has_time, has_rating = first_pairs(data)
         n, m = int(users.max()) + 1, data.n_items
         delta = self.delta if self.delta is not None else min(1e-5, float(n) ** -1.1)
         if not 0 < delta < 1:
             raise ConfigError(f"delta must be in (0, 1), got {delta!r}")
         levels = None
         if has_rating:
-            levels = self._rating_levels(frame[RATING].to_numpy())
+            levels = public_rating_levels(frame[RATING].to_numpy(), self.rating_levels)
         shares = dp.plan_shares(has_time=has_time, has_rating=has_rating)
         sigmas = calibrate_noise_multipliers([PlannedGaussian(k, v) for k, v in shares.items()],
                                              epsilon=float(self.epsilon), delta=delta)
@@ -400,18 +384,6 @@ class LatentFactorGenerator(BaseGenerator):
         self._fitted = True
         return self
 
-    def _rating_levels(self, ratings: np.ndarray) -> np.ndarray:
-        """The public rating scale: ``rating_levels`` if given, else the log's distinct values (≤ 64)."""
-        if self.rating_levels is not None:
-            return np.unique(np.asarray(self.rating_levels, dtype=np.float64))
-        levels = np.unique(np.asarray(ratings, dtype=np.float64))
-        if len(levels) > 64:
-            raise ConfigError(
-                f"the log has {len(levels)} distinct ratings; a DP fit needs the rating scale as public "
-                "knowledge: pass rating_levels=[...] (e.g. [1, 2, 3, 4, 5])"
-            )
-        return levels
-
     @property
     def privacy(self) -> dict[str, object]:
         """The fitted guarantee: ``{"epsilon", "delta", "ledger"}`` (ledger as a JSON-ready dict, or None).
@@ -425,33 +397,6 @@ class LatentFactorGenerator(BaseGenerator):
             return {"epsilon": float("inf"), "delta": 0.0, "ledger": None}
         return {"epsilon": ledger.spent(self.privacy_delta_), "delta": self.privacy_delta_,
                 "ledger": ledger.to_dict(self.privacy_delta_)}
-
-    def _prepare(self, data: InteractionData) -> tuple[pl.DataFrame, np.ndarray, np.ndarray, bool, bool]:
-        """Validate ``data``; return its rows sorted by (user, time, file order) with repeated (user, item)
-        pairs dropped (first occurrence kept), dense users 0..n−1 (int64), items (int64), has_time, has_rating.
-        """
-        if not isinstance(data, InteractionData):
-            raise DataValidationError(f"fit expects an InteractionData, got {type(data).__name__}",
-                                      hint="build one with InteractionData.from_frame or a reader")
-        if data.n_interactions == 0:
-            raise DataValidationError("cannot fit a generator on a log with no interactions",
-                                      source=data.name, hint="check the split or filter that produced it")
-        has_time, has_rating = data.has_timestamp, data.has_rating
-        cols = [USER, ITEM] + ([TIMESTAMP] if has_time else []) + ([RATING] if has_rating else [])
-        frame = data.interactions.select(cols).with_row_index("_row")
-        for col in cols[2:]:
-            bad = frame[col].is_null()
-            if frame.schema[col].is_float():
-                bad = bad | ~frame[col].is_finite().fill_null(False)
-            if bad.any():
-                raise DataValidationError(
-                    f"{int(bad.sum())} missing or non-finite value(s)", source=data.name, column=col,
-                    row=int(bad.arg_true()[0]) + 1, hint="drop or fill those rows before fitting",
-                )
-        keys = [USER, TIMESTAMP, "_row"] if has_time else [USER, "_row"]
-        frame = frame.sort(keys).unique(subset=[USER, ITEM], keep="first", maintain_order=True)
-        _, users = np.unique(frame[USER].to_numpy(), return_inverse=True)
-        return frame, users.astype(np.int64), frame[ITEM].to_numpy().astype(np.int64), has_time, has_rating
 
     def _fit_popularity_and_scale(
         self, counts: np.ndarray, top: np.ndarray, cos_real: np.ndarray, score_sd: float, rng: np.random.Generator
@@ -520,11 +465,7 @@ class LatentFactorGenerator(BaseGenerator):
         if self.rating_model_ is not None:
             cols[RATING] = pl.Series(RATING, self.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
                                      dtype=pl.Float32)
-        user_ids = pl.select(
-            pl.format("syn-{}", pl.int_range(first_user, first_user + n_users, dtype=pl.Int64))
-        ).to_series().alias("user_id")
-        return InteractionData(pl.DataFrame(cols), user_ids, self.item_ids_, None, self.items_,
-                               name=f"{self.source_name_}-synthetic")
+        return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_)
 
     def _draw_users(
         self, n_users: int, rng: np.random.Generator, *, fixed_length: int | None

@@ -40,7 +40,8 @@ import numpy as np
 import polars as pl
 
 from synthrec.data.interactions import ITEM, TIMESTAMP, USER, InteractionData
-from synthrec.errors import ConfigError, DataValidationError
+from synthrec.errors import ConfigError
+from synthrec.generators._logs import require_log, synthetic_block
 from synthrec.generators._sampling import EmpiricalQuantiles, segment_starts
 from synthrec.generators.base import BaseGenerator
 
@@ -154,12 +155,7 @@ class SequenceGenerator(BaseGenerator):
         from synthrec._torch import ordered_events, resolve_device, seeded_torch
         from synthrec.generators._sequence_net import OFFSET, SequenceNet
 
-        if not isinstance(data, InteractionData):
-            raise DataValidationError(f"fit expects an InteractionData, got {type(data).__name__}",
-                                      hint="build one with InteractionData.from_frame or a reader")
-        if data.n_interactions == 0:
-            raise DataValidationError("cannot fit a generator on a log with no interactions",
-                                      source=data.name, hint="check the split or filter that produced it")
+        require_log(data)
         self._fitted = False
         dev = resolve_device(self.device)
         users, items, times = ordered_events(data)
@@ -301,11 +297,7 @@ class SequenceGenerator(BaseGenerator):
         }
         if times_out is not None:
             cols[TIMESTAMP] = pl.Series(TIMESTAMP, times_out, dtype=pl.Int64)
-        user_ids = pl.select(
-            pl.format("syn-{}", pl.int_range(first_user, first_user + n_users, dtype=pl.Int64))
-        ).to_series().alias("user_id")
-        return InteractionData(pl.DataFrame(cols), user_ids, self.item_ids_, None, self.items_,
-                               name=f"{self.source_name_}-synthetic")
+        return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_)
 
     def _sample_chunk(
         self, net: Any, length: np.ndarray, start: np.ndarray | None, rng: np.random.Generator, dev: Any

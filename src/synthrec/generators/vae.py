@@ -38,7 +38,6 @@ listed in `synthrec.generators._preference` ("Differential privacy").
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -48,17 +47,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from synthrec.generators._preference import PreferenceGenerator, check_float, check_int, check_privacy_args
+from synthrec.generators._preference import PreferenceGenerator, check_float, check_int
 from synthrec.generators._torch import (
     DEFAULT_MEMORY_BUDGET_MB,
-    CsrRows,
     EarlyStopping,
     PrivacyHook,
     check_memory,
     dense_rows,
-    make_loader,
     n_parameters,
-    seeded,
     unwrap,
 )
 
@@ -199,20 +195,14 @@ class MultVAEGenerator(PreferenceGenerator):
         check_float("beta_max", beta_max, 0.0, np.inf, lo_open=True)
         check_float("lr", lr, 0.0, np.inf, lo_open=True)
         check_float("weight_decay", weight_decay, 0.0, np.inf)
-        check_float("memory_budget_mb", memory_budget_mb, 0.0, np.inf, lo_open=True)
-        check_privacy_args(epsilon=epsilon, delta=delta, max_grad_norm=max_grad_norm, dp_epochs=dp_epochs,
-                           max_items_per_user=max_items_per_user, rating_levels=rating_levels, dp_hook=dp_hook)
+        self._set_shared_settings(memory_budget_mb=memory_budget_mb, chunk_users=chunk_users, device=device,
+                                  seed=seed, dp_hook=dp_hook, epsilon=epsilon, delta=delta,
+                                  max_grad_norm=max_grad_norm, dp_epochs=dp_epochs,
+                                  max_items_per_user=max_items_per_user, rating_levels=rating_levels)
         self.hidden, self.latent, self.dropout = hidden, latent, float(dropout)
         self.beta_max, self.anneal_epochs = float(beta_max), anneal_epochs
         self.batch_size, self.lr, self.weight_decay = batch_size, float(lr), float(weight_decay)
         self.max_epochs, self.patience = max_epochs, patience
-        self.memory_budget_mb = float(memory_budget_mb)
-        self.chunk_users, self.device, self.seed, self.dp_hook = chunk_users, device, seed, dp_hook
-        self.epsilon = None if epsilon is None else float(epsilon)
-        self.delta = None if delta is None else float(delta)
-        self.max_grad_norm, self.dp_epochs = float(max_grad_norm), dp_epochs
-        self.max_items_per_user = max_items_per_user
-        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
 
     def __repr__(self) -> str:
         state = "fitted" if self._fitted else "not fitted"
@@ -227,23 +217,14 @@ class MultVAEGenerator(PreferenceGenerator):
         dev, m = self.device_, x.shape[1]
         private = self._dp_plan is not None
         started = time.perf_counter()
-        with seeded(self.seed, dev), warnings.catch_warnings():
-            # opacus's hooks fire on a first layer whose input needs no gradient; harmless
-            warnings.filterwarnings("ignore", message="Full backward hook is firing", category=UserWarning)
+        with self._training_scope():
             model: nn.Module = MultVAE(m, self.hidden, self.latent, self.dropout)
             check_memory(min(self.batch_size, len(train_rows)), m, n_parameters(model), self.memory_budget_mb,
                          what="MultVAEGenerator", per_example_grads=private)
             model = model.to(dev)
             opt: torch.optim.Optimizer = torch.optim.Adam(model.parameters(), lr=self.lr,
                                                           weight_decay=self.weight_decay)
-            dataset = CsrRows(x, train_rows)
-            if private:
-                run = self._make_private(model, opt, dataset)
-                model, opt, loader, epochs = run.module, run.optimizer, run.loader, self.dp_epochs
-            else:
-                loader, epochs = make_loader(dataset, self.batch_size, self.seed), self.max_epochs
-                if self.dp_hook is not None:
-                    model, opt, loader = self.dp_hook(model, opt, loader)
+            model, opt, loader, epochs = self._training_loader(model, opt, x, train_rows)
             anneal_steps = max(1, self.anneal_epochs * len(loader))
             stopper = EarlyStopping(self.patience)
             early_stopping = len(valid_rows) > 0 and not private  # under DP: no held-out users, fixed epochs
@@ -273,12 +254,9 @@ class MultVAEGenerator(PreferenceGenerator):
                     break
             if early_stopping:
                 stopper.restore(model)
-        if private:  # the released network is a plain module: no opacus hooks or per-example gradients
-            model = model.to_standard_module()  # type: ignore[operator]
-        net = unwrap(model)
+        net = self._released(model, private=private)
         assert isinstance(net, MultVAE)
-        net.zero_grad(set_to_none=True)  # keep weights only
-        self.vae_: MultVAE = net.eval()
+        self.vae_: MultVAE = net
         self.fit_report_: dict[str, Any] = {
             "epochs": epoch + 1, "best_epoch": stopper.best_epoch if early_stopping else epoch,
             "valid_neg_elbo": stopper.history, "train_loss": train_loss, "early_stopping": early_stopping,
