@@ -170,8 +170,12 @@ def test_scenario_calibrate_writes_a_calibrated_scenario(app: typer.Typer, scena
     real_scenario.write_text(SMALL.replace("sessions_per_week: 1.0", "sessions_per_week: 2.5"), encoding="utf-8")
     res = simulate(app, str(real_scenario), "-n", "200", "--out", str(tmp_path / "real"), "--format", "csv")
     assert res.exit_code == 0
+    # Unrated events leave `rating` empty, and a column named `rating` is now used as the rating by default,
+    # which rejects missing values: drop it (this test is about activity; unrated rows are a separate issue).
+    real_csv = tmp_path / "real" / "interactions.csv"
+    pl.read_csv(real_csv).drop("rating").write_csv(real_csv)
     out = tmp_path / "calibrated.yaml"
-    res = runner.invoke(app, ["scenario", "calibrate", str(tmp_path / "real" / "interactions.csv"),
+    res = runner.invoke(app, ["scenario", "calibrate", str(real_csv),
                               "--scenario", str(scenario_file), "--out", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
     assert "activity_mean" in res.output
@@ -180,3 +184,44 @@ def test_scenario_calibrate_writes_a_calibrated_scenario(app: typer.Typer, scena
     assert out.read_text(encoding="utf-8").startswith("# Calibrated by synthrec")
     res = runner.invoke(app, ["scenario", "calibrate", str(tmp_path / "nothing.csv"), "--out", str(out), "-q"])
     assert res.exit_code == 2 and "error:" in res.stderr
+
+
+def _header_less_log(path: Path) -> Path:
+    """A small tab-separated log with no header line, like MovieLens' u.data: user, item, rating, time."""
+    rows = [f"{u}\t{(3 * u + k) % 17}\t{1 + (u + k) % 5}\t{1_700_000_000 + 86_400 * k + 600 * u}"
+            for u in range(12) for k in range(4 + u % 3)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::synthrec.data.validation.DataQualityWarning")
+def test_scenario_calibrate_reads_a_header_less_file_with_columns(app: typer.Typer, tmp_path: Path) -> None:
+    raw = _header_less_log(tmp_path / "u.data")
+    out = tmp_path / "calibrated.yaml"
+    res = runner.invoke(app, ["scenario", "calibrate", str(raw), "--columns", "user,item,rating,ts",
+                              "--rating-col", "rating", "--time-col", "ts", "--max-iter", "2",
+                              "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "not used" not in res.stderr  # every column was mapped
+    assert "rating" in res.output  # the rating histogram was a calibration target
+    assert load_scenario(out).name
+
+
+def test_scenario_calibrate_header_less_file_without_columns_says_so(app: typer.Typer, tmp_path: Path) -> None:
+    raw = _header_less_log(tmp_path / "u.data")
+    res = runner.invoke(app, ["scenario", "calibrate", str(raw), "--max-iter", "2",
+                              "--out", str(tmp_path / "c.yaml"), "--quiet"])
+    assert res.exit_code == 2
+    assert "error:" in res.stderr and "--columns" in res.stderr and "looks like data" in res.stderr
+    assert not (tmp_path / "c.yaml").exists()
+
+
+def test_scenario_calibrate_picks_up_standard_column_names(app: typer.Typer, tmp_path: Path) -> None:
+    raw = _header_less_log(tmp_path / "u.data")
+    csv = tmp_path / "log.csv"
+    csv.write_text("user,item,rating,timestamp\n" + raw.read_text(encoding="utf-8").replace("\t", ","),
+                   encoding="utf-8")
+    res = runner.invoke(app, ["scenario", "calibrate", str(csv), "--max-iter", "2",
+                              "--out", str(tmp_path / "c.yaml"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "--rating-col rating and --time-col timestamp" in res.stderr

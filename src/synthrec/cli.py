@@ -18,6 +18,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from synthrec import __version__
+from synthrec.commands._data_options import (
+    ColumnsOpt,
+    DataArg,
+    ItemCol,
+    RatingCol,
+    SepOpt,
+    TimeCol,
+    TimeFormat,
+    TimeUnit,
+    UserCol,
+)
+from synthrec.commands._data_options import (
+    load_cli_data as _load_cli_data,  # shared with `scenario calibrate`
+)
 from synthrec.errors import SynthrecError
 
 app = typer.Typer(
@@ -179,96 +193,6 @@ def datasets() -> None:
     for name, desc in list_datasets().items():
         table.add_row(name, desc)
     console.print(table)
-
-
-DataArg = Annotated[str, typer.Argument(help="A registered dataset name (see `synthrec datasets`), or a "
-                                          "CSV/TSV/Parquet file, MovieLens folder or RecBole .inter file.")]
-UserCol = Annotated[str, typer.Option("--user-col", help="User id column of a table file.")]
-ItemCol = Annotated[str, typer.Option("--item-col", help="Item id column of a table file.")]
-RatingCol = Annotated[str | None, typer.Option("--rating-col", help="Rating column (optional).")]
-TimeCol = Annotated[str | None, typer.Option("--time-col", help="Time column (optional).")]
-TimeUnit = Annotated[str, typer.Option("--time-unit", help="Unit of integer times: s, ms, us or ns.")]
-TimeFormat = Annotated[str | None, typer.Option("--time-format",
-                                                   help="strftime format of dates, e.g. %Y%m%d.")]
-SepOpt = Annotated[str | None, typer.Option("--sep", help="Field separator (default: detected).")]
-ColumnsOpt = Annotated[str | None, typer.Option(
-    "--columns", help="Comma-separated names for a file WITHOUT a header line, e.g. user,item,rating,ts.")]
-
-
-def _file_columns(data: str, sep: str | None, names: list[str] | None) -> list[str] | None:
-    """Column names of a single log file (from --columns or its header line), or None when unknown
-    (a folder, an Atomic .inter file, an unreadable file: the loader then reports the problem itself)."""
-    import csv
-
-    from synthrec.data.readers import sniff_separator
-
-    if names is not None:
-        return names
-    path = Path(data)
-    if not path.is_file() or path.suffix == ".inter":
-        return None
-    try:
-        if path.suffix in (".parquet", ".pq"):
-            return list(pl.read_parquet_schema(path))
-        with path.open("rb") as fh:
-            lines = [fh.readline().decode("utf-8", errors="replace").rstrip("\r\n") for _ in range(20)]
-        sep = sep or sniff_separator(lines, name=data)
-        if sep == "whitespace":
-            return lines[0].split()
-        if len(sep) > 1:
-            return [c.strip() for c in lines[0].split(sep)]
-        return [c.strip() for c in next(csv.reader([lines[0]], delimiter=sep))]
-    except (OSError, SynthrecError, ValueError, StopIteration):
-        return None
-
-
-def _standard_columns(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
-                      sep: str | None, names: list[str] | None) -> tuple[str | None, str | None]:
-    """Use columns named exactly `rating` / `timestamp` when --rating-col / --time-col are not given (the
-    convention `synthrec report` follows), saying so on stderr; warn about other columns left unused."""
-    cols = _file_columns(data, sep, names)
-    if cols is None:
-        return rating_col, time_col
-    picked = []
-    if rating_col is None and "rating" in cols:
-        rating_col = "rating"
-        picked.append("--rating-col rating")
-    if time_col is None and "timestamp" in cols:
-        time_col = "timestamp"
-        picked.append("--time-col timestamp")
-    if picked:
-        err_console.print(f"note: using the standard column name(s) as {' and '.join(picked)}.")
-    unused = [c for c in cols if c not in (user_col, item_col, rating_col, time_col)]
-    if unused:
-        err_console.print(f"[yellow]warning:[/] column(s) {escape(', '.join(unused))} are not used; "
-                          "name them with --rating-col and/or --time-col to use them.")
-    return rating_col, time_col
-
-
-def _load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
-                   time_unit: str, time_format: str | None, sep: str | None, columns: str | None) -> object:
-    from pydantic import ValidationError
-
-    from synthrec.config import DataConfig
-    from synthrec.data.loaders import list_datasets
-    from synthrec.errors import ConfigError
-    from synthrec.experiments.data_source import load_data
-
-    if data in list_datasets():
-        dc = DataConfig(loader=data)
-    else:
-        names = [c.strip() for c in columns.split(",")] if columns else None
-        rating_col, time_col = _standard_columns(data, user_col, item_col, rating_col, time_col, sep, names)
-        try:
-            dc = DataConfig.model_validate({
-                "path": data, "user_col": user_col, "item_col": item_col, "rating_col": rating_col,
-                "time_col": time_col, "time_unit": time_unit, "time_format": time_format, "sep": sep,
-                "column_names": names,
-            })
-        except ValidationError as exc:
-            msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid option: {msgs}") from None
-    return load_data(dc)
 
 
 @app.command()

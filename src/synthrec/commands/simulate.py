@@ -16,6 +16,18 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from synthrec.commands._data_options import (
+    ColumnsOpt,
+    DataArg,
+    ItemCol,
+    RatingCol,
+    SepOpt,
+    TimeCol,
+    TimeFormat,
+    TimeUnit,
+    UserCol,
+    load_cli_data,
+)
 from synthrec.errors import ConfigError, SynthrecError
 from synthrec.progress import step_progress
 
@@ -271,8 +283,7 @@ def scenario_presets() -> None:
 
 @scenario_app.command("calibrate")
 def scenario_calibrate(
-    data: Annotated[str, typer.Argument(help="The real log: a registered dataset name (see `synthrec "
-                                        "datasets`), a CSV/TSV/Parquet file, MovieLens folder or RecBole file.")],
+    data: DataArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Calibrated scenario YAML to write.")
                    ] = Path("calibrated.yaml"),
     scenario: Annotated[Path | None, typer.Option("--scenario", "-s", help="Scenario to start from (default: "
@@ -282,28 +293,31 @@ def scenario_calibrate(
                                               "(default: the log's users).")] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of every evaluation sample.")] = 0,
     max_iter: Annotated[int, typer.Option("--max-iter", min=1, help="Samples per knob search.")] = 12,
-    user_col: Annotated[str, typer.Option("--user-col", help="User id column of a table file.")] = "user",
-    item_col: Annotated[str, typer.Option("--item-col", help="Item id column of a table file.")] = "item",
-    rating_col: Annotated[str | None, typer.Option("--rating-col", help="Rating column (optional).")] = None,
-    time_col: Annotated[str | None, typer.Option("--time-col", help="Time column (optional).")] = None,
+    user_col: UserCol = "user",
+    item_col: ItemCol = "item",
+    rating_col: RatingCol = None,
+    time_col: TimeCol = None,
+    time_unit: TimeUnit = "s",
+    time_format: TimeFormat = None,
+    sep: SepOpt = None,
+    columns: ColumnsOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Tune a scenario so its samples match the real log's popularity Gini, activity, sessions, funnel
-    and rating histogram; write it with the achieved-vs-target report in its header."""
-    from synthrec.config import DataConfig
-    from synthrec.data.loaders import list_datasets
-    from synthrec.experiments.data_source import load_data
+    and rating histogram; write it with the achieved-vs-target report in its header.
+
+    DATA is read like `synthrec inspect` reads it: name the columns of a header-less file with --columns,
+    and columns named exactly `rating` / `timestamp` are used unless --rating-col / --time-col say otherwise.
+    """
+    from synthrec.data.interactions import InteractionData
     from synthrec.generators.simulator import calibrate
 
     try:
         if scenario is not None and preset is not None:
             raise ConfigError("give --scenario or --preset, not both")
-        if data in list_datasets():
-            dc = DataConfig(loader=data)
-        else:
-            dc = DataConfig(path=Path(data), user_col=user_col, item_col=item_col, rating_col=rating_col,
-                            time_col=time_col)
-        real = load_data(dc)
+        real = load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep,
+                             columns)
+        assert isinstance(real, InteractionData)
         with step_progress(1, "calibrating", enabled=not quiet, console=_err_console) as bar:
             def on_eval(knob: str, factor: float, value: float) -> None:
                 bar.describe(f"calibrating {knob}: factor {factor:.3g} → {value:.4g}")

@@ -1,0 +1,146 @@
+"""Options and loader shared by every command that reads a real log from the command line.
+
+`synthrec inspect`, `synthrec fit` and `synthrec scenario calibrate` take the same DATA argument and the
+same column / separator / time options; they are declared once here so the commands cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from synthrec.errors import DataValidationError, SynthrecError
+
+_err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
+
+DataArg = Annotated[str, typer.Argument(help="A registered dataset name (see `synthrec datasets`), or a "
+                                          "CSV/TSV/Parquet file, MovieLens folder or RecBole .inter file.")]
+UserCol = Annotated[str, typer.Option("--user-col", help="User id column of a table file.")]
+ItemCol = Annotated[str, typer.Option("--item-col", help="Item id column of a table file.")]
+RatingCol = Annotated[str | None, typer.Option("--rating-col", help="Rating column (optional).")]
+TimeCol = Annotated[str | None, typer.Option("--time-col", help="Time column (optional).")]
+TimeUnit = Annotated[str, typer.Option("--time-unit", help="Unit of integer times: s, ms, us or ns.")]
+TimeFormat = Annotated[str | None, typer.Option("--time-format",
+                                                   help="strftime format of dates, e.g. %Y%m%d.")]
+SepOpt = Annotated[str | None, typer.Option("--sep", help="Field separator (default: detected).")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", help="Comma-separated names for a file WITHOUT a header line, e.g. user,item,rating,ts.")]
+
+
+def file_columns(data: str, sep: str | None, names: list[str] | None) -> list[str] | None:
+    """Column names of a single log file (from --columns or its header line), or None when unknown
+    (a folder, an Atomic .inter file, an unreadable file: the loader then reports the problem itself)."""
+    import csv
+
+    from synthrec.data.readers import sniff_separator
+
+    if names is not None:
+        return names
+    path = Path(data)
+    if not path.is_file() or path.suffix == ".inter":
+        return None
+    try:
+        if path.suffix in (".parquet", ".pq"):
+            return list(pl.read_parquet_schema(path))
+        with path.open("rb") as fh:
+            lines = [fh.readline().decode("utf-8", errors="replace").rstrip("\r\n") for _ in range(20)]
+        sep = sep or sniff_separator(lines, name=data)
+        if sep == "whitespace":
+            return lines[0].split()
+        if len(sep) > 1:
+            return [c.strip() for c in lines[0].split(sep)]
+        return [c.strip() for c in next(csv.reader([lines[0]], delimiter=sep))]
+    except (OSError, SynthrecError, ValueError, StopIteration):
+        return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _reject_data_as_header(data: str, cols: list[str], user_col: str, item_col: str) -> None:
+    """Raise when the first line, read as a header, is all numbers and lacks the id columns: the file has
+    no header line, and the loader's "column missing" message would send the user to --user-col instead."""
+    if (user_col in cols and item_col in cols) or not all(_is_number(c) for c in cols):
+        return
+    example = ",".join(["user", "item", "rating", "ts"][:len(cols)] + [f"col{k}" for k in range(4, len(cols))])
+    raise DataValidationError(
+        f"the first line ({', '.join(cols)}) looks like data, not a header line", source=data,
+        hint=f"name the columns of a header-less file with --columns, e.g. --columns {example}",
+    )
+
+
+def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
+                     sep: str | None, names: list[str] | None) -> tuple[str | None, str | None]:
+    """Use columns named exactly `rating` / `timestamp` when --rating-col / --time-col are not given (the
+    convention `synthrec report` follows), saying so on stderr; warn about other columns left unused.
+
+    Raises:
+        DataValidationError: the file has no header line and ``names`` (--columns) was not given.
+    """
+    cols = file_columns(data, sep, names)
+    if cols is None:
+        return rating_col, time_col
+    if names is None:
+        _reject_data_as_header(data, cols, user_col, item_col)
+    picked = []
+    if rating_col is None and "rating" in cols:
+        rating_col = "rating"
+        picked.append("--rating-col rating")
+    if time_col is None and "timestamp" in cols:
+        time_col = "timestamp"
+        picked.append("--time-col timestamp")
+    if picked:
+        _err_console.print(f"note: using the standard column name(s) as {' and '.join(picked)}.")
+    unused = [c for c in cols if c not in (user_col, item_col, rating_col, time_col)]
+    if unused:
+        _err_console.print(f"[yellow]warning:[/] column(s) {escape(', '.join(unused))} are not used; "
+                           "name them with --rating-col and/or --time-col to use them.")
+    return rating_col, time_col
+
+
+def load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
+                  time_unit: str, time_format: str | None, sep: str | None, columns: str | None) -> object:
+    """Load DATA as the command-line options describe it: a registered dataset name, or a file / folder read
+    with the given column names, separator, time unit / format and --columns (names for a header-less file).
+
+    Returns:
+        The `InteractionData` of `synthrec.experiments.data_source.load_data` (typed ``object`` so that
+        importing this module stays cheap).
+
+    Raises:
+        ConfigError: an option value is invalid (e.g. an unknown --time-unit).
+        DataValidationError: the file is missing columns, has no header without --columns, or bad values.
+    """
+    from pydantic import ValidationError
+
+    from synthrec.config import DataConfig
+    from synthrec.data.loaders import list_datasets
+    from synthrec.errors import ConfigError
+    from synthrec.experiments.data_source import load_data
+
+    if data in list_datasets():
+        dc = DataConfig(loader=data)
+    else:
+        names = [c.strip() for c in columns.split(",")] if columns else None
+        rating_col, time_col = standard_columns(data, user_col, item_col, rating_col, time_col, sep, names)
+        try:
+            dc = DataConfig.model_validate({
+                "path": data, "user_col": user_col, "item_col": item_col, "rating_col": rating_col,
+                "time_col": time_col, "time_unit": time_unit, "time_format": time_format, "sep": sep,
+                "column_names": names,
+            })
+        except ValidationError as exc:
+            msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid option: {msgs}") from None
+    return load_data(dc)
