@@ -271,11 +271,16 @@ def plot_dcr(d: dict[str, Any]) -> str:
 
 
 def plot_bias(d: dict[str, Any]) -> str:
-    """Horizontal side-by-side bars of each group's share, real vs synthetic, one panel per attribute."""
+    """Horizontal side-by-side bars of each group's share, real vs synthetic, one panel per attribute.
+
+    The legend sits in its own strip below the last panel, so it never covers a bar whatever the shares.
+    """
     attrs = d["attributes"]
-    heights = [0.24 * len(a["groups"]) + 0.9 for a in attrs]
-    fig, axes = plt.subplots(len(attrs), 1, figsize=(5.6, sum(heights)), squeeze=False,
-                             gridspec_kw={"height_ratios": heights})
+    # inches per panel: bars plus room for the panel's title and x label
+    heights = [0.3 * len(a["groups"]) + 1.2 for a in attrs]
+    # constrained layout makes room for the "outside" legend below the panels
+    fig, axes = plt.subplots(len(attrs), 1, figsize=(5.6, sum(heights) + 0.4), squeeze=False,
+                             gridspec_kw={"height_ratios": heights}, layout="constrained")
     for ax, a in zip(axes[:, 0], attrs, strict=True):
         y = np.arange(len(a["groups"]))
         ax.barh(y - 0.2, a["real"], height=0.4, color=REAL, label="real")
@@ -287,8 +292,8 @@ def plot_bias(d: dict[str, Any]) -> str:
         ax.set_title(f"{a['attribute']}: share of {unit} per group (TVD {tvd})", fontsize=10)
         ax.set_xlabel(f"share of {unit}")
         ax.grid(axis="x", alpha=0.3)
-    axes[0, 0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8, frameon=False)
     return _png(fig)
 
 
