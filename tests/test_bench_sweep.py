@@ -157,3 +157,15 @@ def test_cli_runs_a_sweep_and_writes_the_page(registered: None, tiny_csv: Path, 
     bad = runner.invoke(app, ["bench", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o2")])
     assert bad.exit_code == 2
     assert "error:" in bad.output and "does not exist" in bad.output
+
+
+def test_parts_of_another_synthrec_version_are_refused(tmp_path: Path) -> None:
+    from synthrec.errors import DataValidationError
+    from synthrec.experiments.bench.store import rows_frame
+
+    store = ResultStore(tmp_path / "out")
+    store.parts_dir.mkdir(parents=True, exist_ok=True)
+    # a part from an older layout (one column fewer) next to nothing else: never silently mixed
+    rows_frame([]).drop(rows_frame([]).columns[-1]).write_parquet(store.parts_dir / "old.parquet")
+    with pytest.raises(DataValidationError, match="another synthrec version"):
+        store.table()

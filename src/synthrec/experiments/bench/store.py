@@ -114,7 +114,16 @@ class ResultStore:
         parts = sorted(self.parts_dir.glob("*.parquet"))
         if not parts:
             return rows_frame([])
-        frame = pl.concat([pl.read_parquet(p) for p in parts], how="vertical")
+        frames = [pl.read_parquet(p) for p in parts]
+        expected = rows_frame([]).columns
+        for path, part in zip(parts, frames, strict=True):
+            if part.columns != expected:  # written by another synthrec version: never mix the two
+                raise DataValidationError(
+                    f"result part has columns {part.columns}, this synthrec writes {expected}",
+                    source=str(path),
+                    hint="the folder holds results of another synthrec version; give a new --out",
+                )
+        frame = pl.concat(frames, how="vertical")
         if order is not None:
             rank = pl.DataFrame({"cell_id": list(order), "_rank": range(len(order))},
                                 schema={"cell_id": pl.String, "_rank": pl.Int64})
