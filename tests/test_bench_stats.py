@@ -150,3 +150,23 @@ def test_auto_report_counts_good_choices() -> None:
     g = per_group.row(0, named=True)
     assert g["share_chose_best"] == 1.0 and g["mean_regret"] == pytest.approx(0.0)
     assert g["significantly_worse"] is False
+
+
+def test_versus_best_real_with_many_uncapped_levels_before_capped_ones() -> None:
+    # regression: 120 user-fraction levels (history_cap null) listed before a capped one made polars
+    # infer history_cap from the first 100 rows only and fail on the integer cap
+    from synthrec.experiments.bench.stats import versus_best_real
+    from synthrec.experiments.bench.store import rows_frame
+
+    rows = []
+    levels = [(f"users={i}", None) for i in range(120)] + [("cap=5", 5)]
+    for level, cap in levels:
+        for seed in range(3):
+            for strategy, value in (("real-only", 0.1 + seed / 100), ("augment", 0.2 + seed / 100)):
+                rows.append({"dataset": "d", "split": "s", "level": level, "history_cap": cap, "seed": seed,
+                             "strategy": strategy, "arm": strategy, "recommender": "ease", "metric": "NDCG@10",
+                             "group": "all", "value": value, "status": "ok"})
+    res = versus_best_real(rows_frame(rows))
+    assert res.height == len(levels)
+    assert res.filter(pl.col("level") == "cap=5")["history_cap"].to_list() == [5]
+    assert (res["mean_diff"] - 0.1).abs().max() < 1e-12 and res["wins"].to_list() == [3] * len(levels)

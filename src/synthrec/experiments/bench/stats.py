@@ -136,7 +136,7 @@ def versus_best_real(table: pl.DataFrame, metric: str = PRIMARY, group: str = "a
         out.append({**rec, "n": int(d.shape[0]), "mean_diff": float(d.mean()), "wins": int((d > 0).sum()),
                     "losses": int((d < 0).sum()), "statistic": stat, "p_value": p,
                     "min_p": min(1.0, 2.0 / 2.0 ** d.shape[0])})
-    res = pl.DataFrame(out)
+    res = pl.DataFrame(out, infer_schema_length=None)  # null history_cap rows come first
     if res.is_empty():
         return res
     res = res.with_row_index("_i")
@@ -206,7 +206,7 @@ def worth_table(summary: pl.DataFrame, metric: str = PRIMARY, group: str = "all"
                         "recommender": rec, "n_train_users": row["n_train_users"], "mean": row["mean"],
                         "equivalent_users": eq, "worth_users": eq - row["n_train_users"] if status != "above-curve" else math.nan,
                         "status": status})
-    return pl.DataFrame(out)
+    return pl.DataFrame(out, infer_schema_length=None)
 
 
 def auto_report(table: pl.DataFrame, alpha: float = 0.05) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -244,4 +244,4 @@ def auto_report(table: pl.DataFrame, alpha: float = 0.05) -> tuple[pl.DataFrame,
                     "mean_regret": float(sub["regret"].mean()),  # type: ignore[arg-type]
                     "mean_diff_vs_real": md, "p_value": p,
                     "significantly_worse": bool(p < alpha and md < 0) if math.isfinite(p) else False})
-    return per_seed, pl.DataFrame(out)
+    return per_seed, pl.DataFrame(out, infer_schema_length=None)
