@@ -13,11 +13,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's ALS/BPR are slo
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from synthrec import __version__
+from synthrec.commands._console import console, err_console
 from synthrec.commands._data_options import (
     ColumnsOpt,
     DataArg,
@@ -42,9 +42,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-# Piped output (CI logs, `make demo | tee`) would otherwise wrap the result table at 80 columns.
-console = Console() if sys.stdout.isatty() else Console(width=140)
-err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]

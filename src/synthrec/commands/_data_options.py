@@ -6,18 +6,15 @@ same column / separator / time options; they are declared once here so the comma
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from synthrec.commands._console import err_console as _err_console
 from synthrec.errors import DataValidationError, SynthrecError
-
-_err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
 
 DataArg = Annotated[str, typer.Argument(help="A registered dataset name (see `synthrec datasets`), or a "
                                           "CSV/TSV/Parquet file, MovieLens folder or RecBole .inter file.")]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -23,11 +21,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from synthrec.commands._console import console as _console
+from synthrec.commands._console import err_console as _err_console
 from synthrec.errors import ConfigError, SynthrecError
 from synthrec.scale.backends import BACKENDS
-
-_console = Console() if sys.stdout.isatty() else Console(width=140)
-_err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
 
 
 class RowsPerSecondColumn(ProgressColumn):

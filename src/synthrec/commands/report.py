@@ -3,23 +3,19 @@ log against the real one, as report.html + results.json."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, cast
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from synthrec.commands._console import console, err_console
 from synthrec.data.interactions import InteractionData
 from synthrec.data.validation import TimeUnit
 from synthrec.errors import ConfigError, DataValidationError, SynthrecError
-
-console = Console() if sys.stdout.isatty() else Console(width=140)
-err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
 
 #: columns of a file written by `synthrec sample` (or `synthrec.data.writers.write_interactions`)
 STANDARD_RATING, STANDARD_TIME = "rating", "timestamp"

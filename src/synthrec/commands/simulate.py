@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -12,10 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import polars as pl
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from synthrec.commands._console import console as _console
+from synthrec.commands._console import err_console as _err_console
 from synthrec.commands._data_options import (
     ColumnsOpt,
     DataArg,
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from synthrec.data.interactions import InteractionData
     from synthrec.generators.simulator import Simulator
 
-_console = Console() if sys.stdout.isatty() else Console(width=140)
-_err_console = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
 
 FORMATS = ("parquet", "csv", "recbole")
 #: largest ground-truth export, in (user, item) cells

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
+from synthrec.data.interactions import ITEM, USER, InteractionData
 from synthrec.errors import ConfigError
 from synthrec.generators._gmm import GaussianMixture
 from synthrec.generators.latent_factor import LatentFactorGenerator
@@ -151,23 +151,4 @@ def sample_histories(
     with timestamps and ratings when the model has them; users ``"syn-<first_user>"``, …; ``users`` (an
     attribute table with a dense Int32 ``user`` column) is attached as is.
     """
-    rows, items, affinity = model._sample_items(uvec, length, model.scale_, model.item_bias_, rng, ordered=True)
-    cols: dict[str, pl.Series] = {
-        USER: pl.Series(USER, rows, dtype=pl.Int32),
-        ITEM: pl.Series(ITEM, items, dtype=pl.Int32),
-    }
-    if model.time_model_ is not None:
-        start = model.trait_quantiles_["start_time"].ppf(pct["start_time"])
-        tempo = model.trait_quantiles_["tempo"].ppf(pct["tempo"])
-        span = model.trait_quantiles_["log_span"].ppf(pct["log_span"])
-        cols[TIMESTAMP] = pl.Series(TIMESTAMP, model.time_model_.generate(start, tempo, span, length, rng),
-                                    dtype=pl.Int64)
-    if model.rating_model_ is not None:
-        cols[RATING] = pl.Series(RATING, model.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
-                                 dtype=pl.Float32)
-    n_users = len(length)
-    user_ids = pl.select(
-        pl.format("syn-{}", pl.int_range(first_user, first_user + n_users, dtype=pl.Int64))
-    ).to_series().alias("user_id")
-    return InteractionData(pl.DataFrame(cols), user_ids, model.item_ids_, users, model.items_,
-                           name=name or f"{model.source_name_}-synthetic")
+    return model._histories(uvec, length, pct, rng, first_user, users=users, name=name)

@@ -118,11 +118,13 @@ def public_rating_levels(ratings: np.ndarray, given: Sequence[float] | None) -> 
 
 def synthetic_block(
     cols: dict[str, pl.Series], first_user: int, n_users: int, item_ids: pl.Series, items: pl.DataFrame | None,
-    source_name: str,
+    source_name: str, *, users: pl.DataFrame | None = None, name: str | None = None,
 ) -> InteractionData:
     """A sampled block as an `InteractionData`: the interaction columns ``cols`` (dense users
-    0..n_users−1), user ids ``syn-<first_user + u>``, the fitted catalogue, named ``<source>-synthetic``."""
+    0..n_users−1), user ids ``syn-<first_user + u>``, the fitted catalogue, an optional users attribute
+    table, named ``name`` or ``<source>-synthetic``."""
     user_ids = pl.select(
         pl.format("syn-{}", pl.int_range(first_user, first_user + n_users, dtype=pl.Int64))
     ).to_series().alias("user_id")
-    return InteractionData(pl.DataFrame(cols), user_ids, item_ids, None, items, name=f"{source_name}-synthetic")
+    return InteractionData(pl.DataFrame(cols), user_ids, item_ids, users, items,
+                           name=name or f"{source_name}-synthetic")

@@ -450,6 +450,14 @@ class LatentFactorGenerator(BaseGenerator):
                     "cannot have more distinct items than exist (pass fixed_length <= n_items)"
                 )
         uvec, length, pct = self._draw_users(n_users, rng, fixed_length=self.fixed_length)
+        return self._histories(uvec, length, pct, rng, first_user)
+
+    def _histories(
+        self, uvec: np.ndarray, length: np.ndarray, pct: dict[str, np.ndarray], rng: np.random.Generator,
+        first_user: int, *, users: pl.DataFrame | None = None, name: str | None = None,
+    ) -> InteractionData:
+        """Histories of drawn users (vectors ``uvec``, lengths, trait probabilities ``pct``): items in
+        event order, timestamps and ratings when the model has them (shared with `_latent_users`)."""
         rows, items, affinity = self._sample_items(uvec, length, self.scale_, self.item_bias_, rng,
                                                    ordered=True)
         cols: dict[str, pl.Series] = {
@@ -465,7 +473,8 @@ class LatentFactorGenerator(BaseGenerator):
         if self.rating_model_ is not None:
             cols[RATING] = pl.Series(RATING, self.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
                                      dtype=pl.Float32)
-        return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_)
+        return synthetic_block(cols, first_user, len(length), self.item_ids_, self.items_, self.source_name_,
+                               users=users, name=name)
 
     def _draw_users(
         self, n_users: int, rng: np.random.Generator, *, fixed_length: int | None
