@@ -124,6 +124,28 @@ def test_temporal_split_without_timestamps_is_skipped(registered: None, tmp_path
     assert ResultStore(out).table()["note"].str.contains("needs timestamps").all()
 
 
+def test_untimed_log_refuses_row_order_splits_and_runs_leave_one_out(registered: None, tmp_path: Path) -> None:
+    """Without timestamps or a declared row order, leave-last-out would hold out each user's last *row*
+    (biased on logs such as MovieLens-1M): those cells are skipped with the reason, and a per-dataset
+    ``splits: [leave-one-out]`` runs instead (history caps then keep a random c events)."""
+    csv = tmp_path / "untimed.csv"
+    write_tiny_log(csv)
+    pl.read_csv(csv).drop("timestamp").write_csv(csv)
+    raw = tiny_config(csv, dp_epsilons=[], seeds=[0], recommenders=[{"name": "pop"}],
+                      scarcity={"user_fractions": [1.0], "history_caps": [3]})
+    del raw["datasets"][0]["data"]["time_col"]
+    res = run_sweep(parse_bench_config(raw), tmp_path / "llo", progress=False)
+    assert res.n_skipped == res.n_cells
+    assert ResultStore(tmp_path / "llo").table()["note"].str.contains("use leave-one-out").all()
+
+    raw["datasets"][0]["splits"] = ["leave-one-out"]
+    cfg = parse_bench_config(raw)
+    assert {c.split for c in expand(cfg)} == {"leave-one-out"}
+    res = run_sweep(cfg, tmp_path / "loo", progress=False)
+    table = ResultStore(tmp_path / "loo").table()
+    assert res.n_skipped == 0 and (table["status"] == "ok").all()
+
+
 def test_config_errors_are_clear(registered: None, tiny_csv: Path) -> None:
     with pytest.raises(ConfigError, match="unknown recommender 'nope'"):
         parse_bench_config(tiny_config(tiny_csv, recommenders=[{"name": "nope"}]))

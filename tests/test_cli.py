@@ -272,7 +272,18 @@ def test_single_interaction_users_give_a_clear_error(tmp_path: Path) -> None:
     csv = tmp_path / "once.csv"
     csv.write_text("u,i\n" + "".join(f"{k},{k % 7}\n" for k in range(40)))
     cfg = _config(tmp_path / "cfg.yaml", "data: {path: once.csv, user_col: u, item_col: i}",
-                  "target: {source_fraction: 0.0}")
+                  "target: {source_fraction: 0.0}\nsplit: {kind: leave-one-out}")
     res = runner.invoke(app, ["run", str(cfg), "--quiet", "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "holds no test events" in res.output and "min_user_interactions" in res.output
+
+
+def test_leave_last_out_on_a_file_without_times_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    csv = tmp_path / "untimed.csv"
+    csv.write_text("u,i\n" + "".join(f"{k % 9},{k % 7}\n" for k in range(80)))
+    cfg = _config(tmp_path / "cfg.yaml", "data: {path: untimed.csv, user_col: u, item_col: i}",
+                  "target: {source_fraction: 0.0}")
+    res = runner.invoke(app, ["run", str(cfg), "--quiet", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "untimed.csv" in res.output and "leave-one-out" in res.output and "row_order_is_time" in res.output
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())

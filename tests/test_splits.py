@@ -3,6 +3,7 @@ properties on seeded random logs, determinism, and errors."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from synthrec.data.splits import (
     carve_validation,
     global_time_cut,
     leave_last_out,
+    leave_one_out,
     make_split,
     random_split,
     split_users,
@@ -85,8 +87,8 @@ def test_p1_ties_broken_by_row_order_not_item_id() -> None:
     assert _rows(cap_history(original, 2, "first")) == _rows(cap_history(copy, 2, "first")) == [0, 3]
 
 
-def test_leave_last_out_without_timestamp_uses_row_order() -> None:
-    d = _data(["a", "b", "a", "a", "b", "c"], [1, 2, 3, 4, 5, 6])
+def test_leave_last_out_uses_declared_row_order_without_timestamp() -> None:
+    d = replace(_data(["a", "b", "a", "a", "b", "c"], [1, 2, 3, 4, 5, 6]), row_order_is_time=True)
     s = leave_last_out(d)
     assert _rows(s.test) == [3, 4]  # last rows of a and b; c has one event and stays in train
     assert _rows(s.train) == [0, 1, 2, 5]
@@ -94,6 +96,55 @@ def test_leave_last_out_without_timestamp_uses_row_order() -> None:
     assert _rows(s2.test) == [2, 3]  # a has 3 events; b (2 events) and c stay in train
     assert s.kind == "leave-last-out" and s.test_history is None
     assert "1 users with <= 1 events" in s.description
+
+
+def test_time_ordered_splits_refuse_a_log_without_times_or_declared_order() -> None:
+    d = _data(["a", "b", "a", "a", "b", "c"], [1, 2, 3, 4, 5, 6])
+    for split in (lambda: leave_last_out(d), lambda: temporal_fraction(d, 0.5),
+                  lambda: global_time_cut(d, test_fraction=0.5), lambda: cap_history(d, 1, keep="last")):
+        with pytest.raises(DataValidationError, match="no timestamp column") as err:
+            split()
+        assert "toy" in str(err.value) and "leave-one-out" in str(err.value)
+    assert cap_history(d, 1, keep="random", seed=0).n_interactions == 3  # random caps need no order
+
+
+def test_leave_one_out_holds_out_n_random_events_per_user() -> None:
+    d = _data(["a"] * 5 + ["b"] * 2 + ["c"], list(range(8)))
+    s = leave_one_out(d, seed=3)
+    test_users = s.test.interactions["user"].to_list()
+    assert sorted(test_users) == [0, 1]  # c (one event) stays wholly in train
+    assert s.train.n_interactions + s.test.n_interactions == 8 and s.kind == "leave-one-out"
+    assert sorted(_rows(s.train) + _rows(s.test)) == list(range(8))
+    assert _rows(leave_one_out(d, seed=3).test) == _rows(s.test)  # same seed, same split
+    s2 = leave_one_out(d, n=2, seed=3)
+    assert sorted(s2.test.interactions["user"].to_list()) == [0, 0]  # b has only 2 events
+    assert make_split(d, "leave-one-out", seed=3).test.interactions.equals(s.test.interactions)
+    with pytest.raises(ConfigError, match="seed"):
+        make_split(d, "leave-one-out")
+
+
+def test_leave_one_out_is_uniform_over_a_users_events() -> None:
+    # 5 events of one user; over 2,000 seeds each position is held out 400 times in expectation.
+    d = _data(["a"] * 5, list(range(5)))
+    held = np.array([_rows(leave_one_out(d, seed=s).test)[0] for s in range(2000)])
+    counts = np.bincount(held, minlength=5)
+    chi2 = float(((counts - 400.0) ** 2 / 400.0).sum())
+    assert chi2 < 18.47  # chi-square(4) at p = 0.001
+
+
+def test_row_order_leave_last_out_is_refused_on_ml1m_subset(shared_data: Path) -> None:
+    """The failure this guard exists for: MovieLens-1M lists each user's ratings in no time order, and
+    its "last row" is one film (item 1097) for 556 of 3,000 users."""
+    raw = pl.read_csv(shared_data / "ml-1m-subset/ratings_3000users.csv", has_header=False,
+                      new_columns=["u", "i", "r"])
+    d = InteractionData.from_frame(raw, user_col="u", item_col="i", rating_col="r", name="ml-1m-subset")
+    with pytest.raises(DataValidationError, match="row_order_is_time"):
+        leave_last_out(d)
+    last_rows = raw.group_by("u", maintain_order=True).agg(pl.col("i").last())["i"]
+    random_out = leave_one_out(d, seed=0).test.interactions["item"]
+    top_last = int(last_rows.value_counts().sort("count", descending=True)["count"][0])
+    top_random = int(random_out.value_counts().sort("count", descending=True)["count"][0])
+    assert top_last == 556 and top_random < 100
 
 
 def test_leave_last_out_uses_time_not_row_order() -> None:
@@ -143,8 +194,8 @@ def test_global_cut_ties_go_to_test_and_explicit_cut() -> None:
         global_time_cut(d, cut=10)
 
 
-def test_global_cut_without_timestamp_uses_row_index() -> None:
-    d = _data(["a", "b", "a", "b"], [1, 2, 3, 4])
+def test_global_cut_with_declared_row_order_uses_row_index() -> None:
+    d = replace(_data(["a", "b", "a", "b"], [1, 2, 3, 4]), row_order_is_time=True)
     assert _rows(global_time_cut(d, test_fraction=0.5).test) == [2, 3]
 
 

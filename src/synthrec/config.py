@@ -55,6 +55,10 @@ class DataConfig(_Strict):
         1, ge=1, description="drop items with fewer interactions (keeps dense item-item models tractable)"
     )
     min_user_interactions: int = Field(1, ge=1, description="drop users with fewer interactions")
+    row_order_is_time: bool = Field(
+        False, description="the file lists each user's events oldest first (only used when it has no time column; "
+        "time-ordered splits refuse a log with neither)",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
@@ -75,9 +79,8 @@ class TargetConfig(_Strict):
 
 
 class SplitConfig(_Strict):
-    kind: Literal["leave-last-out", "temporal-user", "temporal-global", "user-holdout", "random"] = (
-        "leave-last-out"
-    )
+    kind: Literal["leave-last-out", "leave-one-out", "temporal-user", "temporal-global", "user-holdout",
+                  "random"] = "leave-last-out"
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="for fraction-based split kinds")
 
 

@@ -57,4 +57,4 @@ def read_sequence_file(path: str | Path, *, name: str | None = None, separator: 
         as_int = frame[col].cast(pl.Int64, strict=False)
         if as_int.null_count() == 0:
             frame = frame.with_columns(as_int.alias(col))
-    return InteractionData.from_frame(frame, name=label)
+    return InteractionData.from_frame(frame, name=label, row_order_is_time=True)

@@ -16,7 +16,8 @@ column         dtype       meaning
 =============  ==========  ============================================================
 
 Row order is meaningful: it is the source's file order and breaks ties in time (see splits), so no
-operation here reorders rows unless it says so.
+operation here reorders rows unless it says so. Without timestamps, row order stands for time order only
+when the log says so (``row_order_is_time``).
 
 ``users`` and ``items`` are optional attribute tables keyed by the dense ``user`` / ``item`` column.
 """
@@ -65,6 +66,12 @@ class InteractionData:
         users: optional DataFrame with an Int32 ``user`` column (dense ids) and attribute columns.
         items: optional DataFrame with an Int32 ``item`` column (dense ids) and attribute columns.
         name: a short label used in reports and errors (e.g. ``"ml-100k"``).
+        row_order_is_time: without a ``timestamp`` column, whether each user's rows are listed in time
+            order (True for sequence files such as ``amazon-seq``; set it when loading a log you know is
+            ordered). Time-ordered splits refuse a log with neither (see `synthrec.data.splits`): many
+            published logs list a user's events in no time order (MovieLens-1M's ``ratings.dat``, HetRec
+            ``user_artists.dat`` sorted by artist id), and "the last row" is then a biased, not a recent,
+            event.
 
     Raises:
         DataValidationError: a required column is missing or has the wrong dtype, or a dense id is out of
@@ -77,6 +84,7 @@ class InteractionData:
     users: pl.DataFrame | None = None
     items: pl.DataFrame | None = None
     name: str = field(default="data")
+    row_order_is_time: bool = False
 
     def __post_init__(self) -> None:
         df = self.interactions
@@ -123,6 +131,7 @@ class InteractionData:
         item_key: str | None = None,
         item_vocabulary: pl.Series | None = None,
         name: str = "<frame>",
+        row_order_is_time: bool = False,
     ) -> InteractionData:
         """Build from a frame of external ids; validation lives in `synthrec.data.validation`.
 
@@ -137,6 +146,8 @@ class InteractionData:
             item_vocabulary: reuse this item vocabulary (e.g. the catalogue of another split) instead of
                 building one; unknown items raise.
             name: the file or frame description used in error messages.
+            row_order_is_time: the frame lists each user's events in time order (see the class
+                attributes); ignored when ``time_col`` is given.
 
         Raises:
             DataValidationError: see `synthrec.data.validation.validate_frame`.
@@ -164,7 +175,8 @@ class InteractionData:
         inter = pl.DataFrame(cols)
         users_tbl = _attach_table(users, user_key or user_col, user_vocab, USER, name) if users is not None else None
         items_tbl = _attach_table(items, item_key or item_col, item_vocab, ITEM, name) if items is not None else None
-        return cls(inter, user_vocab, item_vocab, users_tbl, items_tbl, name=name)
+        return cls(inter, user_vocab, item_vocab, users_tbl, items_tbl, name=name,
+                   row_order_is_time=row_order_is_time)
 
     # ------------------------------------------------------------------ basic facts
 
@@ -317,7 +329,7 @@ def concat_users(parts: Sequence[InteractionData], *, name: str = "concat") -> I
     else:
         user_ids = pl.concat(vocab_parts)
     return InteractionData(pl.concat(frames), user_ids.alias("user_id"), base.item_ids, None, base.items,
-                           name=name)
+                           name=name, row_order_is_time=all(p.row_order_is_time for p in parts))
 
 
 def _encode(ids: pl.Series) -> tuple[pl.Series, pl.Series]:

@@ -6,7 +6,9 @@ user / item in both. Rows keep the source's order inside each part.
 
 **Time order.** Within a user, events are ordered by ``timestamp`` (seconds); ties in time are broken by the
 row order of the source (a stable sort), never by item id, so relabelling items cannot change a split
-(PITFALLS P1). Without a ``timestamp`` column the row order *is* the time order.
+(PITFALLS P1). Without a ``timestamp`` column, row order stands for time order only when the log
+declares it (``InteractionData.row_order_is_time``, e.g. sequence files); otherwise every time-ordered
+split raises, and ``leave-one-out`` (random) is the split to use.
 
 Split kinds (the names used by `make_split` and the config):
 
@@ -14,6 +16,7 @@ Split kinds (the names used by `make_split` and the config):
 kind              function             what goes to test
 ================  ===================  ==========================================================
 leave-last-out    `leave_last_out`     each user's last ``n`` events (per user)
+leave-one-out     `leave_one_out`      ``n`` random events of each user (logs without event times)
 temporal-user     `temporal_fraction`  the last ``test_fraction`` of *each user's* events (per user)
 temporal-global   `global_time_cut`    every event at or after *one global* cut time
 user-holdout      `user_holdout`       whole held-out users (strong generalisation)
@@ -22,7 +25,7 @@ random            `random_split`       a uniformly random ``test_fraction`` of a
 
 **How evaluation uses a split** (see `Split.evaluation_inputs`):
 
-* leave-last-out, temporal-user, temporal-global, random: the recommender is fitted on ``train``; for the
+* leave-last-out, leave-one-out, temporal-user, temporal-global, random: the recommender is fitted on ``train``; for the
   users with test events, the histories it is given are their rows of ``train.to_csr()`` and the targets
   are their rows of ``test.to_csr()``. (Under ``temporal-global`` some test users may have no train
   events: they are cold users with empty histories.)
@@ -55,6 +58,7 @@ __all__ = [
     "carve_validation",
     "global_time_cut",
     "leave_last_out",
+    "leave_one_out",
     "make_split",
     "random_split",
     "split_users",
@@ -64,7 +68,8 @@ __all__ = [
 ]
 
 #: Split kind names accepted by `make_split` / `carve_validation`.
-SPLIT_KINDS: tuple[str, ...] = ("leave-last-out", "temporal-user", "temporal-global", "user-holdout", "random")
+SPLIT_KINDS: tuple[str, ...] = ("leave-last-out", "leave-one-out", "temporal-user", "temporal-global",
+                                 "user-holdout", "random")
 
 
 @dataclass(frozen=True)
@@ -143,9 +148,26 @@ def _check_seed(seed: int | None, fn: str) -> int:
 
 
 def _times(data: InteractionData) -> np.ndarray:
-    """Event times as int64 ``(n,)``: the timestamp column, or the row index when there is none."""
+    """Event times as int64 ``(n,)``: the timestamp column, or the row index of a log whose row order is
+    declared to be time order (``row_order_is_time``).
+
+    Raises:
+        DataValidationError: a timestamp is missing, or the log has neither timestamps nor a declared row
+            order. Taking row order as time order silently is how a benchmark goes wrong: MovieLens-1M's
+            ``ratings.dat`` lists each user's ratings in no time order (one film is the "last" row of 19 %
+            of users), so leave-last-out holds out that film and starves the training data of it.
+    """
     df = data.interactions
     if not data.has_timestamp:
+        if not data.row_order_is_time:
+            raise DataValidationError(
+                "a time-ordered split (leave-last-out, temporal, history caps keeping first/last events) needs "
+                "event times, and this log has no timestamp column and does not say its rows are in time order",
+                source=data.name, column=TIMESTAMP,
+                hint="use the random 'leave-one-out' split (or keep='random' for caps); or, if each user's rows "
+                     "really are listed oldest first, declare it (row_order_is_time: true in the data config, "
+                     "InteractionData.from_frame(..., row_order_is_time=True))",
+            )
         return np.arange(df.height, dtype=np.int64)
     ts = df[TIMESTAMP]
     if ts.null_count():
@@ -156,6 +178,24 @@ def _times(data: InteractionData) -> np.ndarray:
             hint="drop those rows, or drop the timestamp column to use row order as time order",
         )
     return ts.to_numpy().astype(np.int64, copy=False)
+
+
+def _random_ranks(users: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: a uniformly random rank ``0 .. c-1`` among its user's ``c`` rows (a seeded random order
+    of each user's events), and ``c``."""
+    users = users.astype(np.int64, copy=False)
+    n = users.shape[0]
+    key = np.random.default_rng(seed).random((n,))
+    order = np.lexsort((key, users))
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]]) if n else np.zeros(0, np.int64)
+    counts_sorted = np.diff(np.r_[starts, n])
+    group = np.repeat(np.arange(starts.shape[0]), counts_sorted)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - starts[group]
+    cnt = np.empty(n, dtype=np.int64)
+    cnt[order] = counts_sorted[group]
+    return rank, cnt
 
 
 def _time_positions(data: InteractionData) -> tuple[np.ndarray, np.ndarray]:
@@ -223,6 +263,37 @@ def leave_last_out(data: InteractionData, n: int = 1) -> Split:
     desc = (f"leave-last-out n={n}: {test.n_interactions} test events of {_n_users(test.interactions)} users; "
             f"{kept} users with <= {n} events kept wholly in train; ties in time broken by row order")
     return Split(train, test, "leave-last-out", desc, params={"n": int(n)})
+
+
+def leave_one_out(data: InteractionData, n: int = 1, *, seed: int) -> Split:
+    """Leave-one-out (random): ``n`` events of each user, drawn uniformly at random, go to test.
+
+    The split for logs without event times (the time-free counterpart of `leave_last_out`, as used e.g.
+    by He et al. 2017, NCF, when no time is known). Users with ``n`` events or fewer stay wholly in train.
+
+    Args:
+        data: the log; any columns.
+        n: events held out per user, ``n >= 1``.
+        seed: seed of ``numpy.random.default_rng``.
+
+    Returns:
+        `Split` of kind ``"leave-one-out"``.
+
+    Raises:
+        ConfigError: ``n`` is not a positive integer, or the seed is missing.
+        DataValidationError: the log is empty.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigError(f"leave_one_out: n must be an integer >= 1, got {n!r}")
+    s = _check_seed(seed, "leave_one_out")
+    _check_nonempty(data, "split")
+    rank, cnt = _random_ranks(data.interactions[USER].to_numpy(), s)
+    test_mask = (cnt > n) & (rank < n)
+    train, test = _parts(data, test_mask)
+    kept = _n_users(data.interactions) - _n_users(test.interactions)
+    desc = (f"leave-one-out (random) n={n} seed={s}: {test.n_interactions} test events of "
+            f"{_n_users(test.interactions)} users; {kept} users with <= {n} events kept wholly in train")
+    return Split(train, test, "leave-one-out", desc, params={"n": int(n), "seed": s})
 
 
 def temporal_fraction(data: InteractionData, test_fraction: float = 0.2) -> Split:
@@ -510,16 +581,7 @@ def cap_history(data: InteractionData, max_per_user: int,
         raise ConfigError(f"cap_history: keep must be 'first', 'last' or 'random', got {keep!r}")
     df = data.interactions
     if keep == "random":
-        s = _check_seed(seed, "cap_history(keep='random')")
-        users = df[USER].to_numpy().astype(np.int64)
-        n = users.shape[0]
-        key = np.random.default_rng(s).random(n)
-        order = np.lexsort((key, users))
-        sorted_users = users[order]
-        starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]]) if n else np.zeros(0, int)
-        group = np.repeat(np.arange(starts.shape[0]), np.diff(np.r_[starts, n]))
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n) - starts[group]
+        rank, _ = _random_ranks(df[USER].to_numpy(), _check_seed(seed, "cap_history(keep='random')"))
         mask = rank < max_per_user
     elif df.height == 0:
         mask = np.zeros(0, dtype=bool)
@@ -534,6 +596,7 @@ def cap_history(data: InteractionData, max_per_user: int,
 
 _SPLITTERS: dict[str, Callable[..., Split]] = {
     "leave-last-out": leave_last_out,
+    "leave-one-out": leave_one_out,
     "temporal-user": temporal_fraction,
     "temporal-global": global_time_cut,
     "user-holdout": user_holdout,
@@ -550,10 +613,10 @@ def make_split(data: InteractionData, kind: str, *, seed: int | None = None, **p
 
     Args:
         data: the log.
-        kind: one of `SPLIT_KINDS`: ``"leave-last-out"`` (params ``n``), ``"temporal-user"``
-            (``test_fraction``), ``"temporal-global"`` (``test_fraction`` or ``cut``), ``"user-holdout"``
+        kind: one of `SPLIT_KINDS`: ``"leave-last-out"`` and ``"leave-one-out"`` (params ``n``),
+            ``"temporal-user"`` (``test_fraction``), ``"temporal-global"`` (``test_fraction`` or ``cut``), ``"user-holdout"``
             (``test_fraction``, ``fold_in_fraction``), ``"random"`` (``test_fraction``).
-        seed: required by ``user-holdout`` and ``random``; accepted and ignored by the deterministic kinds
+        seed: required by ``leave-one-out``, ``user-holdout`` and ``random``; accepted and ignored by the deterministic kinds
             (so callers can pass one seed whatever the kind).
         **params: keyword parameters of the split function. A parameter that another kind takes but this
             one does not (e.g. ``test_fraction`` for ``leave-last-out``, as a config holding one

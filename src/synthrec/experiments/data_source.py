@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from synthrec.config import DataConfig
@@ -73,6 +74,8 @@ def load_data(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
         data = load_dataset(dc.loader)
     else:
         data = read_path(dc, base_dir)
+    if dc.row_order_is_time and not data.has_timestamp:
+        data = replace(data, row_order_is_time=True)
     if dc.min_rating is not None:
         data = keep_min_rating(data, dc.min_rating)
     if dc.min_item_interactions > 1 or dc.min_user_interactions > 1:

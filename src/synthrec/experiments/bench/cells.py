@@ -129,7 +129,7 @@ def expand(cfg: BenchConfig) -> list[Cell]:
     cells: list[Cell] = []
     for ds in cfg.datasets:
         ds_json = json.loads(ds.model_dump_json())
-        for split in cfg.splits:
+        for split in ds.splits or cfg.splits:
             for level in levels(cfg):
                 for seed in cfg.seeds:
                     base = {"dataset": ds_json, "split": SPLIT_ALIASES[split], "level": asdict(level),

@@ -33,8 +33,8 @@ from synthrec.config import DataConfig
 from synthrec.errors import ConfigError
 
 BenchStrategy = Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]
-BenchSplit = Literal["leave-last-out", "temporal", "temporal-user", "temporal-global", "strong-generalisation",
-                     "user-holdout"]
+BenchSplit = Literal["leave-last-out", "leave-one-out", "temporal", "temporal-user", "temporal-global",
+                     "strong-generalisation", "user-holdout"]
 BenchSource = Literal["self", "source"]
 _DEFAULT_SOURCES: tuple[BenchSource, ...] = ("self", "source")
 _DEFAULT_STRATEGIES: tuple[BenchStrategy, ...] = (
@@ -45,6 +45,7 @@ _DEFAULT_SPLITS: tuple[BenchSplit, ...] = ("leave-last-out",)
 #: bench split name -> `synthrec.data.splits.make_split` kind
 SPLIT_ALIASES: dict[str, str] = {
     "leave-last-out": "leave-last-out",
+    "leave-one-out": "leave-one-out",
     "temporal": "temporal-global",
     "temporal-global": "temporal-global",
     "temporal-user": "temporal-user",
@@ -53,6 +54,8 @@ SPLIT_ALIASES: dict[str, str] = {
 }
 #: split kinds that need real event times (on a log without timestamps their cells are skipped)
 TIMED_SPLITS = ("temporal-global",)
+#: split kinds that need each user's events in time order: timestamps, or a declared row order
+ORDERED_SPLITS = ("leave-last-out", "temporal-user", "temporal-global")
 
 
 class _Strict(BaseModel):
@@ -73,6 +76,10 @@ class BenchDataset(_Strict):
     min_item_interactions: int = Field(1, ge=1, description="drop items with fewer events (after loading)")
     max_items: int | None = Field(
         None, ge=2, description="keep only the most popular items (dense item-item models stay tractable)"
+    )
+    splits: list[BenchSplit] | None = Field(
+        None, description="splits for this dataset (default: the sweep's `splits`), e.g. leave-one-out for a "
+        "log without event times",
     )
 
     @model_validator(mode="after")

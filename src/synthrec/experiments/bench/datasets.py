@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,8 @@ def read_sequences(path: Path) -> InteractionData:
     ).explode("item")
     frame = frame.with_columns(pl.col("user").cast(pl.Int64, strict=False).fill_null(pl.col("user")),
                                pl.col("item").cast(pl.Int64, strict=False).fill_null(pl.col("item")))
-    return from_polars(frame, user_col="user", item_col="item", name=str(path), duplicates="keep")
+    data = from_polars(frame, user_col="user", item_col="item", name=str(path), duplicates="keep")
+    return replace(data, row_order_is_time=True)
 
 
 def keep_top_items(data: InteractionData, max_items: int) -> InteractionData:

@@ -6,7 +6,8 @@ Per (dataset, split, seed) — a *frame* — the users are split into source and
 and the evaluation set (test users, their histories, their held-out targets) is fixed. Per level, only
 the training data changes: a nested random subset of the training users (their order is one seeded
 permutation; fraction ``f`` keeps the first ``max(1, round_half_up(f·n))``), or every user capped to
-their last ``c`` events (the evaluation histories are capped the same way).
+their last ``c`` events — a seeded random ``c`` on a log without event times — (the evaluation histories
+are capped the same way).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import functools
 import json
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -23,7 +25,13 @@ from synthrec.data.splits import Split, cap_history, carve_validation, make_spli
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.experiments.bench.breakdowns import Groups, make_groups
 from synthrec.experiments.bench.cells import Level
-from synthrec.experiments.bench.config import SPLIT_ALIASES, TIMED_SPLITS, BenchConfig, BenchDataset
+from synthrec.experiments.bench.config import (
+    ORDERED_SPLITS,
+    SPLIT_ALIASES,
+    TIMED_SPLITS,
+    BenchConfig,
+    BenchDataset,
+)
 from synthrec.experiments.bench.datasets import load_bench_dataset
 from synthrec.experiments.scoring import EvalSet, eval_set
 from synthrec.experiments.strategies import derive_seed
@@ -90,6 +98,9 @@ def build_frame(data: InteractionData, split: str, seed: int, *, source_fraction
     kind = SPLIT_ALIASES[split]
     if kind in TIMED_SPLITS and not data.has_timestamp:
         raise Unavailable(f"skipped: unavailable (split {split!r} needs timestamps; {data.name} has none)")
+    if kind in ORDERED_SPLITS and not (data.has_timestamp or data.row_order_is_time):
+        raise Unavailable(f"skipped: unavailable (split {split!r} needs events in time order; {data.name} has no "
+                          "timestamps and does not declare row_order_is_time: use leave-one-out)")
     source, pool = split_users(data, source_fraction, seed=derive_seed(seed, "users"))
     sp_ = make_split(pool, kind, test_fraction=test_fraction, seed=derive_seed(seed, "split"))
     es = eval_set(sp_)
@@ -113,13 +124,18 @@ def get_frame(cfg: BenchConfig, ds: BenchDataset, split: str, seed: int) -> Fram
 def level_data(cfg: BenchConfig, frame: Frame, split: str, level: Level, seed: int) -> LevelData:
     """The training data, evaluation set and validation split of one level (see the module docstring)."""
     n_keep = max(1, _round_half_up(level.users * frame.user_order.shape[0]))
-    kept = frame.split.train.filter_users(frame.user_order[:n_keep], name=f"{frame.split.train.name}/{level.label}")
+    train = frame.split.train
     es = frame.eval
     if level.cap is not None:
-        kept = cap_history(kept, level.cap, keep="last")
-        hist_src = frame.split.test_history if frame.split.test_history is not None else frame.split.train
-        capped = cap_history(hist_src, level.cap, keep="last")
+        # "Latest c events" where time order is known; otherwise a seeded random c (never "the last rows").
+        # The training users and the test users' histories are cut by one draw, so they agree.
+        keep: Literal["last", "random"] = "last" if (train.has_timestamp or train.row_order_is_time) else "random"
+        train = cap_history(train, level.cap, keep=keep, seed=derive_seed(seed, "cap"))
+        hist_src = frame.split.test_history
+        capped = train if hist_src is None else cap_history(hist_src, level.cap, keep=keep,
+                                                              seed=derive_seed(seed, "cap-history"))
         es = EvalSet(es.users, capped.to_csr()[es.users], es.targets)
+    kept = train.filter_users(frame.user_order[:n_keep], name=f"{frame.split.train.name}/{level.label}")
     groups = make_groups(es.histories, frame.item_counts, cold_max_history=cfg.breakdowns.cold_max_history,
                          head_share=cfg.breakdowns.head_share)
     validation: tuple[InteractionData, EvalSet] | None = None
