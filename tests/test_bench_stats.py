@@ -7,10 +7,13 @@ import math
 import numpy as np
 import polars as pl
 import pytest
+from scipy import stats as sps
 
 from synthrec.experiments.bench.stats import (
+    NOTE_CONSTANT,
     auto_report,
     holm,
+    paired_t_test,
     summarise,
     t_interval,
     versus_best_real,
@@ -122,7 +125,21 @@ def test_versus_best_real_pairs_by_seed_against_best_recommender() -> None:
     assert aug["min_p"] == pytest.approx(2 / 64)
     # family at users=0.1: augment (p 1/32) and auto (all ties: p 1) -> Holm: 2/64 · 2 = 0.0625
     assert aug["p_holm"] == pytest.approx(0.0625)
-    assert aug["verdict"] == "n.s."
+    assert aug["verdict_wilcoxon"] == "n.s."  # the exact test's floor: 6 seeds and 2 hypotheses cannot reach 0.05
+    # paired t: d = 0.05 + 0.001·s, s = 0..5: s_d = 0.001·√3.5 (sd of 0..5 = √(17.5/5)),
+    # t = 0.0525 / (0.001·√3.5/√6) = 52.5·√(6/3.5) = 68.7386; auto's differences are all 0: t 0, p 1
+    t_hand = 52.5 * math.sqrt(6 / 3.5)
+    assert aug["t_statistic"] == pytest.approx(t_hand, rel=1e-9)
+    p_hand = 2 * float(sps.t.sf(t_hand, 5))
+    assert aug["p_t"] == pytest.approx(p_hand, rel=1e-6)
+    # Holm over {p_hand, 1}: sorted p_hand ×2, then max(2·p_hand, 1·1) = 1
+    assert aug["p_t_holm"] == pytest.approx(2 * p_hand, rel=1e-6)
+    assert aug["verdict"] == "better" and aug["note"] == ""
+    auto = res.filter(pl.col("strategy") == "auto").row(0, named=True)
+    assert (auto["t_statistic"], auto["p_t"], auto["p_t_holm"], auto["verdict"]) == (0.0, 1.0, 1.0, "n.s.")
+    # the columns of earlier versions keep their place, the new ones follow
+    assert res.columns[-10:] == ["statistic", "p_value", "min_p", "p_holm", "t_statistic", "p_t", "p_t_holm",
+                                 "verdict", "verdict_wilcoxon", "note"]
 
 
 def test_summary_and_worth_table() -> None:
@@ -170,3 +187,113 @@ def test_versus_best_real_with_many_uncapped_levels_before_capped_ones() -> None
     assert res.height == len(levels)
     assert res.filter(pl.col("level") == "cap=5")["history_cap"].to_list() == [5]
     assert (res["mean_diff"] - 0.1).abs().max() < 1e-12 and res["wins"].to_list() == [3] * len(levels)
+
+
+def test_paired_t_test_by_hand() -> None:
+    # d = 1..6: mean 3.5; s² = (6.25+2.25+0.25+0.25+2.25+6.25)/5 = 3.5; s/√6 = √(3.5/6);
+    # t = 3.5/√(3.5/6) = √21 = 4.582576; p = 2·P(T_5 ≥ √21)
+    t, p, note = paired_t_test([1, 2, 3, 4, 5, 6])
+    assert t == pytest.approx(math.sqrt(21), rel=1e-12)
+    assert p == pytest.approx(2 * float(sps.t.sf(math.sqrt(21), 5)), rel=1e-10)
+    assert 0.0059 < p < 0.0060  # t table: t_{0.995,5} = 4.032, t_{0.9975,5} = 4.773
+    assert note == ""
+    # the same as scipy's paired test on the two samples
+    a = np.array([0.31, 0.25, 0.40, 0.18, 0.22])
+    b = np.array([0.30, 0.21, 0.41, 0.12, 0.20])
+    ref = sps.ttest_rel(a, b)
+    t2, p2, _ = paired_t_test(a - b)
+    assert t2 == pytest.approx(float(ref.statistic)) and p2 == pytest.approx(float(ref.pvalue))
+    # sign: negative differences give a negative t and the same two-sided p
+    t3, p3, _ = paired_t_test([-1, -2, -3, -4, -5, -6])
+    assert t3 == pytest.approx(-math.sqrt(21)) and p3 == pytest.approx(p)
+
+
+def test_paired_t_test_degenerate_cases() -> None:
+    assert paired_t_test([0.0, 0.0, 0.0]) == (0.0, 1.0, "")  # no difference at all: no evidence
+    assert paired_t_test([0.0]) == (0.0, 1.0, "")
+    t, p, note = paired_t_test([0.05, 0.05, 0.05])  # constant shift: t = +inf, p undefined
+    assert t == math.inf and math.isnan(p) and note == NOTE_CONSTANT
+    t, p, note = paired_t_test([-0.05, -0.05])
+    assert t == -math.inf and math.isnan(p) and note == NOTE_CONSTANT
+    # a constant shift that float subtraction spreads by a few ulps is still constant (not t ≈ 1e14)
+    d = np.array([0.31, 0.61, 0.21]) - np.array([0.21, 0.51, 0.11])
+    assert np.ptp(d) > 0  # the subtraction really differs in the last bits
+    t, p, note = paired_t_test(d)
+    assert t == math.inf and math.isnan(p) and note == NOTE_CONSTANT
+    t, p, note = paired_t_test([0.1])  # one pair: no variance estimate
+    assert math.isnan(t) and math.isnan(p) and note == ""
+    t, p, _ = paired_t_test([])
+    assert math.isnan(t) and math.isnan(p)
+
+
+def test_t_verdict_with_constant_differences_and_holm_family() -> None:
+    # 3 seeds, best real-only 'ease' = 0.1, 0.2, 0.3; arm A = ease + 0.05 exactly each seed (constant),
+    # arm B = ease + 0.01·(s+1) -> d = 0.01, 0.02, 0.03
+    rows = []
+    for s in range(3):
+        base = 0.1 * (s + 1)
+        rows.append({"dataset": "d", "split": "s", "level": "users=1", "seed": s, "strategy": "real-only",
+                     "arm": "real-only", "recommender": "ease", "metric": "NDCG@10", "group": "all", "value": base,
+                     "status": "ok"})
+        for strategy, d in (("augment", 0.05), ("synthetic-only", 0.01 * (s + 1))):
+            rows.append({"dataset": "d", "split": "s", "level": "users=1", "seed": s, "strategy": strategy,
+                         "arm": strategy, "recommender": "ease", "metric": "NDCG@10", "group": "all",
+                         "value": base + d, "status": "ok"})
+    res = versus_best_real(rows_frame(rows), alpha=0.2)
+    a = res.filter(pl.col("strategy") == "augment").row(0, named=True)
+    b = res.filter(pl.col("strategy") == "synthetic-only").row(0, named=True)
+    assert a["t_statistic"] == math.inf and math.isnan(a["p_t"]) and math.isnan(a["p_t_holm"])
+    assert a["note"] == NOTE_CONSTANT and a["verdict"] == "n.s."
+    # B: mean 0.02, s = 0.01, t = 0.02/(0.01/√3) = 2√3; A has no p, so B's Holm family has size 1
+    assert b["t_statistic"] == pytest.approx(2 * math.sqrt(3))
+    p_b = 2 * float(sps.t.sf(2 * math.sqrt(3), 2))  # ≈ 0.0742
+    assert b["p_t"] == pytest.approx(p_b) and b["p_t_holm"] == pytest.approx(p_b)
+    assert b["verdict"] == "better"  # p_b < alpha = 0.2
+    # the Wilcoxon family has both (exact p 2/8 each): Holm 0.5, 0.5 -> n.s.
+    assert a["p_value"] == pytest.approx(0.25) and b["p_holm"] == pytest.approx(0.5)
+    assert b["verdict_wilcoxon"] == "n.s."
+
+
+def test_auto_report_uses_the_paired_t_test() -> None:
+    # 5 seeds, auto (ease) below real-only (ease) by 0.01 + 0.001·s: the exact Wilcoxon p is 2/32 = 0.0625,
+    # the t-test: mean 0.012, s = 0.001·√2.5, t = -0.012/(0.001·√(2.5/5)) = -12·√2 = -16.97
+    rows = []
+    for s in range(5):
+        real = 0.2 + 0.01 * s
+        for strategy, v in (("real-only", real), ("auto", real - (0.01 + 0.001 * s))):
+            rows.append(_row(1.0, s, strategy, "ease", v, 100, chosen_arm="real-only"))
+    _, g = auto_report(rows_frame(rows))
+    r = g.row(0, named=True)
+    assert r["p_value"] == pytest.approx(0.0625) and r["significantly_worse_wilcoxon"] is False
+    assert r["t_statistic"] == pytest.approx(-12 * math.sqrt(2), rel=1e-6)
+    assert r["p_t"] == pytest.approx(2 * float(sps.t.sf(12 * math.sqrt(2), 4)), rel=1e-5)
+    assert r["significantly_worse"] is True and r["note"] == ""
+
+
+def test_worth_table_bounds_and_negative_worth() -> None:
+    def srow(level: str, strategy: str, users: float, mean: float) -> dict:
+        return {"dataset": "d", "split": "s", "level": level, "level_kind": "users", "strategy": strategy,
+                "arm": strategy, "recommender": "ease", "metric": "NDCG@10", "group": "all",
+                "n_train_users": users, "mean": mean}
+
+    # real-only curve: 10 users -> 0.1, 100 users -> 0.2
+    summ = pl.DataFrame([srow("users=0.1", "real-only", 10, 0.1), srow("users=1", "real-only", 100, 0.2),
+                         srow("users=1", "augment", 100, 0.15),        # below real-only with its own 100 users
+                         srow("users=1", "synthetic-only", 100, 0.05),  # below the whole curve
+                         srow("users=0.1", "pretrain-finetune", 10, 0.3)])  # above the whole curve
+    w = {r["arm"]: r for r in worth_table(summ).to_dicts()}
+    assert list(worth_table(summ).columns) == ["dataset", "split", "level", "arm", "recommender", "n_train_users",
+                                               "mean", "equivalent_users", "worth_users", "status", "worth_bound",
+                                               "bound"]
+    # 0.15 halfway between 0.1 and 0.2: √(10·100) = 31.62 users; worth 31.62 - 100 = -68.38 (cost 68 real users)
+    a = w["augment"]
+    assert a["status"] == "interpolated" and a["bound"] == "exact"
+    assert a["worth_users"] == pytest.approx(math.sqrt(1000) - 100) and a["worth_bound"] == a["worth_users"]
+    # below the curve: real-only needs at most 10 users -> worth at most 10 - 100 = -90
+    b = w["synthetic-only"]
+    assert (b["status"], b["bound"], b["equivalent_users"], b["worth_users"], b["worth_bound"]) == \
+        ("below-curve", "at most", 10.0, -90.0, -90.0)
+    # above the curve: more than 100 users -> worth more than 100 - 10 = 90; worth_users stays NaN
+    c = w["pretrain-finetune"]
+    assert c["status"] == "above-curve" and c["bound"] == "more than" and c["worth_bound"] == 90.0
+    assert math.isnan(c["worth_users"]) and math.isnan(c["equivalent_users"])

@@ -19,7 +19,7 @@ recommenders × splits × seeds (see `synthrec/configs/bench-smoke.yaml` for eve
 
 Writes into --out: `parts/` (one Parquet file per finished cell), `results.csv` (the tidy table: one row
 per cell × metric × group), `summary.csv` (mean and 95 % t-interval over seeds), `versus_real.csv` (paired
-Wilcoxon against the best real-only model), `worth.csv` ("synthetic data is worth N real users"),
+t-test over seeds (the verdict) and exact Wilcoxon against the best real-only model, Holm within each level), `worth.csv` ("synthetic data is worth N real users"),
 `auto.csv` and `index.html` (learning curves, win/loss tables, breakdowns).
 
 Rerunning with the same --out skips finished cells (ok or skipped) and retries failed ones: a sweep that

@@ -20,7 +20,12 @@ def _csv(frame: pl.DataFrame, path: Path) -> Path:
 
 def write_outputs(cfg: BenchConfig, out_dir: str | Path, *, config_text: str = "") -> list[Path]:
     """Write summary.csv, versus_real.csv, worth.csv, auto.csv and index.html into ``out_dir`` (each
-    atomically) from the cells of ``cfg`` finished there. Returns the paths written."""
+    atomically) from the cells of ``cfg`` finished there. Returns the paths written.
+
+    versus_real.csv is `versus_best_real` (verdict from the Holm-adjusted paired t-test, the exact
+    Wilcoxon test's columns and verdict_wilcoxon alongside), worth.csv `worth_table` (with worth_bound and
+    bound), auto.csv the per-group half of `auto_report`, summary.csv `summarise`; the page is
+    `synthrec.experiments.bench.page.write_page`."""
     out = Path(out_dir)
     table = ResultStore(out).table([c.id for c in expand(cfg)])
     ids = {c.id for c in expand(cfg)}
