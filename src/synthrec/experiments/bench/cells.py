@@ -128,7 +128,9 @@ def expand(cfg: BenchConfig) -> list[Cell]:
                 "auto_min_gain": cfg.auto_min_gain, "strategies": sorted(cfg.strategies)}
     cells: list[Cell] = []
     for ds in cfg.datasets:
-        ds_json = json.loads(ds.model_dump_json())
+        # Defaults (and the split list: each cell has its split) left out, so a new optional dataset key
+        # or another split for the dataset leaves the ids of finished cells unchanged.
+        ds_json = ds.model_dump(mode="json", exclude_defaults=True, exclude={"splits"})
         for split in ds.splits or cfg.splits:
             for level in levels(cfg):
                 for seed in cfg.seeds:
