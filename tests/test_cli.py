@@ -287,3 +287,18 @@ def test_leave_last_out_on_a_file_without_times_is_refused_with_the_way_out(tmp_
     assert res.exit_code == 2
     assert "untimed.csv" in res.output and "leave-one-out" in res.output and "row_order_is_time" in res.output
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_an_event_log_with_partly_empty_ratings_loads_as_implicit_feedback(tmp_path: Path) -> None:
+    """`synthrec simulate --format csv` writes an empty rating for unrated events: `inspect` must read
+    its own tool's output (ratings left out, and said so) rather than fail on the empty cells."""
+    csv = tmp_path / "events.csv"
+    csv.write_text("user,item,timestamp,event,rating\n" + "".join(
+        f"u{k % 5},i{k % 11},{1_700_000_000 + k},{'purchase' if k % 3 == 0 else 'view'},"
+        f"{'4' if k % 3 == 0 else ''}\n" for k in range(60)))
+    res = runner.invoke(app, ["inspect", str(csv)])
+    assert res.exit_code == 0, res.output
+    assert "40 empty value(s)" in res.output and "user, item, timestamp" in res.output
+    explicit = runner.invoke(app, ["inspect", str(csv), "--rating-col", "rating"])
+    flat = " ".join(explicit.output.split())
+    assert explicit.exit_code == 2 and "40 missing or non-finite rating" in flat and "implicit feedback" in flat

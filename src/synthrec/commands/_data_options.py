@@ -57,6 +57,26 @@ def file_columns(data: str, sep: str | None, names: list[str] | None) -> list[st
         return None
 
 
+def _missing_count(data: str, sep: str | None, column: str) -> int:
+    """Empty / null values in one column of a CSV/TSV/Parquet file with a header line (0 when unknown)."""
+    from synthrec.data.readers import sniff_separator
+
+    path = Path(data)
+    try:
+        if path.suffix in (".parquet", ".pq"):
+            frame = pl.scan_parquet(path)
+        else:
+            with path.open("rb") as fh:
+                lines = [fh.readline().decode("utf-8", errors="replace").rstrip("\r\n") for _ in range(20)]
+            sep = sep or sniff_separator(lines, name=data)
+            if len(sep) != 1:
+                return 0
+            frame = pl.scan_csv(path, separator=sep, infer_schema=False)
+        return int(frame.select(pl.col(column).is_null().sum()).collect().item())
+    except (OSError, SynthrecError, ValueError, pl.exceptions.PolarsError):
+        return 0
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
@@ -92,8 +112,13 @@ def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | 
         _reject_data_as_header(data, cols, user_col, item_col)
     picked = []
     if rating_col is None and "rating" in cols:
-        rating_col = "rating"
-        picked.append("--rating-col rating")
+        empty = _missing_count(data, sep, "rating") if names is None else 0
+        if empty:  # an event log where only some events carry a rating (e.g. `synthrec simulate` output)
+            _err_console.print(f"note: column rating has {empty:,} empty value(s), so it is not used as "
+                               "ratings (implicit feedback); filter the rated events first to use it.")
+        else:
+            rating_col = "rating"
+            picked.append("--rating-col rating")
     if time_col is None and "timestamp" in cols:
         time_col = "timestamp"
         picked.append("--time-col timestamp")

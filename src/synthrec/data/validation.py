@@ -93,7 +93,8 @@ def _check_numeric(col: pl.Series, name: str, *, what: str) -> None:
     if bad.any():
         raise DataValidationError(
             f"{int(bad.sum())} missing or non-finite {what}(s)", source=name, column=col.name,
-            row=_first_row(bad), hint="drop or fill those rows before loading",
+            row=_first_row(bad), hint="drop or fill those rows before loading"
+            + (", or leave the rating column out to load the log as implicit feedback" if what == "rating" else ""),
         )
 
 
