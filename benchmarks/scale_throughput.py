@@ -23,6 +23,11 @@ Run (from the project root, venv active):
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/scale_throughput.py [--sizes 1e6,1e7] [--shard-users 10000]
     OPENBLAS_NUM_THREADS=1 python benchmarks/scale_throughput.py --profile      # cProfile of one shard
+    OPENBLAS_NUM_THREADS=1 python benchmarks/scale_throughput.py --sample-only [--sampler fast --prototypes 256]
+
+``--sample-only`` stops after measurement 1; ``--sampler``/``--prototypes`` set the generator's sampler
+(`LatentFactorGenerator(sampler="fast")`, issue 6) for every measurement. The cached model is refitted
+when ``--refit`` is given (the fit changed on 2026-11-30: delete an older cache or pass ``--refit``).
 
 Results are printed and written to ``--json`` (default ``benchmarks/results/scale_throughput.json``).
 """
@@ -84,8 +89,8 @@ def simulated_catalogue(seed: int = 0) -> InteractionData:
     return InteractionData.from_frame(frame, time_col="ts", rating_col="rating", name="simulated-10k")
 
 
-def fitted_model(path: Path) -> LatentFactorGenerator:
-    if path.is_file():
+def fitted_model(path: Path, refit: bool = False) -> LatentFactorGenerator:
+    if path.is_file() and not refit:
         return LatentFactorGenerator.load(path)
     data = simulated_catalogue()
     print(f"fitting LatentFactorGenerator(n_factors=64) on {data.n_users:,} users × {data.n_items:,} items, "
@@ -160,10 +165,16 @@ def main() -> None:
     ap.add_argument("--shard-users", type=int, default=10_000)
     ap.add_argument("--model", type=Path, default=Path(tempfile.gettempdir()) / "synthrec-bench-lf64-10k.pkl")
     ap.add_argument("--profile", action="store_true", help="only profile one shard")
+    ap.add_argument("--sample-only", action="store_true", help="only measure in-process sampling")
+    ap.add_argument("--sampler", choices=("exact", "fast"), default="exact")
+    ap.add_argument("--prototypes", type=int, default=256)
+    ap.add_argument("--shards", type=int, default=2, help="shards of the sampling-only measurement")
+    ap.add_argument("--refit", action="store_true", help="refit the cached model")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "scale_throughput.json")
     args = ap.parse_args()
 
-    gen = fitted_model(args.model)
+    gen = fitted_model(args.model, args.refit)
+    gen.sampler, gen.prototypes = args.sampler, args.prototypes
     if args.profile:
         print(profile_one_shard(gen, args.shard_users))
         return
@@ -172,10 +183,14 @@ def main() -> None:
     results: dict[str, object] = {"mean_activity": per_user, "shard_users": args.shard_users,
                                   "cpu_count": os.cpu_count(), "load_average_start": os.getloadavg()}
 
-    sampling = time_sampling(gen, args.shard_users, 2)
+    sampling = time_sampling(gen, args.shard_users, args.shards)
+    results["sampler"], results["prototypes"] = args.sampler, args.prototypes
     results["sample_only_1_core"] = sampling
-    print(f"sample only, 1 core: {sampling['rows_per_s']:,.0f} interactions/s wall, "
-          f"{sampling['rows_per_cpu_s']:,.0f} per CPU-second ({sampling['rows']:,} rows)", flush=True)
+    print(f"sample only ({args.sampler}), 1 core: {sampling['rows_per_s']:,.0f} interactions/s wall, "
+          f"{sampling['rows_per_cpu_s']:,.0f} per CPU-second ({sampling['rows']:,} rows); load average "
+          f"{os.getloadavg()}", flush=True)
+    if args.sample_only:
+        return
 
     # ≈10^6 interactions in 12 shards, so 2 workers get balanced work
     speed_shard = max(1, round(1e6 / per_user / 12))
