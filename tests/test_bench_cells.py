@@ -42,3 +42,18 @@ def test_a_default_valued_dataset_key_does_not_change_ids(registered: None, tmp_
     other_raw = tiny_config(csv, seeds=[0])
     other_raw["datasets"][0]["max_items"] = 5  # a real change of the data: new ids
     assert set(_ids(other_raw).values()).isdisjoint(before.values())
+
+
+def test_a_global_time_cut_ends_the_source_where_the_targets_training_ends(registered: None, tmp_path: Path) -> None:
+    from synthrec.experiments.bench.frames import build_frame
+
+    csv = write_tiny_log(tmp_path / "tiny.csv")  # times increase with the row: users live in sequence
+    cfg = parse_bench_config(tiny_config(csv, seeds=[0], dp_epsilons=[]))
+    from synthrec.experiments.bench.datasets import load_bench_dataset
+
+    data = load_bench_dataset(cfg.datasets[0])
+    frame = build_frame(data, "temporal", 0, source_fraction=0.5, test_fraction=0.2)
+    cut = int(frame.split.test.interactions["timestamp"].min())  # type: ignore[arg-type]
+    assert int(frame.source.interactions["timestamp"].max()) < cut  # type: ignore[arg-type]
+    loo = build_frame(data, "leave-last-out", 0, source_fraction=0.5, test_fraction=0.2)
+    assert int(loo.source.interactions["timestamp"].max()) > cut  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from synthrec.data.interactions import InteractionData
 from synthrec.data.splits import (
     SPLIT_KINDS,
     Split,
+    before_test_time,
     cap_history,
     carve_validation,
     global_time_cut,
@@ -433,3 +434,15 @@ def test_split_params_and_carve_from_split() -> None:
         carve_validation(random_split(d, 0.2, seed=1))
     with pytest.raises(ConfigError, match="needs kind"):
         carve_validation(d)
+
+
+def test_before_test_time_drops_the_sources_test_period_only_under_a_global_cut() -> None:
+    target = _data(["a", "a", "b", "b"], [1, 2, 1, 3], [10, 20, 30, 40])
+    source = _data(["s", "s", "t", "t"], [1, 2, 3, 2], [5, 29, 30, 35])
+    cut_split = global_time_cut(target, test_fraction=0.5)  # cut at t = 30: (b,1,30), (b,3,40) are test
+    kept = before_test_time(source, cut_split)
+    assert kept.interactions["timestamp"].to_list() == [5, 29]  # events at or after 30 would leak the future
+    assert before_test_time(source, leave_last_out(target)) is source  # no shared clock: unchanged
+    untimed = _data(["s"], [1])
+    with pytest.raises(DataValidationError, match="event times"):
+        before_test_time(untimed, cut_split)

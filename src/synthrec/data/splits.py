@@ -54,6 +54,7 @@ from synthrec.errors import ConfigError, DataValidationError
 __all__ = [
     "SPLIT_KINDS",
     "Split",
+    "before_test_time",
     "cap_history",
     "carve_validation",
     "global_time_cut",
@@ -481,6 +482,31 @@ def random_split(data: InteractionData, test_fraction: float = 0.2, *, seed: int
     desc = (f"random (per interaction) test_fraction={f:g} seed={s}: {n_test} of {n} events to test "
             f"from {_n_users(test.interactions)} users")
     return Split(train, test, "random", desc, params={"test_fraction": f, "seed": s})
+
+
+def before_test_time(other: InteractionData, split: Split) -> InteractionData:
+    """The events of another log (e.g. a private source of other users) that a model trained at the
+    split's training time could have seen.
+
+    Under ``temporal-global`` the test period starts at one cut time; the source's events at or after it
+    lie in the future of every model and would leak the test period's popularity into a generator fitted
+    on the source (and into the target + source ceiling). They are dropped: the result keeps the events
+    with ``timestamp`` before the cut (the earliest test event's time). Other split kinds have no shared
+    clock and return ``other`` unchanged.
+
+    Raises:
+        DataValidationError: the split is ``temporal-global`` and ``other`` has no timestamp column.
+    """
+    if split.kind != "temporal-global" or split.test.n_interactions == 0:
+        return other
+    if not other.has_timestamp:
+        raise DataValidationError(
+            "a temporal split needs the source's event times too, to keep the test period out of it",
+            source=other.name, column=TIMESTAMP, hint="give the source log a timestamp column",
+        )
+    cut = int(split.test.interactions[TIMESTAMP].min())  # type: ignore[arg-type]
+    return other.with_interactions(other.interactions.filter(pl.col(TIMESTAMP) < cut),
+                                   name=f"{other.name}/before{cut}")
 
 
 # ---------------------------------------------------------------------------------------------- users

@@ -16,7 +16,14 @@ from typing import Any
 
 from synthrec.config import ComponentConfig, ExperimentConfig
 from synthrec.data.interactions import InteractionData
-from synthrec.data.splits import Split, carve_validation, make_split, split_users, subsample_users
+from synthrec.data.splits import (
+    Split,
+    before_test_time,
+    carve_validation,
+    make_split,
+    split_users,
+    subsample_users,
+)
 from synthrec.errors import ConfigError
 from synthrec.evaluation.bias import popularity_bias
 from synthrec.evaluation.cards import dp_summary
@@ -167,7 +174,7 @@ def _run_seed(
     split = _split(cfg, target, seed)
     es = eval_set(split)
     train = split.train.compact_users()
-    source_c = source.compact_users() if source is not None else None
+    source_c = before_test_time(source, split).compact_users() if source is not None else None
     info: dict[str, Any] = {
         "seed": seed, "target_users": len(target.active_users()), "train_interactions": train.n_interactions,
         "test_users": es.n_users, "source_users": len(source.active_users()) if source is not None else 0,

@@ -21,7 +21,14 @@ from typing import Literal
 import numpy as np
 
 from synthrec.data.interactions import ITEM, InteractionData
-from synthrec.data.splits import Split, cap_history, carve_validation, make_split, split_users
+from synthrec.data.splits import (
+    Split,
+    before_test_time,
+    cap_history,
+    carve_validation,
+    make_split,
+    split_users,
+)
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.experiments.bench.breakdowns import Groups, make_groups
 from synthrec.experiments.bench.cells import Level
@@ -107,7 +114,8 @@ def build_frame(data: InteractionData, split: str, seed: int, *, source_fraction
     train_users = sp_.train.active_users()
     order = np.random.default_rng(derive_seed(seed, "scarcity")).permutation(train_users).astype(np.int32)
     counts = np.bincount(sp_.train.interactions[ITEM].to_numpy(), minlength=data.n_items).astype(np.int64)
-    return Frame(source.compact_users(), sp_, order, es, counts)
+    # Under a global time cut the source must end where the target's training ends (no test-period leak).
+    return Frame(before_test_time(source, sp_).compact_users(), sp_, order, es, counts)
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,0 +1,147 @@
+"""The tables of docs/benchmark.md, from the CSVs `synthrec bench` wrote into an --out folder.
+
+    python benchmarks/bench_findings.py runs/bench-shared-v2 > /tmp/findings.md
+    python benchmarks/bench_findings.py runs/bench-shared-v2 --copy-to docs/benchmark-results
+
+Reads summary.csv, versus_real.csv, worth.csv and auto.csv (nothing is recomputed: the statistics are
+those of `synthrec.experiments.bench.stats`) and prints, for the recommender given (default EASE):
+
+1. verdict counts per source: arms significantly better / worse than the best real-only model (paired
+   t-test over seeds, Holm within each level) and the same with the exact Wilcoxon test;
+2. per dataset and split, NDCG@10 mean ± sd by fraction of target users kept, for the main arms;
+3. how `auto` did per source (share of groups significantly worse than real-only, mean difference);
+4. the cold/warm-user and head/tail-item breakdown at one level, real-only against the best source arm.
+
+``--copy-to`` also writes the compact CSVs committed with the findings (NDCG@10 rows of summary.csv,
+versus_real.csv, worth.csv, auto.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import polars as pl
+
+MAIN_ARMS = ("real-only", "ceiling", "augment x1 [self]", "augment x1 [source]", "pretrain-finetune x1 [source]",
+             "augment x1 [source-dp(eps=8)]", "augment x1 [source-dp(eps=1)]", "augment x1 [simulator]",
+             "augment x1 [attributes]", "auto [source]", "auto [self]")
+
+
+def _read(out: Path, name: str) -> pl.DataFrame:
+    path = out / name
+    if not path.is_file():
+        raise SystemExit(f"{path} is missing: run `synthrec bench CONFIG --out {out}` to the end first")
+    return pl.read_csv(path, infer_schema_length=None)
+
+
+def _fmt(mean: float, sd: float | None) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "–"
+    return f"{mean:.4f}" if sd is None or math.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
+
+
+def _arm_key(arm: str) -> str:
+    """'augment x1 [source] latent-factor' -> 'augment x1 [source]' (the generator named once in the text)."""
+    return arm.split("]")[0] + "]" if "]" in arm else arm
+
+
+def verdict_counts(versus: pl.DataFrame, recommender: str) -> str:
+    v = versus.filter((pl.col("recommender") == recommender) & (pl.col("strategy") != "ceiling"))
+    rows = ["| source | better (t, Holm) | worse (t, Holm) | n.s. | better (Wilcoxon, Holm) | worse (Wilcoxon, Holm) | comparisons |",
+            "|---|---|---|---|---|---|---|"]
+    for (source,), sub in v.group_by(["source"], maintain_order=True):
+        def n(col: str, value: str, _sub: pl.DataFrame = sub) -> int:
+            return int((_sub[col] == value).sum())
+        rows.append(f"| {source} | {n('verdict', 'better')} | {n('verdict', 'worse')} | {n('verdict', 'n.s.')} | "
+                    f"{n('verdict_wilcoxon', 'better')} | {n('verdict_wilcoxon', 'worse')} | {sub.height} |")
+    return "\n".join(rows)
+
+
+def learning_tables(summary: pl.DataFrame, recommender: str) -> str:
+    s = summary.filter((pl.col("recommender") == recommender) & (pl.col("metric") == "NDCG@10")
+                       & (pl.col("group") == "all") & (pl.col("level_kind") == "users"))
+    s = s.with_columns(pl.col("arm").map_elements(_arm_key, return_dtype=pl.String).alias("key"))
+    out = []
+    for (dataset, split), sub in s.sort(["dataset", "split"]).group_by(["dataset", "split"], maintain_order=True):
+        fracs = sorted(set(sub["users_fraction"].to_list()))
+        n_seeds = int(sub["n"].max())  # type: ignore[arg-type]
+        out.append(f"**{dataset}, {split}** — {recommender} NDCG@10, mean ± sd over {n_seeds} seeds, by fraction "
+                   "of target users kept (training users in brackets)\n")
+        users = {f: sub.filter((pl.col("users_fraction") == f) & (pl.col("key") == "real-only"))["n_train_users"]
+                 for f in fracs}
+        head = " | ".join(f"{f:g} ({int(users[f][0]) if users[f].len() else '?'})" for f in fracs)
+        out.append(f"| arm | {head} |")
+        out.append("|---" * (len(fracs) + 1) + "|")
+        for key in MAIN_ARMS:
+            arm = sub.filter(pl.col("key") == key)
+            if arm.is_empty():
+                continue
+            cells = []
+            for f in fracs:
+                r = arm.filter(pl.col("users_fraction") == f)
+                cells.append(_fmt(r["mean"][0], r["std"][0]) if r.height else "–")
+            out.append(f"| {key} | {' | '.join(cells)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def auto_summary(auto: pl.DataFrame, recommender: str) -> str:
+    a = auto.filter(pl.col("recommender") == recommender)
+    rows = ["| source | groups | significantly worse (t) | significantly worse (Wilcoxon) | mean Δ vs real-only | "
+            "share choosing the best arm |", "|---|---|---|---|---|---|"]
+    for (source,), sub in a.group_by(["source"], maintain_order=True):
+        rows.append(f"| {source} | {sub.height} | {int(sub['significantly_worse'].sum())} | "
+                    f"{int(sub['significantly_worse_wilcoxon'].sum())} | "
+                    f"{float(sub['mean_diff_vs_real'].mean()):+.4f} | "  # type: ignore[arg-type]
+                    f"{float(sub['share_chose_best'].mean()):.2f} |")  # type: ignore[arg-type]
+    return "\n".join(rows)
+
+
+def breakdown(summary: pl.DataFrame, recommender: str, level: str) -> str:
+    s = summary.filter((pl.col("recommender") == recommender) & (pl.col("metric") == "NDCG@10")
+                       & (pl.col("level") == level))
+    s = s.with_columns(pl.col("arm").map_elements(_arm_key, return_dtype=pl.String).alias("key"))
+    groups = ["all", "cold-users", "warm-users", "head-items", "tail-items"]
+    rows = [f"| dataset, split | arm | {' | '.join(groups)} |", "|---" * (len(groups) + 2) + "|"]
+    for (dataset, split), sub in s.sort(["dataset", "split"]).group_by(["dataset", "split"], maintain_order=True):
+        for key in ("real-only", "augment x1 [source]", "ceiling"):
+            arm = sub.filter(pl.col("key") == key)
+            if arm.is_empty():
+                continue
+            cells = []
+            for g in groups:
+                r = arm.filter(pl.col("group") == g)
+                cells.append(f"{r['mean'][0]:.4f}" if r.height else "–")
+            rows.append(f"| {dataset}, {split} | {key} | {' | '.join(cells)} |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path, help="the --out folder of a finished `synthrec bench` run")
+    ap.add_argument("--recommender", default="ease")
+    ap.add_argument("--breakdown-level", default="users=0.05")
+    ap.add_argument("--copy-to", type=Path, default=None, help="write the compact result CSVs there")
+    args = ap.parse_args()
+    summary, versus = _read(args.out, "summary.csv"), _read(args.out, "versus_real.csv")
+    worth, auto = _read(args.out, "worth.csv"), _read(args.out, "auto.csv")
+    print("## Verdicts against the best real-only model\n")
+    print(verdict_counts(versus, args.recommender), "\n")
+    print("## `auto`\n")
+    print(auto_summary(auto, args.recommender), "\n")
+    print(f"## Cold/warm users and head/tail items at {args.breakdown_level}\n")
+    print(breakdown(summary, args.recommender, args.breakdown_level), "\n")
+    print("## Learning curves\n")
+    print(learning_tables(summary, args.recommender))
+    if args.copy_to is not None:
+        args.copy_to.mkdir(parents=True, exist_ok=True)
+        summary.filter(pl.col("metric") == "NDCG@10").write_csv(args.copy_to / "ndcg10_summary.csv")
+        versus.write_csv(args.copy_to / "versus_real.csv")
+        worth.write_csv(args.copy_to / "worth.csv")
+        auto.write_csv(args.copy_to / "auto.csv")
+
+
+if __name__ == "__main__":
+    main()
