@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,15 @@ def write_tiny_log(path: Path, n_users: int = 80, n_items: int = 40, seed: int =
     times = 1_000_000 + np.arange(users.shape[0]) * 60
     pl.DataFrame({"user": users, "item": items, "rating": rng.integers(1, 6, size=users.shape[0]),
                   "timestamp": times}).write_csv(path)
+    return path
+
+
+def write_tiny_item_attributes(path: Path, n_items: int = 40) -> Path:
+    """An ``item2attributes-json`` file for `write_tiny_log`'s items: item i has genre ``g{i % 4}`` and
+    tag ``t{i % 3}``, plus an item id the log does not hold (ignored when attached)."""
+    mapping = {str(i): [f"g{i % 4}", f"t{i % 3}"] for i in range(n_items)}
+    mapping["999"] = ["g0"]
+    path.write_text(json.dumps(mapping), encoding="utf-8")
     return path
 
 

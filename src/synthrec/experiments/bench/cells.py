@@ -84,8 +84,14 @@ class Cell:
         }
 
 
+#: sources that bring their own generator (`synthrec.experiments.bench.sources`), not crossed with
+#: ``generators``; the label of their generator
+OWN_GENERATOR_SOURCES: dict[str, str] = {"simulator": "simulator", "attributes": "cold-items"}
+
+
 def source_labels(cfg: BenchConfig) -> list[tuple[str, float | None]]:
-    """(label, epsilon) of every source: ``self``, ``source`` and ``source-dp(eps=E)`` per ε."""
+    """(label, epsilon) of every source: those of ``sources`` in order (``self``, ``source``,
+    ``simulator``, ``attributes``), then ``source-dp(eps=E)`` per ε."""
     out: list[tuple[str, float | None]] = [(s, None) for s in cfg.sources]
     out.extend((f"source-dp(eps={e:g})", float(e)) for e in cfg.dp_epsilons)
     return out
@@ -117,7 +123,10 @@ def expand(cfg: BenchConfig) -> list[Cell]:
     """Every cell of the sweep in a fixed order (dataset, split, level, seed, then arms and recommenders).
 
     DP-source cells are included even when the generator takes no ``epsilon=``; they carry a
-    ``skip_reason`` and are recorded as skipped, never run.
+    ``skip_reason`` and are recorded as skipped, never run. Sources with their own generator
+    (`OWN_GENERATOR_SOURCES`) come after the generator × source arms, once per (dataset, split, level,
+    seed); their ids also depend on their settings (``simulator_source`` / ``attributes_source``) and on
+    the dataset's ``item_attributes``, which the ids of the other cells leave out.
     """
     shared = {"protocol": PROTOCOL_VERSION, "source_fraction": cfg.source_fraction,
               "test_fraction": cfg.test_fraction, "ks": cfg.ks, "tuning": cfg.tuning.model_dump(),
@@ -130,7 +139,9 @@ def expand(cfg: BenchConfig) -> list[Cell]:
     for ds in cfg.datasets:
         # Defaults (and the split list: each cell has its split) left out, so a new optional dataset key
         # or another split for the dataset leaves the ids of finished cells unchanged.
-        ds_json = ds.model_dump(mode="json", exclude_defaults=True, exclude={"splits"})
+        # item attributes only feed the own-generator sources: they are hashed with those cells alone
+        ds_json = ds.model_dump(mode="json", exclude_defaults=True, exclude={"splits", "item_attributes"})
+        attrs_json = ds.item_attributes.model_dump(mode="json") if ds.item_attributes is not None else None
         for split in ds.splits or cfg.splits:
             for level in levels(cfg):
                 for seed in cfg.seeds:
@@ -156,12 +167,24 @@ def expand(cfg: BenchConfig) -> list[Cell]:
                     for gname, gspec in gen_specs.items():
                         gextra = {"generator": gspec.model_dump()}
                         for source, eps in source_labels(cfg):
+                            if source in OWN_GENERATOR_SOURCES:
+                                continue
                             skip = None
                             if eps is not None and not accepts_epsilon(gspec.name):
                                 skip = f"skipped: unavailable (generator {gspec.name!r} takes no epsilon=)"
                             for strategy, ratio in _synthetic_arms(cfg):
                                 extra = {**gextra, **(auto_cfg if strategy == "auto" else {})}
                                 add(strategy, source, eps, gname, ratio, skip, extra)
+                    for source in cfg.sources:
+                        if source not in OWN_GENERATOR_SOURCES:
+                            continue
+                        options = cfg.simulator_source if source == "simulator" else cfg.attributes_source
+                        oextra = {"generator": {"name": OWN_GENERATOR_SOURCES[source],
+                                                "options": options.model_dump(mode="json")},
+                                  "item_attributes": attrs_json}
+                        for strategy, ratio in _synthetic_arms(cfg):
+                            extra = {**oextra, **(auto_cfg if strategy == "auto" else {})}
+                            add(strategy, source, None, OWN_GENERATOR_SOURCES[source], ratio, None, extra)
     return cells
 
 

@@ -7,7 +7,14 @@ Vocabulary used throughout `synthrec.experiments.bench`:
   the private data-rich *source*, the rest the *target pool*. Sources name where a generator is fitted:
   ``self`` (the scarce target's training data), ``source`` (the raw source users; they reach the target
   only through the generator's samples), and ``source-dp(eps=E)`` for each ``dp_epsilons`` value (the
-  same, with a user-level ε-DP generator; run only where the generator takes ``epsilon=``).
+  same, with a user-level ε-DP generator; run only where the generator takes ``epsilon=``). These are
+  crossed with ``generators``. Two more sources bring their own generator (cells labelled with it, see
+  `synthrec.experiments.bench.sources`): ``simulator`` (the scenario simulator calibrated to aggregate
+  statistics of the target's training data, over the dataset's own catalogue; generator ``simulator``,
+  settings ``simulator_source``) and ``attributes`` (`ColdItemAugmenter`: a latent-factor model of the
+  target's training data whose cold items get factors from their attributes, sampled with extra weight on
+  cold and long-tail items; generator ``cold-items``, settings ``attributes_source``; datasets without
+  item attributes record these cells as skipped).
 - **split.** The target pool is split once per (dataset, split, seed) into training and test parts; the
   test users and their histories are therefore the *same at every scarcity level* (paired comparisons
   along the learning curve). ``temporal`` is the global time cut (``temporal-global``);
@@ -35,7 +42,7 @@ from synthrec.errors import ConfigError
 BenchStrategy = Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]
 BenchSplit = Literal["leave-last-out", "leave-one-out", "temporal", "temporal-user", "temporal-global",
                      "strong-generalisation", "user-holdout"]
-BenchSource = Literal["self", "source"]
+BenchSource = Literal["self", "source", "simulator", "attributes"]
 _DEFAULT_SOURCES: tuple[BenchSource, ...] = ("self", "source")
 _DEFAULT_STRATEGIES: tuple[BenchStrategy, ...] = (
     "real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling",
@@ -62,6 +69,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ItemAttributesFile(_Strict):
+    """Item attributes of a dataset whose loader reads none (`synthrec.experiments.bench.datasets`).
+
+    ``movielens-dat``: MovieLens-1M ``movies.dat`` (``item::title::genres``, genres ``|``-separated) gives
+    the list column ``genres``. ``item2attributes-json``: the ``amazon-seq`` ``*_item2attributes.json``
+    (``{"item": [attribute id, ...]}``) gives the list column ``attributes`` (distinct ids as strings).
+    Rows are matched to the log's items by their external ids read as text; items without a row get an
+    empty list.
+    """
+
+    path: Path
+    format: Literal["movielens-dat", "item2attributes-json"]
+
+
 class BenchDataset(_Strict):
     """One dataset of the sweep: a `synthrec.config.DataConfig` (``data``) or a sequence file.
 
@@ -80,6 +101,10 @@ class BenchDataset(_Strict):
     splits: list[BenchSplit] | None = Field(
         None, description="splits for this dataset (default: the sweep's `splits`), e.g. leave-one-out for a "
         "log without event times",
+    )
+    item_attributes: ItemAttributesFile | None = Field(
+        None, description="a file of item attributes (replaces the loader's items table; used by the "
+        "`attributes` and `simulator` sources only)",
     )
 
     @model_validator(mode="after")
@@ -163,6 +188,39 @@ class BreakdownConfig(_Strict):
     head_share: float = Field(0.2, gt=0.0, lt=1.0, description="head items: this top share by popularity")
 
 
+class SimulatorSourceConfig(_Strict):
+    """The ``simulator`` source: `synthrec.generators.simulator.calibrate` with a small budget (``sweeps``
+    passes of 1-D knob searches of at most ``max_iter`` samples of ``calibration_users`` users, capped at
+    the training users). The simulator re-consumes items; a log without repeated (user, item) pairs is
+    matched after dropping them: ``corrections`` times, the targets are shifted by the gap between the
+    calibrated sample's statistics with and without repeats and the calibration is rerun (see
+    `synthrec.experiments.bench.sources`)."""
+
+    calibration_users: int = Field(300, ge=1, description="users per calibration sample (<= training users)")
+    max_iter: int = Field(4, ge=1, description="samples per 1-D knob search")
+    sweeps: int = Field(1, ge=1, description="passes over the knobs")
+    tolerance: float = Field(0.05, gt=0.0, description="relative error at which a knob's search stops")
+    corrections: int = Field(0, ge=0, description="recalibrations to targets corrected for dropped repeats")
+    activity_iters: int = Field(3, ge=0, description="then rescalings of the session rate so that distinct items "
+                                "per user match the log")
+
+
+class AttributesSourceConfig(_Strict):
+    """The ``attributes`` source: `synthrec.generators.cold_items.ColdItemAugmenter` (``n_factors``,
+    ``l2``, ``generator_params`` of its `LatentFactorGenerator`) fitted on the training data and the
+    item attributes; its samples put ``focus_share`` of their interactions on the fit data's tail items
+    (all but the ``breakdowns.head_share`` most popular, cold items included); ``null``: the tail's share
+    in the fit data (the latent-factor model alone under-samples the tail)."""
+
+    n_factors: int = Field(32, ge=1)
+    l2: float | Literal["auto"] = "auto"
+    focus_share: float | None = Field(None, gt=0.0, lt=1.0, description="share of sampled rows on tail items")
+    generator_params: dict[str, Any] = Field(
+        default_factory=lambda: {"calibration_users": 1000, "gram_items": 500},
+        description="further LatentFactorGenerator parameters (default: its cheaper calibration)",
+    )
+
+
 class BenchConfig(_Strict):
     """A whole benchmark sweep (`synthrec bench CONFIG.yaml`)."""
 
@@ -175,6 +233,8 @@ class BenchConfig(_Strict):
         default_factory=list, description="ε of user-level DP variants of `source` (need epsilon= support)"
     )
     generators: list[GeneratorSpec] = Field(default_factory=lambda: [GeneratorSpec(name="latent-factor")])
+    simulator_source: SimulatorSourceConfig = Field(default_factory=SimulatorSourceConfig)
+    attributes_source: AttributesSourceConfig = Field(default_factory=AttributesSourceConfig)
     strategies: list[BenchStrategy] = Field(default_factory=lambda: list(_DEFAULT_STRATEGIES))
     augment_ratios: list[float] = Field(default_factory=lambda: [1.0])
     synthetic_ratio: float = Field(1.0, gt=0.0)
@@ -225,8 +285,11 @@ class BenchConfig(_Strict):
         if len({g.display for g in self.generators}) != len(self.generators):
             raise ValueError("generator labels must be distinct (set label: for repeated names)")
         needs_generator = {"synthetic-only", "augment", "pretrain-finetune", "auto"} & set(self.strategies)
-        if needs_generator and not self.generators:
-            raise ValueError(f"strategies {sorted(needs_generator)} need at least one generator")
+        if needs_generator and not self.generators and {"self", "source"} & set(self.sources):
+            raise ValueError(f"strategies {sorted(needs_generator)} with sources self/source need at least one "
+                             "generator")
+        if len(set(self.sources)) != len(self.sources):
+            raise ValueError("sources must be distinct")
         if self.dp_epsilons and "source" not in self.sources:
             raise ValueError("dp_epsilons are variants of the 'source' source: add 'source' to sources")
         return self
@@ -257,7 +320,8 @@ def check_runnable(cfg: BenchConfig) -> None:
     """Everything about ``cfg`` that can be checked without running a cell: registered names and accepted
     parameter names (`BenchConfig.check_registered`), every dataset file or folder exists, and every
     generator and recommender constructs with its ``params`` (generators also with each ``dp_epsilons``
-    value where they take ``epsilon=``; recommenders also with each ``grid`` value on its own).
+    value where they take ``epsilon=``; recommenders also with each ``grid`` value on its own; the
+    ``attributes`` source's augmenter with ``attributes_source``), and every ``item_attributes`` file exists.
 
     Called by `synthrec bench --dry-run` and before a sweep runs, so a typo fails at once with the config
     key named instead of failing every cell.
@@ -275,6 +339,9 @@ def check_runnable(cfg: BenchConfig) -> None:
         if path is not None and not Path(path).exists():
             raise ConfigError(f"{key}: {path} does not exist; fix the path (a relative path is read from the "
                               "config file's folder)")
+        if d.item_attributes is not None and not d.item_attributes.path.is_file():
+            raise ConfigError(f"datasets[{i}] ({d.name}).item_attributes.path: {d.item_attributes.path} does not "
+                              "exist; fix the path (a relative path is read from the config file's folder)")
     for i, g in enumerate(cfg.generators):
         key = f"generators[{i}] ({g.display}).params"
         _try_build(key, functools.partial(make_generator, g.name, seed=0, **g.params))
@@ -282,6 +349,12 @@ def check_runnable(cfg: BenchConfig) -> None:
             for eps in cfg.dp_epsilons:
                 _try_build(f"{key} with dp_epsilons {eps:g}",
                            functools.partial(make_generator, g.name, seed=0, **{**g.params, "epsilon": eps}))
+    if "attributes" in cfg.sources:
+        from synthrec.generators.cold_items import ColdItemAugmenter
+
+        a = cfg.attributes_source
+        _try_build("attributes_source", functools.partial(
+            ColdItemAugmenter, a.n_factors, l2=a.l2, seed=0, generator_params=a.generator_params))
     for i, r in enumerate(cfg.recommenders):
         key = f"recommenders[{i}] ({r.display})"
         _try_build(f"{key}.params", functools.partial(make_model, r.name, seed=0, **r.params))
@@ -365,5 +438,8 @@ def resolve_paths(cfg: BenchConfig, base_dir: Path) -> BenchConfig:
             upd["sequence_file"] = (base_dir / d.sequence_file).resolve()
         if d.data is not None and d.data.path is not None and not d.data.path.is_absolute():
             upd["data"] = d.data.model_copy(update={"path": (base_dir / d.data.path).resolve()})
+        if d.item_attributes is not None and not d.item_attributes.path.is_absolute():
+            upd["item_attributes"] = d.item_attributes.model_copy(
+                update={"path": (base_dir / d.item_attributes.path).resolve()})
         datasets.append(d.model_copy(update=upd))
     return cfg.model_copy(update={"datasets": datasets})

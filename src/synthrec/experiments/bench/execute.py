@@ -9,7 +9,10 @@ in this process, a local process pool, or on a Dask cluster.
    (`synthrec.data.splits.carve_validation`, same split kind) and scored by NDCG@10 on the validation
    targets. For validation, the ``self`` generator is refitted on the inner training part (validation
    items never leak into synthetic data); source pools do not depend on the target and are reused. The
-   test data is never looked at.
+   ``simulator`` and ``attributes`` sources (`synthrec.experiments.bench.sources`) are fitted on the
+   target like ``self`` (refitted for validation too), their pools cached per (dataset, split, level,
+   seed); where one cannot run (no item attributes) its cells are recorded as skipped. The test data is
+   never looked at.
 2. *Final fit* with the best grid point on the level's whole training data, then metrics on the fixed
    real test users per group (`synthrec.experiments.bench.breakdowns`).
 3. ``auto`` picks, per (recommender, generator, source), the candidate (real-only or one of the task's
@@ -47,8 +50,14 @@ from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import InteractionData
 from synthrec.experiments.arms import Arm
 from synthrec.experiments.bench.breakdowns import evaluate_groups
-from synthrec.experiments.bench.cells import Cell, expand, group_tasks
-from synthrec.experiments.bench.config import BenchConfig, GeneratorSpec, RecommenderSpec, check_runnable
+from synthrec.experiments.bench.cells import OWN_GENERATOR_SOURCES, Cell, expand, group_tasks
+from synthrec.experiments.bench.config import (
+    SPLIT_ALIASES,
+    BenchConfig,
+    GeneratorSpec,
+    RecommenderSpec,
+    check_runnable,
+)
 from synthrec.experiments.bench.frames import Frame, LevelData, Unavailable, get_frame, level_data
 from synthrec.experiments.bench.store import ResultStore, write_part
 from synthrec.experiments.scoring import EvalSet, score
@@ -275,14 +284,43 @@ def _synthetic_candidates(cfg: BenchConfig, source: str) -> list[Arm]:
     return arms
 
 
+def _own_source_pools(cfg: BenchConfig, first: Cell, ld: LevelData, cache_dir: Path | None
+                      ) -> tuple[SyntheticPool, SyntheticPool | None]:
+    """Pools of a source with its own generator (`synthrec.experiments.bench.sources`): one fitted on the
+    level's training data and one on the inner training part of its validation split (validation items
+    never leak into synthetic data), each cached per (dataset, split, level, seed) in ``cache_dir``."""
+    from synthrec.experiments.bench.sources import fit_source_pool
+
+    ds = next(d for d in cfg.datasets if d.name == first.dataset)
+    purpose: tuple[str, ...] = (first.dataset, first.split, first.level.label, first.source)
+    options = cfg.simulator_source if first.source == "simulator" else cfg.attributes_source
+    key = {"dataset": ds.model_dump_json(), "split": first.split, "level": first.level.label, "seed": first.seed,
+           "source_fraction": cfg.source_fraction, "test_fraction": cfg.test_fraction,
+           "head_share": cfg.breakdowns.head_share, "options": options.model_dump(mode="json"),
+           "max_ratio": _max_ratio(cfg), "purpose": purpose}
+    pool = _cached_pool(cache_dir, {**key, "part": "train"}, lambda: fit_source_pool(
+        cfg, first.source, ld.train, seed=first.seed, purpose=purpose, max_ratio=_max_ratio(cfg)))
+    val_pool = None
+    if ld.validation is not None:
+        inner = ld.validation[0]
+        val_pool = _cached_pool(cache_dir, {**key, "part": "validation"}, lambda: fit_source_pool(
+            cfg, first.source, inner, seed=first.seed, purpose=(*purpose, "validation"), max_ratio=_max_ratio(cfg)))
+    return pool, val_pool
+
+
 def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelData, cache_dir: Path | None,
                    emit: Callable[[Cell, list[dict[str, Any]]], None]) -> None:
     first = cells[0]
-    gspec = next(g for g in cfg.generators if g.display == first.generator)
     seed, src = first.seed, first.source
+    own = src in OWN_GENERATOR_SOURCES
+    gspec = None if own else next(g for g in cfg.generators if g.display == first.generator)
+    gen_label = first.generator if gspec is None else gspec.display
     start = time.perf_counter()
     try:
-        if src == "self":
+        if own:
+            pool, val_pool = _own_source_pools(cfg, first, ld, cache_dir)
+        elif src == "self":
+            assert gspec is not None
             purpose: tuple[str, ...] = (first.dataset, first.split, first.level.label, "self")
             pool = fit_pool(gspec, ld.train, epsilon=None, seed=seed, purpose=purpose, max_ratio=_max_ratio(cfg))
             val_pool = None
@@ -290,17 +328,27 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
                 val_pool = fit_pool(gspec, ld.validation[0], epsilon=None, seed=seed,
                                     purpose=(*purpose, "validation"), max_ratio=_max_ratio(cfg))
         else:
-            # The source users do not depend on the split or the level: one pool per (dataset, seed).
-            purpose = (first.dataset, src)
-            key = {"dataset": next(d for d in cfg.datasets if d.name == first.dataset).model_dump_json(),
+            assert gspec is not None
+            # The source users do not depend on the level, nor on the split except under a global time
+            # cut (the source then ends at the cut): one pool per (dataset, seed[, temporal split]).
+            kind = SPLIT_ALIASES[first.split]
+            purpose = (first.dataset, src) if kind != "temporal-global" else (first.dataset, src, kind)
+            key = {"dataset": next(d for d in cfg.datasets if d.name == first.dataset).model_dump_json(
+                       exclude={"item_attributes"}),
                    "seed": seed, "source_fraction": cfg.source_fraction, "generator": gspec.model_dump(),
                    "epsilon": first.epsilon, "max_ratio": _max_ratio(cfg), "purpose": purpose}
+            source_gen = gspec
             pool = _cached_pool(cache_dir, key, lambda: fit_pool(
-                gspec, frame.source, epsilon=first.epsilon, seed=seed, purpose=purpose, max_ratio=_max_ratio(cfg)))
+                source_gen, frame.source, epsilon=first.epsilon, seed=seed, purpose=purpose,
+                max_ratio=_max_ratio(cfg)))
             val_pool = pool
+    except Unavailable as exc:
+        for c in cells:
+            emit(c, _status_rows(c, "skipped", str(exc), ld.n_train_users))
+        return
     except Exception as exc:
         for c in cells:
-            emit(c, _status_rows(c, f"failed: {type(exc).__name__}", f"generator {gspec.display} on {src}: {exc}",
+            emit(c, _status_rows(c, f"failed: {type(exc).__name__}", f"generator {gen_label} on {src}: {exc}",
                                  ld.n_train_users))
         return
     gen_seconds = time.perf_counter() - start
@@ -318,7 +366,7 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
                     val = {a: arms.tuned(a)[1] for a in candidates}
                     chosen = choose_auto(val, cfg.auto_min_gain)
                     groups = arms.final(chosen)
-                    chosen_label = chosen.label if chosen.strategy == "real-only" else f"{chosen.label} {gspec.display}"
+                    chosen_label = chosen.label if chosen.strategy == "real-only" else f"{chosen.label} {gen_label}"
                     rows = _metric_rows(
                         cell, groups, n_train_users=ld.n_train_users, n_synthetic_users=pool.data.n_users,
                         chosen_arm=chosen_label, params=json.dumps(arms.tuned(chosen)[0]),
