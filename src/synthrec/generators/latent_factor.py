@@ -563,14 +563,7 @@ class LatentFactorGenerator(BaseGenerator):
         """
         from synthrec.generators._latent_users import conditional_mixture_sample  # imports this module
 
-        if self.fixed_length is not None:
-            _check_int("fixed_length", self.fixed_length, 1)
-            if self.fixed_length > self.n_items_:
-                raise ConfigError(
-                    f"fixed_length={self.fixed_length} exceeds the catalogue of {self.n_items_} items; a user "
-                    "cannot have more distinct items than exist (pass fixed_length <= n_items)"
-                )
-        k = self.n_factors_
+        k = self.n_factors_  # fixed_length was checked by the caller, `_sample_block_impl`
         n_proto = min(prototypes, n_users)
         proto = self.user_model_.sample(n_proto, rng)[:, :k]
         assign = rng.permutation(n_users) % n_proto
