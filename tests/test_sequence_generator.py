@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ def _cycle(n_users: int = 60, n_items: int = 8, seed: int = 0) -> InteractionDat
         s, n = int(rng.integers(n_items)), int(rng.integers(3, 8))
         users += [u] * n
         items += [(s + j) % n_items for j in range(n)]
-    return InteractionData.from_frame(pl.DataFrame({"user": users, "item": items}), name="cycle")
+    return InteractionData.from_frame(pl.DataFrame({"user": users, "item": items}), name="cycle",
+                                      row_order_is_time=True)
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +164,11 @@ def test_learns_the_time_gaps() -> None:
     assert 1800 < np.median(np.diff(t)[same]) < 7200
     first = t[np.r_[True, ~same]]
     assert first.min() >= starts.min() and first.max() <= starts.max()
+
+
+def test_an_untimed_log_of_unknown_order_is_flagged() -> None:
+    from synthrec.data.validation import DataQualityWarning
+
+    unordered = replace(_cycle(n_users=6), row_order_is_time=False)
+    with pytest.warns(DataQualityWarning, match="row order"):
+        SequenceGenerator(epochs=1, seed=0).fit(unordered)

@@ -103,7 +103,7 @@ def test_time_ordered_splits_refuse_a_log_without_times_or_declared_order() -> N
     d = _data(["a", "b", "a", "a", "b", "c"], [1, 2, 3, 4, 5, 6])
     for split in (lambda: leave_last_out(d), lambda: temporal_fraction(d, 0.5),
                   lambda: global_time_cut(d, test_fraction=0.5), lambda: cap_history(d, 1, keep="last")):
-        with pytest.raises(DataValidationError, match="no timestamp column") as err:
+        with pytest.raises(DataValidationError, match="no time column") as err:
             split()
         assert "toy" in str(err.value) and "leave-one-out" in str(err.value)
     assert cap_history(d, 1, keep="random", seed=0).n_interactions == 3  # random caps need no order

@@ -162,12 +162,14 @@ def _times(data: InteractionData) -> np.ndarray:
     if not data.has_timestamp:
         if not data.row_order_is_time:
             raise DataValidationError(
-                "a time-ordered split (leave-last-out, temporal, history caps keeping first/last events) needs "
-                "event times, and this log has no timestamp column and does not say its rows are in time order",
-                source=data.name, column=TIMESTAMP,
-                hint="use the random 'leave-one-out' split (or keep='random' for caps); or, if each user's rows "
-                     "really are listed oldest first, declare it (row_order_is_time: true in the data config, "
-                     "InteractionData.from_frame(..., row_order_is_time=True))",
+                "a time-ordered split (leave-last-out, temporal, or a history cap keeping the first/last "
+                "events) needs event times: this log has no time column and does not say its rows are in "
+                "time order, so its 'last' rows may be any events",
+                source=data.name,
+                hint="hold out random events instead: `split: {kind: leave-one-out}` in a run config "
+                     "(`splits: [leave-one-out]` for a bench dataset; make_split(data, 'leave-one-out', seed=...) "
+                     "in Python); or, if each user's rows really are listed oldest first, say so: "
+                     "`data: {row_order_is_time: true}` (InteractionData.from_frame(..., row_order_is_time=True))",
             )
         return np.arange(df.height, dtype=np.int64)
     ts = df[TIMESTAMP]

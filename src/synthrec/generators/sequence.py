@@ -34,12 +34,14 @@ row order is time order even without a timestamp column).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from synthrec.data.interactions import ITEM, TIMESTAMP, USER, InteractionData
+from synthrec.data.validation import DataQualityWarning
 from synthrec.errors import ConfigError
 from synthrec.generators._logs import require_log, synthetic_block
 from synthrec.generators._sampling import EmpiricalQuantiles, segment_starts
@@ -149,6 +151,10 @@ class SequenceGenerator(BaseGenerator):
 
         Raises:
             DataValidationError: not an `InteractionData`, no interactions, or a missing timestamp.
+
+        Warns:
+            DataQualityWarning: the log has no timestamps and does not declare ``row_order_is_time``:
+                the model learns the order of rows, which may not be the order of events.
         """
         import torch
 
@@ -156,6 +162,13 @@ class SequenceGenerator(BaseGenerator):
         from synthrec.generators._sequence_net import OFFSET, SequenceNet
 
         require_log(data)
+        if not data.has_timestamp and not data.row_order_is_time:
+            warnings.warn(
+                f"{data.name}: no timestamps, and the log does not say its rows are in time order; the sequence "
+                "model learns each user's row order as if it were the order of events (declare "
+                "row_order_is_time=True if it is, or prefer an order-free generator such as latent-factor)",
+                DataQualityWarning, stacklevel=2,
+            )
         self._fitted = False
         dev = resolve_device(self.device)
         users, items, times = ordered_events(data)
