@@ -118,6 +118,14 @@ def breakdown(summary: pl.DataFrame, recommender: str, level: str) -> str:
     return "\n".join(rows)
 
 
+def _compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """Floats to 6 significant figures: the committed CSVs stay small and diff-able."""
+    return frame.with_columns(
+        pl.col(c).map_elements(lambda x: float(f"{x:.6g}"), return_dtype=pl.Float64)
+        for c, dt in frame.schema.items() if dt.is_float()
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path, help="the --out folder of a finished `synthrec bench` run")
@@ -137,10 +145,13 @@ def main() -> None:
     print(learning_tables(summary, args.recommender))
     if args.copy_to is not None:
         args.copy_to.mkdir(parents=True, exist_ok=True)
-        summary.filter(pl.col("metric") == "NDCG@10").write_csv(args.copy_to / "ndcg10_summary.csv")
-        versus.write_csv(args.copy_to / "versus_real.csv")
-        worth.write_csv(args.copy_to / "worth.csv")
-        auto.write_csv(args.copy_to / "auto.csv")
+        keep = ["dataset", "split", "level", "strategy", "source", "arm", "recommender", "group", "n",
+                "n_train_users", "mean", "std", "ci_low", "ci_high"]
+        _compact(summary.filter(pl.col("metric") == "NDCG@10").select(keep)).write_csv(
+            args.copy_to / "ndcg10_summary.csv")
+        _compact(versus).write_csv(args.copy_to / "versus_real.csv")
+        _compact(worth).write_csv(args.copy_to / "worth.csv")
+        _compact(auto).write_csv(args.copy_to / "auto.csv")
 
 
 if __name__ == "__main__":
