@@ -138,8 +138,9 @@ def test_versus_best_real_pairs_by_seed_against_best_recommender() -> None:
     auto = res.filter(pl.col("strategy") == "auto").row(0, named=True)
     assert (auto["t_statistic"], auto["p_t"], auto["p_t_holm"], auto["verdict"]) == (0.0, 1.0, 1.0, "n.s.")
     # the columns of earlier versions keep their place, the new ones follow
-    assert res.columns[-10:] == ["statistic", "p_value", "min_p", "p_holm", "t_statistic", "p_t", "p_t_holm",
-                                 "verdict", "verdict_wilcoxon", "note"]
+    assert res.columns[-11:] == ["statistic", "p_value", "min_p", "p_holm", "t_statistic", "p_t", "p_t_holm",
+                                 "verdict", "verdict_wilcoxon", "note", "metric"]
+    assert set(res["metric"]) == {"NDCG@10"}  # the CSV says which metric the tests compare
 
 
 def test_summary_and_worth_table() -> None:
@@ -186,7 +187,8 @@ def test_versus_best_real_with_many_uncapped_levels_before_capped_ones() -> None
     res = versus_best_real(rows_frame(rows))
     assert res.height == len(levels)
     assert res.filter(pl.col("level") == "cap=5")["history_cap"].to_list() == [5]
-    assert (res["mean_diff"] - 0.1).abs().max() < 1e-12 and res["wins"].to_list() == [3] * len(levels)
+    assert np.allclose(res["mean_diff"].to_numpy(), 0.1, rtol=0, atol=1e-12)
+    assert res["wins"].to_list() == [3] * len(levels)
 
 
 def test_paired_t_test_by_hand() -> None:
@@ -284,7 +286,8 @@ def test_worth_table_bounds_and_negative_worth() -> None:
     w = {r["arm"]: r for r in worth_table(summ).to_dicts()}
     assert list(worth_table(summ).columns) == ["dataset", "split", "level", "arm", "recommender", "n_train_users",
                                                "mean", "equivalent_users", "worth_users", "status", "worth_bound",
-                                               "bound"]
+                                               "bound", "metric"]
+    assert set(worth_table(summ)["metric"]) == {"NDCG@10"}
     # 0.15 halfway between 0.1 and 0.2: √(10·100) = 31.62 users; worth 31.62 - 100 = -68.38 (cost 68 real users)
     a = w["augment"]
     assert a["status"] == "interpolated" and a["bound"] == "exact"

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # implicit's ALS/BPR are slow with threaded BLAS
 
@@ -32,7 +32,10 @@ from synthrec.commands._data_options import (
 from synthrec.commands._data_options import (
     load_cli_data as _load_cli_data,  # shared with `scenario calibrate`
 )
-from synthrec.errors import SynthrecError
+from synthrec.errors import ConfigError, SynthrecError
+
+if TYPE_CHECKING:
+    from synthrec.generators.base import BaseGenerator
 
 app = typer.Typer(
     name="synthrec",
@@ -85,15 +88,18 @@ def _parse_seeds(seeds: str | None) -> list[int] | None:
 
 
 def _print_outputs(outputs: object) -> None:
+    from synthrec.experiments.results import headline_metrics
     from synthrec.experiments.runner import RunOutputs
 
     assert isinstance(outputs, RunOutputs)
+    # headline metrics from the config's ks: NDCG@10 (else the smallest k), Recall@20 (else the largest k)
+    ndcg, recall = headline_metrics(outputs.result.config.ks)
     table = Table(title="held-out real test users: mean ± std over seeds", show_lines=False)
-    for col in ("model", "strategy", "NDCG@10", "Recall@20", "Δ NDCG vs real-only", "ceiling recovered"):
+    for col in ("model", "strategy", ndcg, recall, "Δ NDCG vs real-only", "ceiling recovered"):
         table.add_column(col, justify="left" if col in ("model", "strategy") else "right")
     summary = outputs.summary
-    recall_metric = "Recall@20" if "Recall@20" in summary["metric"].to_list() else None
-    for row in summary.filter(pl.col("metric") == "NDCG@10").iter_rows(named=True):
+    recall_metric = recall if recall in summary["metric"].to_list() else None
+    for row in summary.filter(pl.col("metric") == ndcg).iter_rows(named=True):
         rec = ""
         if recall_metric:
             match = summary.filter((pl.col("metric") == recall_metric) & (pl.col("arm") == row["arm"])
@@ -240,14 +246,80 @@ def inspect(
                           f"{float(r.min()):g} / {float(r.median()):g} / {float(r.max()):g}")  # type: ignore[arg-type]
     table.add_row("columns", ", ".join(inter.columns))
     console.print(table)
+    if not d.has_timestamp:
+        console.print(escape(
+            "note: this log has no event times, so leave-last-out and temporal splits (`synthrec run`'s "
+            "default is leave-last-out) cannot use it as it is: in a config, use `split: {kind: leave-one-out}`, "
+            "or set `data.row_order_is_time: true` if each user's rows are listed oldest first."))
+
+
+#: The names of `synthrec.generators.registry.GENERATORS`, spelled out so that `synthrec --help` does not
+#: import the generators (a test keeps the two equal).
+GENERATOR_NAMES = ("latent-factor", "vae", "gan", "sequence", "profiled")
+
+
+def _parse_params(pairs: list[str]) -> dict[str, object]:
+    """``--param KEY=VALUE`` options as a dict, each value read as a YAML scalar (``1.0``, ``16``, ``true``,
+    ``null``, ``auto``)."""
+    import yaml
+
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, eq, raw = pair.partition("=")
+        key = key.strip()
+        if not eq or not key.isidentifier():
+            raise ConfigError(f"--param {pair!r}: expected KEY=VALUE, e.g. --param n_factors=16")
+        if key in params:
+            raise ConfigError(f"--param {key} is given twice")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--param {pair!r}: the value is not valid YAML ({exc})") from None
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"--param {pair!r}: give a single value (a number, a word, true/false or null); "
+                              "lists and mappings belong in a config file's generator.params")
+        params[key] = value
+    return params
+
+
+def _make_cli_generator(name: str, pairs: list[str], seed: int) -> BaseGenerator:
+    """The unfitted generator that `fit --generator NAME --param ...` asks for.
+
+    Raises:
+        ConfigError: unknown name (listing the registered ones), a malformed --param, a parameter the
+            generator's constructor does not take (listing those it takes), or a value it rejects.
+    """
+    import inspect as _inspect
+
+    from synthrec.generators.registry import GENERATORS, make_generator
+
+    if name not in GENERATORS:
+        raise ConfigError(f"--generator: unknown generator {name!r}; valid names: {', '.join(sorted(GENERATORS))}")
+    params = _parse_params(pairs)
+    if "seed" in params:
+        raise ConfigError("--param seed: give the seed with --seed")
+    sig = _inspect.signature(GENERATORS[name])
+    if not any(p.kind is _inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+        accepted = [p for p, v in sig.parameters.items()
+                    if v.kind in (_inspect.Parameter.KEYWORD_ONLY, _inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                    and p != "seed"]
+        unknown = [k for k in params if k not in accepted]
+        if unknown:
+            raise ConfigError(f"--param {', '.join(unknown)}: not a parameter of generator {name!r}; its "
+                              f"parameters: {', '.join(accepted)}")
+    return make_generator(name, seed=seed, **params)
 
 
 @app.command()
 def fit(
     data: DataArg,
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the fitted generator (.pkl).")],
-    generator: Annotated[str, typer.Option("--generator", "-g", help="Generator name.")] = "latent-factor",
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the fit.")] = 0,
+    generator: Annotated[str, typer.Option(
+        "--generator", "-g", help=f"Generator name: one of {', '.join(GENERATOR_NAMES)}.")] = "latent-factor",
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="A constructor parameter of the generator as KEY=VALUE, the value read as a YAML "
+        "scalar (repeatable), e.g. --param epsilon=1.0 --param n_factors=16.")] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the fit.")] = 0,
     user_col: UserCol = "user",
     item_col: ItemCol = "item",
     rating_col: RatingCol = None,
@@ -256,20 +328,20 @@ def fit(
     time_format: TimeFormat = None,
     sep: SepOpt = None,
     columns: ColumnsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Fit a generator on a real log and save it: the fitted generator, not the raw data, is what may
     cross to another team. Sample from it with `synthrec sample`."""
     from synthrec.data.interactions import InteractionData
-    from synthrec.generators.registry import make_generator
     from synthrec.progress import step_progress
 
     if out.is_dir():
         _fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.pkl'}"))
     try:
+        gen = _make_cli_generator(generator, param or [], seed)  # checked before the data is loaded
         d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns)
         assert isinstance(d, InteractionData)
-        gen = make_generator(generator, seed=seed)
-        with step_progress(1, f"fitting {generator} on {d.n_interactions:,} interactions",
+        with step_progress(1, f"fitting {generator} on {d.n_interactions:,} interactions", enabled=not quiet,
                            console=err_console) as bar:
             gen.fit(d)
             bar.advance()
@@ -286,17 +358,25 @@ def sample(
     generator: Annotated[Path, typer.Argument(help="A generator saved by `synthrec fit`.")],
     users: Annotated[int, typer.Option("--users", "-n", min=1, help="Number of synthetic users.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .parquet, .csv or .tsv.")],
-    seed: Annotated[int, typer.Option("--seed", help="Same seed, same output.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same output.")] = 0,
     batch_users: Annotated[int, typer.Option("--batch-users", min=1, help="Users generated per batch "
                                              "(the output depends on the seed and on this size).")] = 10_000,
 ) -> None:
     """Draw new synthetic users with histories from a fitted generator and write them with external
     item ids (synthetic user ids are `syn-N`)."""
     from synthrec.data.interactions import concat_users
-    from synthrec.data.writers import write_interactions
+    from synthrec.data.writers import SUFFIXES, write_interactions
     from synthrec.generators.base import BaseGenerator
     from synthrec.progress import step_progress
 
+    # Check every argument before loading the generator and drawing users.
+    if out.is_dir():
+        _fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'synthetic.parquet'}"))
+    if out.suffix.lower() not in SUFFIXES:
+        _fail(ValueError(f"--out {out}: cannot tell the output format from the suffix {out.suffix!r}; end the "
+                         f"name with one of {', '.join(SUFFIXES)}"))
+    if not generator.is_file():
+        _fail(ValueError(f"GENERATOR {generator}: no such file (save one with `synthrec fit`)"))
     try:
         gen = BaseGenerator.load(generator)
         parts = []

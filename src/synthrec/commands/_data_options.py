@@ -17,11 +17,14 @@ from synthrec.commands._console import err_console as _err_console
 from synthrec.errors import DataValidationError, SynthrecError
 
 DataArg = Annotated[str, typer.Argument(help="A registered dataset name (see `synthrec datasets`), or a "
-                                          "CSV/TSV/Parquet file, MovieLens folder or RecBole .inter file.")]
+                                          "CSV/TSV/Parquet file, MovieLens folder, RecBole .inter file, or "
+                                          "a folder written by `synthrec generate` or `synthrec simulate`.")]
 UserCol = Annotated[str, typer.Option("--user-col", help="User id column of a table file.")]
 ItemCol = Annotated[str, typer.Option("--item-col", help="Item id column of a table file.")]
-RatingCol = Annotated[str | None, typer.Option("--rating-col", help="Rating column (optional).")]
-TimeCol = Annotated[str | None, typer.Option("--time-col", help="Time column (optional).")]
+RatingCol = Annotated[str | None, typer.Option(
+    "--rating-col", help="Rating column (default: one named `rating`; `none`: no ratings, implicit feedback).")]
+TimeCol = Annotated[str | None, typer.Option(
+    "--time-col", help="Time column (default: one named `timestamp`, `ts` or `time`; `none`: no times).")]
 TimeUnit = Annotated[str, typer.Option("--time-unit", help="Unit of integer times: s, ms, us or ns.")]
 TimeFormat = Annotated[str | None, typer.Option("--time-format",
                                                    help="strftime format of dates, e.g. %Y%m%d.")]
@@ -97,21 +100,33 @@ def _reject_data_as_header(data: str, cols: list[str], user_col: str, item_col: 
     )
 
 
+#: Column names taken as the time column when --time-col is not given, in order of preference.
+STANDARD_TIME_COLUMNS = ("timestamp", "ts", "time")
+
+
 def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
                      sep: str | None, names: list[str] | None) -> tuple[str | None, str | None]:
-    """Use columns named exactly `rating` / `timestamp` when --rating-col / --time-col are not given (the
-    convention `synthrec report` follows), saying so on stderr; warn about other columns left unused.
+    """Use a column named exactly `rating`, and one named `timestamp`, `ts` or `time`, when --rating-col /
+    --time-col are not given (the convention `synthrec report` follows), saying so on stderr; warn about
+    other columns left unused. ``none`` (or an empty name) means "no such column": nothing is picked.
 
     Raises:
         DataValidationError: the file has no header line and ``names`` (--columns) was not given.
     """
+    from synthrec.experiments.data_source import is_no_column
+
     cols = file_columns(data, sep, names)
     if cols is None:
         return rating_col, time_col
     if names is None:
         _reject_data_as_header(data, cols, user_col, item_col)
+    no_rating, no_time = is_no_column(rating_col), is_no_column(time_col)
+    if no_rating:
+        rating_col = None
+    if no_time:
+        time_col = None
     picked = []
-    if rating_col is None and "rating" in cols:
+    if rating_col is None and not no_rating and "rating" in cols:
         empty = _missing_count(data, sep, "rating") if names is None else 0
         if empty:  # an event log where only some events carry a rating (e.g. `synthrec simulate` output)
             _err_console.print(f"note: column rating has {empty:,} empty value(s), so it is not used as "
@@ -119,12 +134,14 @@ def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | 
         else:
             rating_col = "rating"
             picked.append("--rating-col rating")
-    if time_col is None and "timestamp" in cols:
-        time_col = "timestamp"
-        picked.append("--time-col timestamp")
+    standard_time = next((c for c in STANDARD_TIME_COLUMNS if c in cols and c not in (user_col, item_col)), None)
+    if time_col is None and not no_time and standard_time is not None:
+        time_col = standard_time
+        picked.append(f"--time-col {standard_time}")
     if picked:
         _err_console.print(f"note: using the standard column name(s) as {' and '.join(picked)}.")
-    unused = [c for c in cols if c not in (user_col, item_col, rating_col, time_col)]
+    unused = [c for c in cols if c not in (user_col, item_col, rating_col, time_col)
+              and not (c == "rating" and no_rating) and not (c in STANDARD_TIME_COLUMNS and no_time)]
     if unused:
         _err_console.print(f"[yellow]warning:[/] column(s) {escape(', '.join(unused))} are not used; "
                            "name them with --rating-col and/or --time-col to use them.")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Collection
 from pathlib import Path
 
 import polars as pl
@@ -194,11 +195,12 @@ def read_recbole_with_report(
     event_field: str | None = None,
     session_field: str | None = None,
     duplicates: DuplicatePolicy = "drop",
+    explicit: Collection[str] = (),
 ) -> tuple[InteractionData, ValidationReport]:
     """`read_recbole`, returning ``(data, report)`` (no warning; the report is logged)."""
     out = _read_recbole(path_or_prefix, user_field=user_field, item_field=item_field, rating_field=rating_field,
                         time_field=time_field, event_field=event_field, session_field=session_field,
-                        duplicates=duplicates)
+                        duplicates=duplicates, explicit=explicit)
     emit_report(out[1], warn=False)
     return out
 
@@ -213,6 +215,7 @@ def read_recbole(
     event_field: str | None = None,
     session_field: str | None = None,
     duplicates: DuplicatePolicy = "drop",
+    explicit: Collection[str] = (),
 ) -> InteractionData:
     """Read a RecBole dataset: ``<prefix>.inter`` plus ``<prefix>.user`` / ``<prefix>.item`` if present.
 
@@ -221,20 +224,26 @@ def read_recbole(
             path, or the prefix ``<folder>/<dataset>``.
         user_field, item_field: id fields (required).
         rating_field, time_field: used when present in the header (``None`` = ignore). Timestamps are
-            seconds (RecBole's ``float``), floored to Int64.
+            seconds (RecBole's ``float``), floored to Int64. A rating field with empty cells (an event
+            log where only some events carry a rating, e.g. `synthrec simulate` output) is left out, with
+            a `DataQualityWarning`: the log is read as implicit feedback.
         event_field, session_field: optional event-type and session fields.
         duplicates: duplicate policy, see `synthrec.data.validation.ValidationReport`.
+        explicit: the roles (``"rating"``, ``"time"``) whose field the user named explicitly: such a field
+            (not ``None``) must be in the header, and empty ratings are an error instead of leaving the
+            rating field out.
 
     Returns:
         `InteractionData` named after the ``.inter`` path; ``users``/``items`` hold the other fields of
         the ``.user``/``.item`` files (keyed by ``user_field``/``item_field``).
 
     Raises:
-        DataValidationError: see `read_atomic`; a required field is missing from the header.
+        DataValidationError: see `read_atomic`; a required field is missing from the header (naming the
+            fields found); a missing explicit rating/time field, or empty cells in an explicit rating field.
     """
     data, report = _read_recbole(path_or_prefix, user_field=user_field, item_field=item_field,
                                  rating_field=rating_field, time_field=time_field, event_field=event_field,
-                                 session_field=session_field, duplicates=duplicates)
+                                 session_field=session_field, duplicates=duplicates, explicit=explicit)
     emit_report(report)
     return data
 
@@ -242,16 +251,28 @@ def read_recbole(
 def _read_recbole(
     path_or_prefix: PathLike, *, user_field: str, item_field: str, rating_field: str | None,
     time_field: str | None, event_field: str | None, session_field: str | None, duplicates: DuplicatePolicy,
+    explicit: Collection[str] = (),
 ) -> tuple[InteractionData, ValidationReport]:
     inter_path = _resolve(path_or_prefix)
     frame = read_atomic(inter_path)
     user_path, item_path = inter_path.with_suffix(".user"), inter_path.with_suffix(".item")
     users = read_atomic(user_path) if user_path.is_file() else None
     items = read_atomic(item_path) if item_path.is_file() else None
+    rating_col = rating_field if "rating" in explicit or rating_field in frame.columns else None
+    time_col = time_field if "time" in explicit or time_field in frame.columns else None
+    if rating_col is not None and "rating" not in explicit:
+        values = frame[rating_col]
+        empty = int(values.is_null().sum()) + (int(values.is_nan().sum()) if values.dtype.is_float() else 0)
+        if empty:
+            warnings.warn(
+                f"{inter_path}: field {rating_col!r} has {empty:,} empty value(s) of {frame.height:,}, so it is "
+                "not used as ratings (the log is read as implicit feedback); filter the rated events first to "
+                "use them, or pass --rating-col none (in a config: data.rating_col: none) to skip this note",
+                DataQualityWarning, stacklevel=4,
+            )
+            rating_col = None
     return build_interactions(
-        frame, user_col=user_field, item_col=item_field,
-        rating_col=rating_field if rating_field in frame.columns else None,
-        time_col=time_field if time_field in frame.columns else None,
+        frame, user_col=user_field, item_col=item_field, rating_col=rating_col, time_col=time_col,
         event_col=event_field, session_col=session_field,
         duplicates=duplicates, users=users, items=items, name=str(inter_path),
     )

@@ -11,6 +11,7 @@ blank cells become null) and time conversion to Int64 epoch seconds (`to_epoch_s
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -211,14 +212,32 @@ def check_columns(frame: pl.DataFrame, columns: dict[str, str | None], *, name: 
         name: source description for the message.
 
     Raises:
-        DataValidationError: naming the missing column, the columns found and the CLI flag to use.
+        DataValidationError: naming the missing column, the columns found and what to set, both as the
+            CLI option and as the config key (``--user-col`` / ``data.user_col``). When every column name
+            found is a number, the file has no header line: the hint is ``--columns`` /
+            ``data.column_names``.
     """
     for role, col in columns.items():
         if col is not None and col not in frame.columns:
+            found = ", ".join(frame.columns)
+            if frame.columns and all(_NUMERIC_NAME.match(c) for c in frame.columns):
+                example = ",".join(["user", "item", "rating", "ts"][:frame.width]
+                                   + [f"col{k}" for k in range(4, frame.width)])
+                raise DataValidationError(
+                    f"required {role} column is missing: the file seems to have no header line (its first "
+                    f"line was read as the column names: {found})", source=name, column=col,
+                    hint=f"name the columns with --columns {example} (in a config: data.column_names: "
+                    f"[{example.replace(',', ', ')}])",
+                )
             raise DataValidationError(
-                f"required {role} column is missing (columns found: {', '.join(frame.columns)})",
-                source=name, column=col, hint=f"pass the right name with --{role}-col",
+                f"required {role} column is missing (columns found: {found})", source=name, column=col,
+                hint=f"pass the right name with --{role}-col (in a config: data.{role}_col)",
             )
+
+
+#: A column name that is a number: polars names the columns of a header-less file after its first line
+#: (repeated values get ``_duplicated_N``).
+_NUMERIC_NAME = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*(_duplicated_\d+)?$")
 
 
 def check_duplicates(

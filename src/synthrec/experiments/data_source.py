@@ -21,7 +21,7 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
     Raises:
         DataValidationError: the path does not exist or its format cannot be recognised.
     """
-    from synthrec.data import movielens, readers, recbole
+    from synthrec.data import movielens, readers
 
     assert dc.path is not None
     path = dc.path if dc.path.is_absolute() or base_dir is None else base_dir / dc.path
@@ -38,11 +38,48 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
     if fmt == "movielens-latest":
         return movielens.read_movielens_latest(path)
     if fmt == "recbole":
-        return recbole.read_recbole(path)
+        return _read_recbole(dc, path)
+    if fmt == SHARDS_FORMAT:
+        return _read_shards(dc, path)
+    if fmt == SIMULATED_FORMAT:
+        return _read_simulated(dc, path)
     return readers.read_table(
-        path, user_col=dc.user_col, item_col=dc.item_col, rating_col=dc.rating_col, time_col=dc.time_col,
+        path, user_col=dc.user_col, item_col=dc.item_col, rating_col=_column(dc.rating_col),
+        time_col=_column(dc.time_col),
         sep=dc.sep, time_format=dc.time_format, time_unit=dc.time_unit,
         has_header=dc.column_names is None, column_names=dc.column_names,
+    )
+
+
+#: Values of ``rating_col`` / ``time_col`` (config or CLI) that mean "this log has no such column".
+NO_COLUMN = ("", "none")
+
+
+def is_no_column(name: str | None) -> bool:
+    """Whether a ``rating_col`` / ``time_col`` value says explicitly "no such column" (``none`` or empty)."""
+    return name is not None and name.strip().lower() in NO_COLUMN
+
+
+def _column(name: str | None) -> str | None:
+    return None if is_no_column(name) else name
+
+
+def _read_recbole(dc: DataConfig, path: Path) -> InteractionData:
+    """A RecBole dataset with the config's column names: ``user_col``/``item_col`` other than the defaults
+    name the id fields (default ``user_id``/``item_id``); ``rating_col``/``time_col`` unset use ``rating`` /
+    ``timestamp`` when present (a partly empty rating is left out, with a warning), ``none`` uses no
+    field, and a name must be a field of the header."""
+    from synthrec.data import recbole
+
+    explicit = [role for role, col in (("rating", dc.rating_col), ("time", dc.time_col))
+                if col is not None and not is_no_column(col)]
+    return recbole.read_recbole(
+        path,
+        user_field="user_id" if dc.user_col == "user" else dc.user_col,
+        item_field="item_id" if dc.item_col == "item" else dc.item_col,
+        rating_field=None if is_no_column(dc.rating_col) else dc.rating_col or "rating",
+        time_field=None if is_no_column(dc.time_col) else dc.time_col or "timestamp",
+        explicit=explicit,
     )
 
 
@@ -54,12 +91,17 @@ def _detect_format(path: Path) -> str:
             return "movielens-1m"
         if (path / "ratings.csv").exists() and (path / "movies.csv").exists():
             return "movielens-latest"
+        if (path / MANIFEST).is_file() or any(path.glob("part-*.*")):
+            return SHARDS_FORMAT
         if any(path.glob("*.inter")):
             return "recbole"
+        if any((path / f"interactions{ext}").is_file() for ext in _TABLE_EXTS):
+            return SIMULATED_FORMAT
         raise DataValidationError(
             "cannot tell the format of this folder", source=str(path),
-            hint="set data.format (movielens-100k, movielens-1m, movielens-latest, recbole) or point "
-            "data.path at a file",
+            hint="point at a MovieLens folder, a RecBole folder (one .inter file), a `synthrec generate` "
+            "output folder (part-NNNNNN.* + _manifest.json), a `synthrec simulate` output folder "
+            "(interactions.*), or at a file; in a config, data.format can also name the format",
         )
     if path.suffix == ".inter":
         return "recbole"
@@ -80,4 +122,125 @@ def load_data(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
         data = keep_min_rating(data, dc.min_rating)
     if dc.min_item_interactions > 1 or dc.min_user_interactions > 1:
         data = filter_min_counts(data, min_item=dc.min_item_interactions, min_user=dc.min_user_interactions)
+    return data
+
+
+# ------------------------------------------------------------------------------------------ synthrec's own folders
+
+#: Formats told apart by `_detect_format` only (``format: auto``): folders written by synthrec itself.
+SHARDS_FORMAT = "synthrec-generate"
+SIMULATED_FORMAT = "synthrec-simulate"
+MANIFEST = "_manifest.json"
+_TABLE_EXTS = (".parquet", ".csv", ".tsv")
+
+
+def _shard_files(folder: Path) -> list[Path]:
+    """The shard files of a `synthrec generate` folder, in shard order (the manifest's, when present)."""
+    import json
+
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        try:
+            meta = json.loads(manifest.read_text(encoding="utf-8"))
+            shards = sorted(meta["shards"], key=lambda sh: int(sh["index"]))
+            files = [folder / str(sh["file"]) for sh in shards]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataValidationError(f"unreadable manifest ({exc})", source=str(manifest),
+                                      hint="rerun the `synthrec generate` command that wrote this folder") from None
+        missing = [f.name for f in files if not f.is_file()]
+        if not meta.get("complete", False) or missing or not files:
+            raise DataValidationError(
+                "this `synthrec generate` output is incomplete"
+                + (f" (missing shard files: {', '.join(missing[:5])})" if missing else ""),
+                source=str(folder), hint="rerun the same `synthrec generate` command: it resumes and finishes",
+            )
+        return files
+    files = sorted(f for f in folder.glob("part-*.*") if not f.name.startswith("."))
+    if not files:
+        raise DataValidationError("no shard files (part-NNNNNN.*) in the folder", source=str(folder))
+    return files
+
+
+def _read_shards(dc: DataConfig, folder: Path) -> InteractionData:
+    """A `synthrec generate` folder: its shards concatenated in shard order."""
+    import polars as pl
+
+    from synthrec.data.readers import PARQUET_SUFFIXES, read_frame
+    from synthrec.data.recbole import read_atomic
+
+    files = _shard_files(folder)
+    kinds = {f.suffix.lower() for f in files}
+    if len(kinds) != 1:
+        raise DataValidationError(f"the shards mix file types ({', '.join(sorted(kinds))})", source=str(folder),
+                                  hint="write every shard in one --format")
+    kind = kinds.pop()
+    try:
+        if kind in PARQUET_SUFFIXES:
+            frame = pl.scan_parquet(files).collect()
+        elif kind == ".inter":
+            frame = pl.concat([read_atomic(f) for f in files], how="vertical_relaxed")
+            frame = frame.rename({k: v for k, v in (("user_id", "user"), ("item_id", "item")) if k in frame.columns})
+        else:
+            frame = pl.concat([read_frame(f, sep=dc.sep) for f in files], how="vertical_relaxed")
+    except pl.exceptions.PolarsError as exc:
+        raise DataValidationError(f"could not read the shards together ({str(exc).splitlines()[0]})",
+                                  source=str(folder)) from None
+    return _from_own_frame(dc, frame, name=str(folder))
+
+
+def _read_simulated(dc: DataConfig, folder: Path) -> InteractionData:
+    """A `synthrec simulate` folder: ``interactions.*``, with ``users.*`` / ``items.*`` attached when present."""
+    from synthrec.data.readers import read_frame
+
+    def table(stem: str) -> Path | None:
+        return next((folder / f"{stem}{ext}" for ext in _TABLE_EXTS if (folder / f"{stem}{ext}").is_file()), None)
+
+    inter = table("interactions")
+    assert inter is not None  # _detect_format saw it
+    users, items = table("users"), table("items")
+    return _from_own_frame(dc, read_frame(inter, sep=dc.sep), name=str(inter),
+                           users=read_frame(users) if users is not None else None,
+                           items=read_frame(items) if items is not None else None)
+
+
+def _from_own_frame(dc: DataConfig, frame: object, *, name: str, users: object = None,
+                    items: object = None) -> InteractionData:
+    """`InteractionData` from a frame laid out as synthrec writes it (``user``, ``item``, ``timestamp`` in
+    seconds, ``rating``, ``event``, ``session``); the config's column names win where they are set. A
+    ``rating`` with empty cells is left out (implicit feedback) with a warning unless named explicitly."""
+    import warnings
+
+    import polars as pl
+
+    from synthrec.data.readers import build_interactions
+    from synthrec.data.validation import DataQualityWarning, emit_report
+
+    assert isinstance(frame, pl.DataFrame)
+    cols = frame.columns
+    rating: str | None
+    if is_no_column(dc.rating_col):
+        rating = None
+    elif dc.rating_col is not None:
+        rating = dc.rating_col
+    else:
+        rating = "rating" if "rating" in cols else None
+        empty = int(frame["rating"].is_null().sum()) if rating else 0
+        if empty:
+            warnings.warn(
+                f"{name}: column 'rating' has {empty:,} empty value(s) of {frame.height:,}, so it is not used "
+                "as ratings (the log is read as implicit feedback); filter the rated events first to use "
+                "them, or pass --rating-col none (in a config: data.rating_col: none) to skip this note",
+                DataQualityWarning, stacklevel=4,
+            )
+            rating = None
+    time = None if is_no_column(dc.time_col) else dc.time_col or ("timestamp" if "timestamp" in cols else None)
+    data, report = build_interactions(
+        frame, user_col=dc.user_col, item_col=dc.item_col, rating_col=rating, time_col=time,
+        event_col="event" if "event" in cols else None, session_col="session" if "session" in cols else None,
+        time_unit=dc.time_unit, time_format=dc.time_format,
+        users=users, items=items,  # type: ignore[arg-type]
+        user_key="user" if users is not None else None, item_key="item" if items is not None else None,
+        name=name,
+    )
+    emit_report(report)
     return data

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from synthrec.experiments.pipeline import PRIMARY_METRIC, RunResult
-from synthrec.experiments.results import records_frame
+from synthrec.experiments.pipeline import RunResult
+from synthrec.experiments.results import headline_metrics, records_frame
 
-#: Below this many evaluated test users per seed, NDCG@10 differences are mostly noise.
+#: Below this many evaluated test users per seed, NDCG differences are mostly noise.
 MIN_TEST_USERS = 30
 
 
@@ -24,9 +24,13 @@ def headlines(lines: list[str]) -> list[str]:
     return [line for line in lines if ", " not in line.split(":")[0] or line.startswith("Only ")]
 
 
-def verdicts(result: RunResult, metric: str = PRIMARY_METRIC) -> list[str]:
+def verdicts(result: RunResult, metric: str | None = None) -> list[str]:
     """One sentence per (model, arm) (``"model, arm: ..."``) plus summary lines per model
-    (``"model: ..."``); `headlines` selects the summaries."""
+    (``"model: ..."``); `headlines` selects the summaries. ``metric``: by default the run's headline
+    NDCG (`synthrec.experiments.results.headline_metrics` of the config's ``ks``: NDCG@10 when 10 is
+    measured, else NDCG at the smallest k)."""
+    if metric is None:
+        metric = headline_metrics(result.config.ks)[0]
     rec = records_frame(result).filter(pl.col("metric") == metric)
     if rec.is_empty():
         return [f"no {metric} was measured"]

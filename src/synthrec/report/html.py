@@ -85,6 +85,20 @@ def quality_table(results: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def report_metrics(metrics: list[str]) -> list[str]:
+    """The metrics of the report's Results table, headline NDCG first: `headline_metrics` of the
+    measured cut-offs (NDCG@10 or the smallest k, Recall@20 or the largest k) plus Recall at the NDCG's
+    k, those of ``metrics`` that exist. Empty when no NDCG was measured."""
+    from synthrec.experiments.results import headline_metrics, metric_ks
+
+    ks = metric_ks(metrics)
+    if not ks:
+        return []
+    ndcg, recall = headline_metrics(ks)
+    wanted = [ndcg, recall, f"Recall@{ndcg.partition('@')[2]}"]
+    return [m for m in dict.fromkeys(wanted) if m in metrics]
+
+
 def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: list[str], path: Path) -> None:
     """Render the run report to ``path`` (written to a temporary file, then renamed).
 
@@ -94,12 +108,13 @@ def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: l
         verdicts: plain-language findings (`synthrec.experiments.findings.verdicts`).
     """
     metrics = summary["metric"].unique(maintain_order=True).to_list()
-    primary = "NDCG@10" if "NDCG@10" in metrics else metrics[0]
+    shown = report_metrics(metrics)
+    primary = shown[0] if shown else metrics[0]
     table = [
         {**r, "mean_s": _fmt(r["mean"]), "std_s": _fmt(r["std"]),
          "delta_s": "–" if r["delta_vs_real"] is None else f"{100 * r['delta_vs_real']:+.1f}%",
          "ceil_s": "–" if r["ceiling_recovered"] is None else f"{100 * r['ceiling_recovered']:.0f}%"}
-        for r in summary.filter(pl.col("metric").is_in(["NDCG@10", "Recall@20", "Recall@10"])).iter_rows(named=True)
+        for r in summary.filter(pl.col("metric").is_in(shown or metrics)).iter_rows(named=True)
     ]
     html = _ENV.get_template("report.html").render(
         results=results, table=table, verdicts=verdicts, primary=primary,

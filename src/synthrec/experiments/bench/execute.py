@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import InteractionData
@@ -448,6 +449,16 @@ class SweepSummary:
     #: ``(reason, number of cells)`` of this run's failed cells, most frequent first (reason: the
     #: cell's ``status`` and ``note``, e.g. ``failed: DataValidationError: data preparation: ...``)
     failures: tuple[tuple[str, int], ...] = ()
+    #: ``(reason, number of cells)`` of every skipped cell of the sweep (this run's and those recorded by
+    #: an earlier run into the same folder), most frequent first; reason: the cell's ``note``
+    skips: tuple[tuple[str, int], ...] = ()
+    #: skipped cells of the sweep, this run's and earlier ones (``n_skipped`` counts this run's only)
+    n_skipped_total: int = 0
+
+    @property
+    def all_skipped(self) -> bool:
+        """Every cell of the sweep is recorded as skipped: nothing was (or will be) measured."""
+        return self.n_cells > 0 and self.n_skipped_total == self.n_cells
 
 
 def _worker_init() -> None:
@@ -546,9 +557,90 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
             _run_pool(cfg, tasks, store, workers, lambda o: record(o, from_worker=True))
         else:
             _run_dask(cfg, tasks, store, scheduler, workers, lambda o: record(o, from_worker=True))
-    store.rebuild_csv(order)
+    table = store.rebuild_csv(order)
+    skips = skip_reasons(table)
     return SweepSummary(len(cells), len(done & set(order)), len(pending), counts["ok"], counts["skipped"],
-                        counts["failed"], time.perf_counter() - started, tuple(reasons.most_common()))
+                        counts["failed"], time.perf_counter() - started, tuple(reasons.most_common()),
+                        skips, sum(n for _, n in skips))
+
+
+def skip_reasons(table: pl.DataFrame) -> tuple[tuple[str, int], ...]:
+    """``(note, number of cells)`` of the skipped cells of a tidy table, most frequent first (ties: by
+    note)."""
+    skipped = table.filter(pl.col("status") == "skipped").unique("cell_id", keep="first")
+    if skipped.is_empty():
+        return ()
+    counted = Counter(str(n) if n is not None else "skipped" for n in skipped["note"].to_list())
+    return tuple(sorted(counted.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(frozen=True)
+class SweepPreview:
+    """What `preview` predicts of a sweep without running it."""
+
+    n_cells: int
+    n_tasks: int
+    #: ``(reason, number of cells)`` of the cells that will be recorded as skipped, most frequent first
+    skips: tuple[tuple[str, int], ...]
+    #: ``(dataset, error, number of cells)`` of datasets that could not be loaded: their cells will fail
+    unloadable: tuple[tuple[str, str, int], ...]
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(n for _, n in self.skips)
+
+    @property
+    def all_skipped(self) -> bool:
+        return self.n_cells > 0 and self.n_skipped == self.n_cells
+
+
+def predicted_skip(cell: Cell, data: InteractionData) -> str | None:
+    """Why ``cell`` will be recorded as skipped on ``data`` (the dataset as loaded), or None when it will
+    run: a generator without ``epsilon=`` for a DP source (`Cell.skip_reason`), a split that needs
+    timestamps or time-ordered events the log lacks (`frames.split_unavailable`), or the ``attributes``
+    source on a dataset without item attributes. Runtime-only reasons (none known) are not predicted."""
+    from synthrec.experiments.bench.frames import split_unavailable
+    from synthrec.experiments.bench.sources import attribute_columns
+
+    if cell.skip_reason:
+        return cell.skip_reason
+    reason = split_unavailable(data, cell.split)
+    if reason is not None:
+        return reason
+    if cell.source == "attributes" and not attribute_columns(data):
+        return (f"skipped: unavailable (source 'attributes' needs item attributes; {data.name} has none: "
+                "give the dataset an items table or item_attributes:)")
+    return None
+
+
+def preview(cfg: BenchConfig) -> SweepPreview:
+    """Count the cells and tasks of ``cfg`` and predict which cells will be skipped, loading each dataset
+    once (`load_bench_dataset`, as the sweep does; no split, no fit). A dataset that cannot be loaded is
+    reported in ``unloadable`` (the sweep records its cells as failed) instead of raising.
+
+    Raises:
+        ConfigError: as `check_runnable` (called first).
+    """
+    from synthrec.experiments.bench.datasets import load_bench_dataset
+
+    check_runnable(cfg)
+    cells = expand(cfg)
+    reasons: Counter[str] = Counter()
+    unloadable: list[tuple[str, str, int]] = []
+    for ds in cfg.datasets:
+        ds_cells = [c for c in cells if c.dataset == ds.name]
+        try:
+            data = load_bench_dataset(ds)
+        except Exception as exc:  # the sweep records these cells as failed (data preparation)
+            unloadable.append((ds.name, f"{type(exc).__name__}: {exc}", len(ds_cells)))
+            reasons.update(c.skip_reason for c in ds_cells if c.skip_reason)
+            continue
+        for c in ds_cells:
+            reason = predicted_skip(c, data)
+            if reason is not None:
+                reasons[reason] += 1
+    skips = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+    return SweepPreview(len(cells), len(group_tasks(cells)), skips, tuple(unloadable))
 
 
 def _run_pool(cfg: BenchConfig, tasks: list[list[Cell]], store: ResultStore, workers: int,

@@ -94,6 +94,19 @@ def _round_half_up(x: float) -> int:
     return math.floor(x + 0.5 + 1e-9)
 
 
+def split_unavailable(data: InteractionData, split: str) -> str | None:
+    """Why ``split`` cannot run on ``data`` (the `Unavailable` message of `build_frame`), or None: a timed
+    split on a log without timestamps, or a split that needs events in time order on a log with neither
+    timestamps nor ``row_order_is_time``."""
+    kind = SPLIT_ALIASES[split]
+    if kind in TIMED_SPLITS and not data.has_timestamp:
+        return f"skipped: unavailable (split {split!r} needs timestamps; {data.name} has none)"
+    if kind in ORDERED_SPLITS and not (data.has_timestamp or data.row_order_is_time):
+        return (f"skipped: unavailable (split {split!r} needs events in time order; {data.name} has no "
+                "timestamps and does not declare row_order_is_time: use leave-one-out)")
+    return None
+
+
 def build_frame(data: InteractionData, split: str, seed: int, *, source_fraction: float,
                 test_fraction: float) -> Frame:
     """See the module docstring.
@@ -103,11 +116,9 @@ def build_frame(data: InteractionData, split: str, seed: int, *, source_fraction
         DataValidationError: the split leaves no test events.
     """
     kind = SPLIT_ALIASES[split]
-    if kind in TIMED_SPLITS and not data.has_timestamp:
-        raise Unavailable(f"skipped: unavailable (split {split!r} needs timestamps; {data.name} has none)")
-    if kind in ORDERED_SPLITS and not (data.has_timestamp or data.row_order_is_time):
-        raise Unavailable(f"skipped: unavailable (split {split!r} needs events in time order; {data.name} has no "
-                          "timestamps and does not declare row_order_is_time: use leave-one-out)")
+    reason = split_unavailable(data, split)
+    if reason is not None:
+        raise Unavailable(reason)
     source, pool = split_users(data, source_fraction, seed=derive_seed(seed, "users"))
     sp_ = make_split(pool, kind, test_fraction=test_fraction, seed=derive_seed(seed, "split"))
     es = eval_set(sp_)

@@ -25,7 +25,8 @@ def write_outputs(cfg: BenchConfig, out_dir: str | Path, *, config_text: str = "
     versus_real.csv is `versus_best_real` (verdict from the Holm-adjusted paired t-test, the exact
     Wilcoxon test's columns and verdict_wilcoxon alongside), worth.csv `worth_table` (with worth_bound and
     bound), auto.csv the per-group half of `auto_report`, summary.csv `summarise`; the page is
-    `synthrec.experiments.bench.page.write_page`."""
+    `synthrec.experiments.bench.page.write_page`. versus_real.csv and worth.csv end with a ``metric``
+    column (NDCG@10). results.csv is not written here: `run_sweep` keeps it (the config's cells only)."""
     out = Path(out_dir)
     table = ResultStore(out).table([c.id for c in expand(cfg)])
     ids = {c.id for c in expand(cfg)}

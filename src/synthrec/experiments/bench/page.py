@@ -1,9 +1,10 @@
 """The HTML page of a sweep: one self-contained file (figures embedded as base64 PNG, no scripts).
 
 Sections per (dataset, split): which test drives the verdicts and how many seeds there are; learning
-curves (NDCG@10 against the fraction of real training users, one line per arm with its 95 % t-interval
-band, one panel per recommender; every arm has its own (colour, line style, marker), the same in every
-panel and section, see `arm_styles`), the win/loss table against the best real-only model (paired t-test
+curves (NDCG@10 against the fraction of real training users, one panel per source and recommender with
+real-only and ceiling in each, a 95 % t-interval band where there are ≥ 3 seeds; every arm has its own
+(colour, line style, marker), the same in every panel and section, see `arm_styles`; history-cap levels
+are in the tables only), the win/loss table against the best real-only model (paired t-test
 over seeds, Holm-adjusted, with the exact Wilcoxon p alongside), "worth N real users" (with its bound:
 exact, at most, more than), how ``auto`` chose, and the cold/warm-user and head/tail-item breakdowns.
 Definitions are those of `synthrec.experiments.bench.stats` and `synthrec.experiments.bench.breakdowns`.
@@ -23,6 +24,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import polars as pl
 
 from synthrec.data.atomic import atomic_write_text
@@ -96,10 +98,28 @@ def _curve_rows(summary: pl.DataFrame) -> pl.DataFrame:
     return summary.filter((pl.col("metric") == PRIMARY) & (pl.col("group") == "all") & (pl.col("level_kind") == "users"))
 
 
+#: fewest seeds for a learning-curve band: with 2 the t-interval (t_{0.975,1} = 12.7) spans the plot
+MIN_BAND_SEEDS = 3
+
+
+_REFERENCE_STRATEGIES = ("real-only", "ceiling")
+
+
+def _curve_sources(s: pl.DataFrame) -> list[str]:
+    """The sources of the synthetic-data arms of the curve rows, in order of appearance."""
+    synth = s.filter(~pl.col("strategy").is_in(_REFERENCE_STRATEGIES))
+    return [x for x in synth["source"].unique(maintain_order=True).to_list() if x is not None]
+
+
 def learning_curve_plot(summary: pl.DataFrame, dataset: str, split: str,
                         styles: dict[str, dict[str, Any]] | None = None) -> plt.Figure | None:
     """The figure of `learning_curve_figure` (the caller closes it). ``styles``: `arm_styles` of the
-    page; by default that of every user-level arm in ``summary`` (all datasets and splits)."""
+    page; by default that of every user-level arm in ``summary`` (all datasets and splits).
+
+    One row of panels per source (``self``, ``source``, ``source-dp(eps=…)``, ...; one row when there
+    is none), one column per recommender; real-only and ceiling are drawn in every panel, the other arms
+    in their source's row, so a panel holds a handful of lines, not every arm. Bands (95 % t-interval)
+    only at points with at least `MIN_BAND_SEEDS` seeds, clipped at 0 (NDCG is never negative)."""
     curves = _curve_rows(summary)
     s = curves.filter((pl.col("dataset") == dataset) & (pl.col("split") == split))
     if s.is_empty():
@@ -107,34 +127,46 @@ def learning_curve_plot(summary: pl.DataFrame, dataset: str, split: str,
     if styles is None:
         styles = arm_styles(curves["arm"].unique().to_list())
     recs = s["recommender"].unique(maintain_order=True).to_list()
-    fig, axes = plt.subplots(1, len(recs), figsize=(5.2 * len(recs), 3.8), squeeze=False, sharey=True)
-    handles: dict[str, Any] = {}
-    for ax, rec in zip(axes[0], recs, strict=True):
-        sub = s.filter(pl.col("recommender") == rec)
-        for arm in sub["arm"].unique(maintain_order=True).to_list():
-            a = sub.filter(pl.col("arm") == arm).sort("users_fraction")
-            x = a["users_fraction"].to_numpy()
-            style = styles.get(arm) or arm_styles([arm])[arm]
-            line, = ax.plot(x, a["mean"].to_numpy(), markersize=3.5, label=arm, **style)
-            handles.setdefault(arm, line)
-            lo, hi = a["ci_low"].to_numpy(), a["ci_high"].to_numpy()
-            ax.fill_between(x, lo, hi, alpha=0.10, color=style["color"], linewidth=0)
-        ax.set_xscale("log")
-        ax.set_title(rec)
-        ax.set_xlabel("fraction of real training users kept")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel(f"{PRIMARY} (mean, 95% CI over seeds)")
-    order = [a for a in ("real-only", "ceiling") if a in handles] + sorted(a for a in handles if a not in REFERENCE_STYLES)
-    axes[0][-1].legend([handles[a] for a in order], order, fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5),
-                       ncol=2 if len(order) > 22 else 1, handlelength=3.2)
+    sources: list[str | None] = list(_curve_sources(s)) or [None]
+    fig, axes = plt.subplots(len(sources), len(recs), figsize=(4.8 * len(recs) + 2.6, 3.3 * len(sources)),
+                             squeeze=False, sharey=True, sharex=True)
+    for row, src in enumerate(sources):
+        handles: dict[str, Any] = {}
+        for ax, rec in zip(axes[row], recs, strict=True):
+            sub = s.filter((pl.col("recommender") == rec)
+                           & (pl.col("strategy").is_in(_REFERENCE_STRATEGIES) | (pl.col("source") == src)))
+            for arm in sub["arm"].unique(maintain_order=True).to_list():
+                a = sub.filter(pl.col("arm") == arm).sort("users_fraction")
+                x = a["users_fraction"].to_numpy()
+                style = styles.get(arm) or arm_styles([arm])[arm]
+                line, = ax.plot(x, a["mean"].to_numpy(), markersize=3.5, label=arm, **style)
+                handles.setdefault(arm, line)
+                enough = a["n"].to_numpy() >= MIN_BAND_SEEDS
+                if enough.any():
+                    lo = np.where(enough, np.maximum(a["ci_low"].fill_null(np.nan).to_numpy(), 0.0), np.nan)
+                    hi = np.where(enough, a["ci_high"].fill_null(np.nan).to_numpy(), np.nan)
+                    ax.fill_between(x, lo, hi, alpha=0.10, color=style["color"], linewidth=0)
+            ax.set_xscale("log")
+            ax.set_title(rec if src is None else f"{rec} — source: {src}", fontsize=9)
+            if row == len(sources) - 1:
+                ax.set_xlabel("fraction of real training users kept")
+            ax.grid(alpha=0.3)
+        axes[row][0].set_ylabel(f"{PRIMARY}\n(mean, 95% CI)")
+        order = ([a for a in ("real-only", "ceiling") if a in handles]
+                 + sorted(a for a in handles if a not in REFERENCE_STYLES))
+        axes[row][-1].legend([handles[a] for a in order], order, fontsize=7, loc="center left",
+                             bbox_to_anchor=(1.02, 0.5), ncol=2 if len(order) > 14 else 1, handlelength=3.2)
+    axes[0][0].set_ylim(bottom=0)
     return fig
 
 
 def learning_curve_figure(summary: pl.DataFrame, dataset: str, split: str,
                           styles: dict[str, dict[str, Any]] | None = None) -> str | None:
-    """Base64 PNG: one panel per recommender, NDCG@10 mean (line) and 95 % t-interval (band) against
-    the fraction of real training users kept (log axis), one line per arm styled by `arm_styles`
-    (``styles``; default: built from every user-level arm of ``summary``). None without user levels."""
+    """Base64 PNG: one panel per (source, recommender), NDCG@10 mean (line) and 95 % t-interval (band,
+    where n ≥ `MIN_BAND_SEEDS`) against the fraction of real training users kept (log axis), one line
+    per arm styled by `arm_styles` (``styles``; default: built from every user-level arm of
+    ``summary``), real-only and ceiling in every panel (`learning_curve_plot`). History-cap levels are
+    not on the curves (they keep every user). None without user levels."""
     fig = learning_curve_plot(summary, dataset, split, styles)
     return None if fig is None else _png(fig)
 
@@ -223,6 +255,8 @@ def render_page(table: pl.DataFrame, *, title: str, config_text: str = "") -> st
             "dataset": dataset, "split": split,
             "tests": _tests_note(table, vs, dataset, split),
             "curve": learning_curve_figure(summary, dataset, split, styles),
+            "cap_levels": table.filter((pl.col("dataset") == dataset) & (pl.col("split") == split)
+                                       & (pl.col("level_kind") == "cap"))["level"].unique(maintain_order=True).to_list(),
             "winloss": _winloss(vs, dataset, split),
             "worth": [_worth_row(r) for r in (w.sort("recommender", "arm", "n_train_users", maintain_order=True)
                                               if not w.is_empty() else w).to_dicts()],
@@ -235,6 +269,7 @@ def render_page(table: pl.DataFrame, *, title: str, config_text: str = "") -> st
     n_seeds = int(table["seed"].n_unique()) if table.height else 0
     return _ENV.get_template("bench.html").render(
         title=title, counts=counts, problems=problems, sections=sections, groups=GROUPS, n_seeds=n_seeds,
+        min_band_seeds=MIN_BAND_SEEDS,
         min_p=_fmt(min(1.0, 2.0 / 2.0 ** n_seeds), 4) if n_seeds else "–", config_text=config_text,
     )
 

@@ -181,7 +181,8 @@ def versus_best_real(table: pl.DataFrame, metric: str = PRIMARY, group: str = "a
 
     Both adjustments are Holm's within each (dataset, split, level), over the hypotheses with a
     defined p. Columns up to verdict keep their names and meaning from earlier versions except verdict,
-    which used the Wilcoxon test (now verdict_wilcoxon).
+    which used the Wilcoxon test (now verdict_wilcoxon). Last (added): metric, the compared metric
+    (``metric``, e.g. ``"NDCG@10"``).
     """
     rows = ok_rows(table, metric, group)
     real = rows.filter(pl.col("strategy") == "real-only")
@@ -219,7 +220,7 @@ def versus_best_real(table: pl.DataFrame, metric: str = PRIMARY, group: str = "a
     res = res.with_columns(_verdict("p_t_holm", alpha).alias("verdict"),
                            _verdict("p_holm", alpha).alias("verdict_wilcoxon"))
     front = [c for c in res.columns if c not in _TEST_COLUMNS]
-    return res.select(*front, *_TEST_COLUMNS)
+    return res.select(*front, *_TEST_COLUMNS).with_columns(pl.lit(metric).alias("metric"))
 
 
 #: the test columns of `versus_best_real`, in order, after the keys and the descriptive columns
@@ -279,7 +280,7 @@ def worth_table(summary: pl.DataFrame, metric: str = PRIMARY, group: str = "all"
 
     Columns: dataset, split, level, arm, recommender, n_train_users, mean, equivalent_users, worth_users
     (equivalent − actual), status (see `worth_real_users`), then (added; earlier columns unchanged)
-    worth_bound and bound:
+    worth_bound, bound and metric (the metric of the scores, ``metric``, e.g. ``"NDCG@10"``):
 
     - ``"interpolated"``: bound ``"exact"``, worth_bound = worth_users.
     - ``"below-curve"``: the score does not exceed real-only's at the smallest level, so the equivalent
@@ -309,7 +310,7 @@ def worth_table(summary: pl.DataFrame, metric: str = PRIMARY, group: str = "all"
             out.append({"dataset": dataset, "split": split, "level": row["level"], "arm": row["arm"],
                         "recommender": rec, "n_train_users": row["n_train_users"], "mean": row["mean"],
                         "equivalent_users": eq, "worth_users": worth, "status": status,
-                        "worth_bound": worth_bound, "bound": bound})
+                        "worth_bound": worth_bound, "bound": bound, "metric": metric})
     return pl.DataFrame(out, infer_schema_length=None)
 
 

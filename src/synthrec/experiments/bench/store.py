@@ -3,8 +3,9 @@
 Layout of the output folder::
 
     parts/<cell_id>.parquet   the rows of one finished cell (written to a temporary name, then renamed)
-    results.csv               every part combined (appended per finished cell; rebuilt from the parts
-                              at the start and end of every sweep, so a kill mid-append is repaired)
+    results.csv               the parts of the current config's cells combined (appended per finished
+                              cell; rebuilt from the parts at the start and end of every sweep, so a kill
+                              mid-append is repaired and cells no longer in the config leave it)
     manifest.json             the config and the list of cells of the last sweep
     cache/                    fitted-generator samples shared between cells (safe to delete)
 
@@ -132,8 +133,13 @@ class ResultStore:
         return frame
 
     def rebuild_csv(self, order: Sequence[str] | None = None) -> pl.DataFrame:
-        """Rewrite ``results.csv`` from the parts (atomically) and return the table."""
+        """Rewrite ``results.csv`` from the parts (atomically) and return the table. With ``order`` (the
+        cell ids of the current config), only those cells' rows, in that order: parts of cells no longer in
+        the config stay on disk (another config's sweep into the same folder keeps them) but leave the CSV,
+        as they leave summary.csv and the page."""
         frame = self.table(order)
+        if order is not None:
+            frame = frame.filter(pl.col("cell_id").is_in(list(order)))
         atomic_write(self.csv_path, lambda tmp: frame.write_csv(tmp))
         return frame
 
