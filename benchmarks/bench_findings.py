@@ -8,7 +8,7 @@ those of `synthrec.experiments.bench.stats`) and prints, for the recommender giv
 
 1. verdict counts per source: arms significantly better / worse than the best real-only model (paired
    t-test over seeds, Holm within each level) and the same with the exact Wilcoxon test;
-2. per dataset and split, NDCG@10 mean ± sd by fraction of target users kept, for the main arms;
+2. per level, better/worse counts per source; per dataset and split, NDCG@10 mean ± sd by fraction of target users kept, for the main arms;
 3. how `auto` did per source (share of groups significantly worse than real-only, mean difference);
 4. the cold/warm-user and head/tail-item breakdown at one level, real-only against the best source arm.
 
@@ -56,6 +56,26 @@ def verdict_counts(versus: pl.DataFrame, recommender: str) -> str:
             return int((_sub[col] == value).sum())
         rows.append(f"| {source} | {n('verdict', 'better')} | {n('verdict', 'worse')} | {n('verdict', 'n.s.')} | "
                     f"{n('verdict_wilcoxon', 'better')} | {n('verdict_wilcoxon', 'worse')} | {sub.height} |")
+    return "\n".join(rows)
+
+
+SOURCES = ("source", "source-dp(eps=8)", "source-dp(eps=1)", "self", "simulator", "attributes")
+
+
+def per_level_verdicts(versus: pl.DataFrame, recommender: str) -> str:
+    """Per dataset, split and level: arms of each source significantly better / worse than the best
+    real-only model (paired t, Holm), as "b/w"; "–" where the source did not run."""
+    v = versus.filter((pl.col("recommender") == recommender) & pl.col("source").is_in(list(SOURCES)))
+    t = (v.group_by(["dataset", "split", "level", "source"])
+         .agg((pl.col("verdict") == "better").sum().alias("b"), (pl.col("verdict") == "worse").sum().alias("w")))
+    rows = [f"| dataset, split | level | {' | '.join(SOURCES)} |", "|---" * (len(SOURCES) + 2) + "|"]
+    for (dataset, split, level), sub in t.sort(["dataset", "split", "level"]).group_by(
+            ["dataset", "split", "level"], maintain_order=True):
+        cells = []
+        for src in SOURCES:
+            r = sub.filter(pl.col("source") == src)
+            cells.append(f"{r['b'][0]}/{r['w'][0]}" if r.height else "–")
+        rows.append(f"| {dataset}, {split} | {level} | {' | '.join(cells)} |")
     return "\n".join(rows)
 
 
@@ -137,6 +157,8 @@ def main() -> None:
     worth, auto = _read(args.out, "worth.csv"), _read(args.out, "auto.csv")
     print("## Verdicts against the best real-only model\n")
     print(verdict_counts(versus, args.recommender), "\n")
+    print("## Per level: arms better / worse than real-only (paired t, Holm)\n")
+    print(per_level_verdicts(versus, args.recommender), "\n")
     print("## `auto`\n")
     print(auto_summary(auto, args.recommender), "\n")
     print(f"## Cold/warm users and head/tail items at {args.breakdown_level}\n")
@@ -147,7 +169,10 @@ def main() -> None:
         args.copy_to.mkdir(parents=True, exist_ok=True)
         keep = ["dataset", "split", "level", "strategy", "source", "arm", "recommender", "group", "n",
                 "n_train_users", "mean", "std", "ci_low", "ci_high"]
-        _compact(summary.filter(pl.col("metric") == "NDCG@10").select(keep)).write_csv(
+        # every arm's overall score; the cold/warm and head/tail groups of the main recommender only
+        small = summary.filter((pl.col("metric") == "NDCG@10")
+                               & ((pl.col("group") == "all") | (pl.col("recommender") == args.recommender)))
+        _compact(small.select(keep)).write_csv(
             args.copy_to / "ndcg10_summary.csv")
         _compact(versus).write_csv(args.copy_to / "versus_real.csv")
         _compact(worth).write_csv(args.copy_to / "worth.csv")
