@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
+import typer
 
 from synthrec.data.interactions import ITEM, USER, InteractionData
 from synthrec.generators.base import BaseGenerator
@@ -83,3 +84,17 @@ class BootstrapGenerator(BaseGenerator):
         frame = pl.DataFrame({USER: pl.Series(rows, dtype=pl.Int32), ITEM: pl.Series(items, dtype=pl.Int32)})
         ids = pl.Series("user_id", [f"boot-{first_user + i}" for i in range(n_users)])
         return InteractionData(frame, ids, self.item_ids_, name="bootstrap")
+
+
+def bench_app() -> typer.Typer:
+    """A Typer app with only `synthrec bench` registered (CLI tests without the whole CLI)."""
+    from synthrec.commands.bench import register
+
+    app = typer.Typer()
+    register(app)
+
+    @app.callback()
+    def _main() -> None:
+        """test app"""
+
+    return app

@@ -18,3 +18,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real datasets not found at {SHARED_DATA} (CI has them; see ../shared/data/README.md)")
     return SHARED_DATA
+
+
+@pytest.fixture()
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The toy `bootstrap` generator of `bench_fixtures` in the generator registry (bench tests)."""
+    from bench_fixtures import BootstrapGenerator
+    from synthrec.generators.registry import GENERATORS
+
+    monkeypatch.setitem(GENERATORS, "bootstrap", BootstrapGenerator)

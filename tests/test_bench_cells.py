@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from bench_fixtures import BootstrapGenerator, tiny_config, write_tiny_log
+from bench_fixtures import tiny_config, write_tiny_log
 from synthrec.experiments.bench import expand, parse_bench_config
-from synthrec.generators.registry import GENERATORS
-
-
-@pytest.fixture()
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(GENERATORS, "bootstrap", BootstrapGenerator)
 
 
 def _ids(raw: dict[str, object]) -> dict[tuple[object, ...], str]:

@@ -8,20 +8,13 @@ from typing import Any
 
 import polars as pl
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from bench_fixtures import BootstrapGenerator, tiny_config, write_tiny_log
+from bench_fixtures import bench_app, tiny_config, write_tiny_log
 from synthrec.errors import ConfigError
 from synthrec.experiments.bench import ResultStore, expand, parse_bench_config, run_sweep
 from synthrec.experiments.bench.config import check_runnable
-from synthrec.generators.registry import GENERATORS
-
-
-@pytest.fixture()
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(GENERATORS, "bootstrap", BootstrapGenerator)
 
 
 def _small(csv: Path, **overrides: Any) -> dict[str, Any]:
@@ -29,19 +22,6 @@ def _small(csv: Path, **overrides: Any) -> dict[str, Any]:
     raw = tiny_config(csv, seeds=[0], scarcity={"user_fractions": [1.0]}, recommenders=[{"name": "pop"}])
     raw.update(overrides)
     return raw
-
-
-def _app() -> typer.Typer:
-    from synthrec.commands.bench import register
-
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def _main() -> None:
-        """test app"""
-
-    return app
 
 
 def _write_config(path: Path, raw: dict[str, Any]) -> Path:
@@ -61,7 +41,7 @@ def test_failed_cells_exit_1_with_reason_and_rerun_retries_them(registered: None
     cfg_path = _write_config(tmp_path / "bench.yaml", _small(csv))
     out = tmp_path / "o"
     runner = CliRunner()
-    res = runner.invoke(_app(), ["bench", str(cfg_path), "--out", str(out), "--quiet"])
+    res = runner.invoke(bench_app(), ["bench", str(cfg_path), "--out", str(out), "--quiet"])
     assert res.exit_code == 1, res.output
     # the 10 runnable cells share one reason (printed once, with its count); the 4 DP cells are skipped
     assert "10 cell(s) failed" in res.output
@@ -82,7 +62,7 @@ def test_failed_cells_exit_1_with_reason_and_rerun_retries_them(registered: None
     csv_rows = pl.read_csv(out / "results.csv", infer_schema_length=None)
     assert csv_rows.height == table.height and not csv_rows["status"].str.starts_with("failed").any()
 
-    again = runner.invoke(_app(), ["bench", str(cfg_path), "--out", str(out), "--quiet"])
+    again = runner.invoke(bench_app(), ["bench", str(cfg_path), "--out", str(out), "--quiet"])
     assert again.exit_code == 0, again.output
     assert "DataValidationError" not in (out / "index.html").read_text()  # the page lost the old error
     assert ResultStore(out).failed() == set()
@@ -109,7 +89,7 @@ def test_missing_data_path_is_a_config_error_before_anything_runs(registered: No
     cfg_path = _write_config(tmp_path / "bench.yaml", raw)
     runner = CliRunner()
     for extra in (["--dry-run"], []):
-        res = runner.invoke(_app(), ["bench", str(cfg_path), "--out", str(tmp_path / "o2"), "--quiet", *extra])
+        res = runner.invoke(bench_app(), ["bench", str(cfg_path), "--out", str(tmp_path / "o2"), "--quiet", *extra])
         assert res.exit_code == 2, res.output
         assert "error:" in res.output and "data.path" in res.output and "does not exist" in res.output
 
@@ -118,7 +98,7 @@ def test_dry_run_catches_parameters_that_do_not_construct(tmp_path: Path) -> Non
     csv = write_tiny_log(tmp_path / "tiny.csv")
     raw = _small(csv, generators=[{"name": "latent-factor", "params": {"n_factors": -8}}], dp_epsilons=[])
     cfg_path = _write_config(tmp_path / "bench.yaml", raw)
-    res = CliRunner().invoke(_app(), ["bench", str(cfg_path), "--out", str(tmp_path / "o"), "--dry-run"])
+    res = CliRunner().invoke(bench_app(), ["bench", str(cfg_path), "--out", str(tmp_path / "o"), "--dry-run"])
     assert res.exit_code == 2, res.output
     assert "generators[0] (latent-factor).params" in res.output and "n_factors" in res.output
     assert not (tmp_path / "o").exists()  # a dry run writes nothing
@@ -129,7 +109,7 @@ def test_dry_run_catches_parameters_that_do_not_construct(tmp_path: Path) -> Non
         check_runnable(parse_bench_config(bad_grid))
     fine = _small(csv, generators=[{"name": "latent-factor", "params": {"n_factors": 4}}], dp_epsilons=[])
     check_runnable(parse_bench_config(fine))  # a valid config passes
-    ok = CliRunner().invoke(_app(), ["bench", str(_write_config(tmp_path / "ok.yaml", fine)), "--out",
+    ok = CliRunner().invoke(bench_app(), ["bench", str(_write_config(tmp_path / "ok.yaml", fine)), "--out",
                                      str(tmp_path / "o"), "--dry-run"])
     assert ok.exit_code == 0, ok.output
     assert "10 cells in" in ok.output  # 2 real + 2 sources × 4 synthetic arms

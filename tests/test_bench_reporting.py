@@ -12,35 +12,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 import pytest
-import typer
 import yaml
 from typer.testing import CliRunner
 
-from bench_fixtures import BootstrapGenerator, tiny_config, write_tiny_log
+from bench_fixtures import bench_app, tiny_config, write_tiny_log
 from synthrec.experiments.bench import ResultStore, expand, parse_bench_config
 from synthrec.experiments.bench.execute import preview
 from synthrec.experiments.bench.page import learning_curve_plot, render_page
 from synthrec.experiments.bench.stats import summarise
 from synthrec.experiments.bench.store import rows_frame
-from synthrec.generators.registry import GENERATORS
-
-
-@pytest.fixture()
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(GENERATORS, "bootstrap", BootstrapGenerator)
-
-
-def _app() -> typer.Typer:
-    from synthrec.commands.bench import register
-
-    app = typer.Typer()
-    register(app)
-
-    @app.callback()
-    def _main() -> None:
-        """test app"""
-
-    return app
 
 
 def _small(csv: Path, **overrides: Any) -> dict[str, Any]:
@@ -62,7 +42,7 @@ def _untimed(tmp_path: Path) -> dict[str, Any]:
 def _bench(tmp_path: Path, raw: dict[str, Any], *extra: str, name: str = "bench.yaml") -> Any:
     cfg_path = tmp_path / name
     cfg_path.write_text(yaml.safe_dump(raw))
-    return CliRunner().invoke(_app(), ["bench", str(cfg_path), "--out", str(tmp_path / "o"), *extra])
+    return CliRunner().invoke(bench_app(), ["bench", str(cfg_path), "--out", str(tmp_path / "o"), *extra])
 
 
 def test_a_sweep_where_every_cell_is_skipped_says_why_and_exits_1(registered: None, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from bench_fixtures import BootstrapGenerator, tiny_config, write_tiny_item_attributes, write_tiny_log
+from bench_fixtures import tiny_config, write_tiny_item_attributes, write_tiny_log
 from synthrec.data.interactions import ITEM, USER
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.experiments.bench import ResultStore, expand, parse_bench_config, run_sweep
@@ -33,12 +33,6 @@ from synthrec.experiments.bench.sources import (
     simulator_pool,
 )
 from synthrec.experiments.bench.store import VOLATILE
-from synthrec.generators.registry import GENERATORS
-
-
-@pytest.fixture()
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(GENERATORS, "bootstrap", BootstrapGenerator)
 
 
 @pytest.fixture()

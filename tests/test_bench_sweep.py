@@ -9,17 +9,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bench_fixtures import BootstrapGenerator, tiny_config, write_tiny_log
+from bench_fixtures import tiny_config, write_tiny_log
 from synthrec.errors import ConfigError
 from synthrec.experiments.bench import ResultStore, expand, parse_bench_config, run_sweep
 from synthrec.experiments.bench.cells import group_tasks
 from synthrec.experiments.bench.store import VOLATILE
-from synthrec.generators.registry import GENERATORS
-
-
-@pytest.fixture()
-def registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(GENERATORS, "bootstrap", BootstrapGenerator)
 
 
 @pytest.fixture()
