@@ -93,7 +93,9 @@ def test_dry_run_predicts_runtime_skips_and_writes_nothing(registered: None, tmp
     # the prediction agrees with what the sweep records
     run = _bench(tmp_path, raw, "--quiet")
     assert run.exit_code == 0, run.output
-    assert ResultStore(tmp_path / "o").table().filter(pl.col("status") == "skipped").height == 2
+    skipped = ResultStore(tmp_path / "o").table().filter(pl.col("status") == "skipped")
+    assert skipped["cell_id"].n_unique() == 2
+    assert set(skipped["note"].to_list()) == set(reasons)  # word for word: one reason per cause and dataset
 
 
 def test_dry_run_reports_a_dataset_that_cannot_be_loaded(registered: None, tmp_path: Path) -> None:

@@ -608,8 +608,8 @@ def predicted_skip(cell: Cell, data: InteractionData) -> str | None:
     if reason is not None:
         return reason
     if cell.source == "attributes" and not attribute_columns(data):
-        return (f"skipped: unavailable (source 'attributes' needs item attributes; {data.name} has none: "
-                "give the dataset an items table or item_attributes:)")
+        return (f"skipped: unavailable (source 'attributes' needs item attributes; dataset {cell.dataset!r} has "
+                "none: give the dataset an items table or item_attributes:)")
     return None
 
 

@@ -260,8 +260,10 @@ def attributes_pool(train: InteractionData, options: AttributesSourceConfig, *, 
 
     columns = attribute_columns(train)
     if not columns:
-        raise Unavailable(f"skipped: unavailable (source 'attributes' needs item attributes; {train.name} has none: "
-                          "give the dataset an items table or item_attributes:)")
+        # named by the dataset's label, not the derived part's name, so one cause gives one reason per dataset
+        label = purpose[0] if purpose else train.name
+        raise Unavailable(f"skipped: unavailable (source 'attributes' needs item attributes; dataset {label!r} has "
+                          "none: give the dataset an items table or item_attributes:)")
     base = max(1, len(train.active_users()))
     aug = ColdItemAugmenter(options.n_factors, l2=options.l2, seed=derive_seed(seed, "fit", *purpose),
                             generator_params=options.generator_params).fit(train, columns)
