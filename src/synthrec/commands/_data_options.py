@@ -33,6 +33,12 @@ ColumnsOpt = Annotated[str | None, typer.Option(
     "--columns", help="Comma-separated names for a file WITHOUT a header line, e.g. user,item,rating,ts.")]
 
 
+def _head_lines(path: Path, n: int = 20) -> list[str]:
+    """The first ``n`` lines of a text file (what separator sniffing and header checks look at)."""
+    with path.open("rb") as fh:
+        return [fh.readline().decode("utf-8", errors="replace").rstrip("\r\n") for _ in range(n)]
+
+
 def file_columns(data: str, sep: str | None, names: list[str] | None) -> list[str] | None:
     """Column names of a single log file (from --columns or its header line), or None when unknown
     (a folder, an Atomic .inter file, an unreadable file: the loader then reports the problem itself)."""
@@ -48,8 +54,7 @@ def file_columns(data: str, sep: str | None, names: list[str] | None) -> list[st
     try:
         if path.suffix in (".parquet", ".pq"):
             return list(pl.read_parquet_schema(path))
-        with path.open("rb") as fh:
-            lines = [fh.readline().decode("utf-8", errors="replace").rstrip("\r\n") for _ in range(20)]
+        lines = _head_lines(path)
         sep = sep or sniff_separator(lines, name=data)
         if sep == "whitespace":
             return lines[0].split()
@@ -69,9 +74,7 @@ def _missing_count(data: str, sep: str | None, column: str) -> int:
         if path.suffix in (".parquet", ".pq"):
             frame = pl.scan_parquet(path)
         else:
-            with path.open("rb") as fh:
-                lines = [fh.readline().decode("utf-8", errors="replace").rstrip("\r\n") for _ in range(20)]
-            sep = sep or sniff_separator(lines, name=data)
+            sep = sep or sniff_separator(_head_lines(path), name=data)
             if len(sep) != 1:
                 return 0
             frame = pl.scan_csv(path, separator=sep, infer_schema=False)
