@@ -600,7 +600,7 @@ def predicted_skip(cell: Cell, data: InteractionData) -> str | None:
     timestamps or time-ordered events the log lacks (`frames.split_unavailable`), or the ``attributes``
     source on a dataset without item attributes. Runtime-only reasons (none known) are not predicted."""
     from synthrec.experiments.bench.frames import split_unavailable
-    from synthrec.experiments.bench.sources import attribute_columns
+    from synthrec.experiments.bench.sources import attribute_columns, no_attributes_reason
 
     if cell.skip_reason:
         return cell.skip_reason
@@ -608,8 +608,7 @@ def predicted_skip(cell: Cell, data: InteractionData) -> str | None:
     if reason is not None:
         return reason
     if cell.source == "attributes" and not attribute_columns(data):
-        return (f"skipped: unavailable (source 'attributes' needs item attributes; dataset {cell.dataset!r} has "
-                "none: give the dataset an items table or item_attributes:)")
+        return no_attributes_reason(cell.dataset)
     return None
 
 

@@ -260,10 +260,7 @@ def attributes_pool(train: InteractionData, options: AttributesSourceConfig, *, 
 
     columns = attribute_columns(train)
     if not columns:
-        # named by the dataset's label, not the derived part's name, so one cause gives one reason per dataset
-        label = purpose[0] if purpose else train.name
-        raise Unavailable(f"skipped: unavailable (source 'attributes' needs item attributes; dataset {label!r} has "
-                          "none: give the dataset an items table or item_attributes:)")
+        raise Unavailable(no_attributes_reason(purpose[0] if purpose else train.name))
     base = max(1, len(train.active_users()))
     aug = ColdItemAugmenter(options.n_factors, l2=options.l2, seed=derive_seed(seed, "fit", *purpose),
                             generator_params=options.generator_params).fit(train, columns)
@@ -280,6 +277,14 @@ def attributes_pool(train: InteractionData, options: AttributesSourceConfig, *, 
         sample = InteractionData(sample.interactions, sample.user_ids, train.item_ids, None, train.items,
                                  name=sample.name)
     return SyntheticPool(sample, base)
+
+
+def no_attributes_reason(dataset: str) -> str:
+    """The skip reason of the ``attributes`` source on a dataset without item attributes (recorded by the
+    sweep and predicted by ``--dry-run``). Named by the dataset's label, not a derived part's name, so one
+    cause gives one reason per dataset."""
+    return (f"skipped: unavailable (source 'attributes' needs item attributes; dataset {dataset!r} has none: "
+            "give the dataset an items table or item_attributes:)")
 
 
 def fit_source_pool(cfg: BenchConfig, source: str, train: InteractionData, *, seed: int, purpose: tuple[str, ...],
