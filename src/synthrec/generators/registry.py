@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 from importlib import import_module
+from inspect import Parameter, signature
 from typing import Any
 
+from synthrec._suggest import did_you_mean, did_you_mean_each
 from synthrec.errors import ConfigError
 from synthrec.generators.base import BaseGenerator
 
@@ -60,11 +62,29 @@ def make_generator(name: str, **params: Any) -> BaseGenerator:
     """
     try:
         cls = GENERATORS[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise ConfigError(
-            f"unknown generator {name!r}; valid names: {', '.join(sorted(GENERATORS))}"
+            f"unknown generator {name!r}; {did_you_mean(name, GENERATORS)}valid names: {', '.join(sorted(GENERATORS))}"
         ) from None
+    valid = generator_params(cls)
+    if valid is not None:
+        unknown = [p for p in params if p not in valid]
+        if unknown:
+            raise ConfigError(
+                f"bad parameters for generator {name!r}: unknown parameter(s) {', '.join(unknown)}; "
+                f"{did_you_mean_each(unknown, valid)}valid parameters: {', '.join(valid)}"
+            )
     try:
         return cls(**params)
-    except TypeError as exc:  # unexpected keyword
+    except TypeError as exc:  # e.g. a positional-only or missing argument
         raise ConfigError(f"bad parameters for generator {name!r}: {exc}") from None
+
+
+def generator_params(cls: type[BaseGenerator]) -> list[str] | None:
+    """The keyword parameters of a generator class's constructor (``seed`` included), in their order, or
+    None when it takes ``**kwargs`` (then any name may be valid)."""
+    params = signature(cls).parameters
+    if any(p.kind is Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    return [n for n, p in params.items()
+            if n != "self" and p.kind in (Parameter.POSITIONAL_OR_KEYWORD, Parameter.KEYWORD_ONLY)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from synthrec._suggest import did_you_mean, did_you_mean_each
 from synthrec.errors import ConfigError
 from synthrec.models.als import ALS, BPR
 from synthrec.models.base import BaseRecommender
@@ -39,13 +40,14 @@ def make_model(name: str, *, seed: int | None = None, **params: Any) -> BaseReco
     try:
         cls = MODELS[name]
     except (KeyError, TypeError):
-        raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(sorted(MODELS))}") from None
+        raise ConfigError(f"unknown model {name!r}; {did_you_mean(name, MODELS)}valid names: "
+                          f"{', '.join(sorted(MODELS))}") from None
     valid = _params_of(cls)
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ConfigError(
-            f"unknown parameter(s) {', '.join(unknown)} for model {name!r}; valid parameters: "
-            f"{', '.join(valid)}"
+            f"unknown parameter(s) {', '.join(unknown)} for model {name!r}; "
+            f"{did_you_mean_each(unknown, valid)}valid parameters: {', '.join(valid)}"
         )
     if seed is not None and "seed" in valid:
         params["seed"] = seed

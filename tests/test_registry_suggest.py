@@ -1,0 +1,60 @@
+"""Unknown generator/model names and parameters get a "did you mean" hint before the list of valid ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from synthrec._suggest import close_matches, did_you_mean, did_you_mean_each
+from synthrec.errors import ConfigError
+from synthrec.generators.registry import make_generator
+from synthrec.models.registry import make_model
+
+
+def test_close_matches_ignore_case_and_separators() -> None:
+    assert close_matches("latent-factr", ["latent-factor", "vae", "gan"]) == ["latent-factor"]
+    assert close_matches("Latent_Factor", ["latent-factor", "vae"]) == ["latent-factor"]
+    assert close_matches("zzzz", ["latent-factor", "vae"]) == []
+    assert close_matches(["not", "a", "name"], ["vae"]) == []  # type: ignore[arg-type]
+    assert did_you_mean("zzzz", ["vae"]) == ""
+    assert did_you_mean("vea", ["vae", "gan"]) == "did you mean 'vae'? "
+    assert did_you_mean_each(["n_fctors", "zzz", "seeed"], ["n_factors", "seed"]) == (
+        "did you mean 'n_factors' for n_fctors, 'seed' for seeed? ")
+
+
+def test_unknown_generator_name_suggests_the_close_one() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_generator("latent-factr")
+    msg = str(info.value)
+    assert msg.startswith("unknown generator 'latent-factr'; did you mean 'latent-factor'? valid names: ")
+    assert "gan, latent-factor, profiled, sequence, vae" in msg
+
+
+def test_unknown_generator_name_without_a_close_one_just_lists_them() -> None:
+    with pytest.raises(ConfigError, match=r"^unknown generator 'zzz'; valid names: gan, "):
+        make_generator("zzz")
+
+
+def test_unknown_generator_parameter_suggests_the_close_one() -> None:
+    with pytest.raises(ConfigError) as info:
+        make_generator("latent-factor", n_fctors=8)
+    msg = str(info.value)
+    assert msg.startswith("bad parameters for generator 'latent-factor': unknown parameter(s) n_fctors; "
+                          "did you mean 'n_factors'? valid parameters: n_factors, ")
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) colour; valid parameters: n_factors"):
+        make_generator("latent-factor", colour="red")
+    # a known parameter with a bad value still reaches the constructor's own check
+    with pytest.raises(ConfigError, match="n_factors"):
+        make_generator("latent-factor", n_factors=-1)
+
+
+def test_unknown_model_name_and_parameter_suggest_the_close_one() -> None:
+    with pytest.raises(ConfigError, match=r"^unknown model 'eas'; did you mean 'ease'\? valid names: als, bpr"):
+        make_model("eas")
+    with pytest.raises(ConfigError, match=r"^unknown model 'mfbpr'; did you mean 'mf-bpr'\? valid names: "):
+        make_model("mfbpr")
+    with pytest.raises(ConfigError) as info:
+        make_model("als", factor=8)
+    assert "unknown parameter(s) factor for model 'als'; did you mean 'factors'? valid parameters: factors" in str(
+        info.value)
+    with pytest.raises(ConfigError, match=r"unknown parameter\(s\) lamda for model 'ease'; valid parameters: l2"):
+        make_model("ease", lamda=3)
