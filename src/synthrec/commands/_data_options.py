@@ -39,30 +39,44 @@ def _head_lines(path: Path, n: int = 20) -> list[str]:
         return [fh.readline().decode("utf-8", errors="replace").rstrip("\r\n") for _ in range(n)]
 
 
-def file_columns(data: str, sep: str | None, names: list[str] | None) -> list[str] | None:
-    """Column names of a single log file (from --columns or its header line), or None when unknown
-    (a folder, an Atomic .inter file, an unreadable file: the loader then reports the problem itself)."""
+def _split_line(line: str, sep: str) -> list[str]:
+    """One line of delimited text split on ``sep`` as the readers do (quotes honoured for 1-character ones)."""
     import csv
 
+    if sep == "whitespace":
+        return line.split()
+    if len(sep) > 1:
+        return [c.strip() for c in line.split(sep)]
+    return [c.strip() for c in next(csv.reader([line], delimiter=sep))]
+
+
+def file_head(data: str, sep: str | None, names: list[str] | None) -> tuple[list[str], list[str] | None] | None:
+    """Column names of a single log file (from --columns or its header line) and its first data row (``None``
+    when unknown), or None when the names are unknown (a folder, an Atomic .inter file, an unreadable file:
+    the loader then reports the problem itself)."""
     from synthrec.data.readers import sniff_separator
 
     if names is not None:
-        return names
+        return names, None
     path = Path(data)
     if not path.is_file() or path.suffix == ".inter":
         return None
     try:
         if path.suffix in (".parquet", ".pq"):
-            return list(pl.read_parquet_schema(path))
+            return list(pl.read_parquet_schema(path)), None
         lines = _head_lines(path)
         sep = sep or sniff_separator(lines, name=data)
-        if sep == "whitespace":
-            return lines[0].split()
-        if len(sep) > 1:
-            return [c.strip() for c in lines[0].split(sep)]
-        return [c.strip() for c in next(csv.reader([lines[0]], delimiter=sep))]
-    except (OSError, SynthrecError, ValueError, StopIteration):
+        row = _split_line(lines[1], sep) if len(lines) > 1 and lines[1].strip() else None
+        return _split_line(lines[0], sep), row
+    except (OSError, SynthrecError, ValueError, StopIteration, IndexError):
         return None
+
+
+def file_columns(data: str, sep: str | None, names: list[str] | None) -> list[str] | None:
+    """Column names of a single log file (from --columns or its header line), or None when unknown
+    (a folder, an Atomic .inter file, an unreadable file: the loader then reports the problem itself)."""
+    head = file_head(data, sep, names)
+    return None if head is None else head[0]
 
 
 def _missing_count(data: str, sep: str | None, column: str) -> int:
@@ -83,23 +97,21 @@ def _missing_count(data: str, sep: str | None, column: str) -> int:
         return 0
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _reject_data_as_header(data: str, cols: list[str], row: list[str] | None, user_col: str,
+                           item_col: str) -> None:
+    """Raise when the first line, read as a header, looks like data (numbers, or ids and dates shaped like
+    the next line's values: `synthrec.data.validation.header_looks_like_data`) and lacks the id columns:
+    the file has no header line, and the loader's "column missing" message would send the user to
+    --user-col instead."""
+    from synthrec.data.validation import header_looks_like_data
 
-
-def _reject_data_as_header(data: str, cols: list[str], user_col: str, item_col: str) -> None:
-    """Raise when the first line, read as a header, is all numbers and lacks the id columns: the file has
-    no header line, and the loader's "column missing" message would send the user to --user-col instead."""
-    if (user_col in cols and item_col in cols) or not all(_is_number(c) for c in cols):
+    if (user_col in cols and item_col in cols) or not header_looks_like_data(cols, row):
         return
     example = ",".join(["user", "item", "rating", "ts"][:len(cols)] + [f"col{k}" for k in range(4, len(cols))])
     raise DataValidationError(
         f"the first line ({', '.join(cols)}) looks like data, not a header line", source=data,
-        hint=f"name the columns of a header-less file with --columns, e.g. --columns {example}",
+        hint=f"name the columns of a header-less file with --columns, e.g. --columns {example} (in a config: "
+        f"data.column_names: [{example.replace(',', ', ')}])",
     )
 
 
@@ -118,11 +130,12 @@ def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | 
     """
     from synthrec.experiments.data_source import is_no_column
 
-    cols = file_columns(data, sep, names)
-    if cols is None:
+    head = file_head(data, sep, names)
+    if head is None:
         return rating_col, time_col
+    cols, row = head
     if names is None:
-        _reject_data_as_header(data, cols, user_col, item_col)
+        _reject_data_as_header(data, cols, row, user_col, item_col)
     no_rating, no_time = is_no_column(rating_col), is_no_column(time_col)
     if no_rating:
         rating_col = None

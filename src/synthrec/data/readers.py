@@ -20,6 +20,7 @@ import csv
 import io
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,7 @@ import polars as pl
 
 from synthrec.data.interactions import ITEM, USER, InteractionData
 from synthrec.data.validation import (
+    DataQualityWarning,
     DuplicatePolicy,
     TimeUnit,
     ValidationReport,
@@ -36,6 +38,7 @@ from synthrec.data.validation import (
     check_duplicates,
     clean_attribute_table,
     emit_report,
+    implausible_times,
     normalise_ids,
     to_epoch_seconds,
     validate_frame,
@@ -215,8 +218,36 @@ def _table(source: TableSource, *, name: str) -> tuple[pl.DataFrame, str]:
     if isinstance(source, (str, os.PathLike)):
         return read_frame(source), str(source)
     if type(source).__module__.startswith("pandas"):
-        return pl.from_pandas(source), name
+        return polars_from_pandas(source, name=name), name
     raise TypeError(f"expected a path, a polars or a pandas DataFrame, got {type(source).__name__}")
+
+
+def polars_from_pandas(df: pd.DataFrame, *, name: str = "<pandas DataFrame>") -> pl.DataFrame:
+    """``pl.from_pandas(df)``, with the conversion errors of mixed-type columns made readable.
+
+    Raises:
+        DataValidationError: a column cannot be converted (e.g. an ``object`` column mixing ints and
+            strings); the message names the column and how to fix it (cast it to one type).
+    """
+    try:
+        return pl.from_pandas(df)
+    except Exception as exc:  # pyarrow.ArrowInvalid / ArrowTypeError, or polars' own errors
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        bad = None
+        for col in df.columns:
+            try:
+                pl.from_pandas(df[[col]])
+            except Exception:
+                bad = str(col)
+                break
+        if bad is None:
+            raise DataValidationError(f"cannot convert the pandas DataFrame ({first})", source=name,
+                                      hint="give every column one type, e.g. df[col] = df[col].astype(str)") from None
+        raise DataValidationError(
+            f"column {bad!r} mixes value types and cannot be converted ({first})", source=name, column=bad,
+            hint=f"cast it to one type first, e.g. df[{bad!r}] = df[{bad!r}].astype(str) (ids), or "
+            f"pd.to_numeric(df[{bad!r}]) (numbers)",
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------ the shared core
@@ -245,7 +276,12 @@ def build_interactions(
 
     Steps, in order (row numbers in errors are those of ``frame``, 1-based): the input must have rows and
     the mapped columns; time is converted to Int64 seconds (`to_epoch_seconds`); integral float ids
-    become Int64; ids, ratings and seconds are validated (`validate_frame`); the duplicate policy is
+    become Int64; rows whose time is missing (null, NaN, an empty field or a null token: ``NULL``,
+    ``null``, ``NA``, ``N/A``, ``NaN``, ``None``) are **dropped**, with a `DataQualityWarning` naming the
+    file, the column, the number of rows and the first one (a log whose every time is missing raises: load
+    it without a time column); ids, ratings and seconds are validated (`validate_frame`); implausible
+    times (before 1970, after 2100, or all in 1970 with a ``time_unit`` other than seconds) are warned
+    about (`implausible_times`, suggesting ``--time-unit``) but kept; the duplicate policy is
     applied (`check_duplicates`, judged on *all* columns of ``frame``); attribute tables are cleaned
     (`clean_attribute_table`) and keyed by dense id.
 
@@ -288,16 +324,28 @@ def build_interactions(
                                                name=name)
         fixes.append(seconds)
     frame = frame.with_columns(fixes)
+    notes: list[str] = []
+    n_untimed = 0
+    if time_col is not None and frame[time_col].null_count():
+        frame, n_untimed, note = _drop_untimed(frame, user_col=user_col, item_col=item_col, rating_col=rating_col,
+                                               time_col=time_col, name=name)
+        notes.append(note)
     validate_frame(frame, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
                    name=name)
+    if time_col is not None:
+        odd = implausible_times(frame[time_col], time_unit=time_unit, name=name)
+        if odd is not None:
+            warnings.warn(odd, DataQualityWarning, stacklevel=3)
+            notes.append(odd)
     frame, report = check_duplicates(frame, user_col=user_col, item_col=item_col, policy=duplicates, name=name)
+    if n_untimed:
+        report = replace(report, rows_read=report.rows_read + n_untimed)
     if event_col is not None:
         frame = frame.with_columns(pl.col(event_col).cast(pl.String))
     if session_col is not None and not frame.schema[session_col].is_integer():
         # Non-integer session ids (e.g. "s17") are numbered 0, 1, ... by first appearance.
         frame = frame.with_columns(_first_appearance_codes(frame[session_col]).alias(session_col))
 
-    notes: list[str] = []
     users_tbl = items_tbl = None
     if users is not None:
         users_tbl, src = _table(users, name=f"{name} (users)")
@@ -322,6 +370,30 @@ def build_interactions(
     report = replace(report, n_users=data.n_users, n_items=data.n_items, time_conversion=conversion,
                      notes=tuple(notes))
     return data, report
+
+
+def _drop_untimed(frame: pl.DataFrame, *, user_col: str, item_col: str, rating_col: str | None, time_col: str,
+                  name: str) -> tuple[pl.DataFrame, int, str]:
+    """Drop the rows whose time is missing (null, NaN, empty or a null token such as ``NULL``), with a
+    `DataQualityWarning` naming the file, the column, the count and the first row; ids and ratings are
+    checked first so that row numbers in their errors are the file's.
+
+    Raises:
+        DataValidationError: every time is missing, or a bad id / rating (see `validate_frame`).
+    """
+    validate_frame(frame, user_col=user_col, item_col=item_col, rating_col=rating_col, name=name)
+    missing = frame[time_col].is_null()
+    n = int(missing.sum())
+    row = int(missing.arg_true()[0]) + 1
+    if n == frame.height:
+        raise DataValidationError(
+            "every time value is missing (null, empty, or a token such as NULL, NA, NaN)", source=name,
+            column=time_col, hint="load the log without times: --time-col none (in a config: data.time_col: none)",
+        )
+    note = (f"{name}: column {time_col!r}: {n:,} of {frame.height:,} row(s) have no time (null, empty, or a "
+            f"token such as NULL, NA, NaN), first at row {row}; those rows were dropped")
+    warnings.warn(note, DataQualityWarning, stacklevel=4)
+    return frame.filter(~missing), n, note
 
 
 def _first_appearance_codes(values: pl.Series) -> pl.Series:
@@ -379,7 +451,8 @@ def read_table(
         time_format: ``strftime`` pattern for string or YYYYMMDD-integer times (e.g. ``"%Y%m%d"``).
         time_unit: unit of epoch numbers, ``"s"`` (default), ``"ms"``, ``"us"`` or ``"ns"``. Values that
             look like milliseconds read as seconds, and integers that all look like YYYYMMDD dates, raise
-            rather than being guessed.
+            rather than being guessed. Rows without a time (empty, ``NULL``, ``NA``, ``NaN``, ...) are
+            dropped with a warning; implausible times (before 1970, after 2100) are kept with a warning.
         duplicates: ``"drop"`` exact duplicate rows (default), ``"keep"`` them, or ``"error"``.
             Repeated (user, item) pairs on distinct rows are always kept (see `ValidationReport`).
         encoding: ``None`` = UTF-8, falling back to Latin-1; or any Python codec name.
@@ -469,7 +542,7 @@ def from_pandas(
     tz-aware columns (converted to UTC) and object columns of ``datetime.date`` are accepted as time.
     """
     data, report = build_interactions(
-        pl.from_pandas(df), user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
+        polars_from_pandas(df, name=name), user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
         event_col=event_col, session_col=session_col, time_format=time_format, time_unit=time_unit,
         duplicates=duplicates, users=users, items=items, user_key=user_key, item_key=item_key,
         full_catalogue=full_catalogue, name=name,

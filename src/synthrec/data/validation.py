@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -213,14 +214,27 @@ def check_columns(frame: pl.DataFrame, columns: dict[str, str | None], *, name: 
 
     Raises:
         DataValidationError: naming the missing column, the columns found and what to set, both as the
-            CLI option and as the config key (``--user-col`` / ``data.user_col``). When every column name
-            found is a number, the file has no header line: the hint is ``--columns`` /
-            ``data.column_names``.
+            CLI option and as the config key (``--user-col`` / ``data.user_col``). Two causes get their own
+            hint: when the column names found look like data (`header_looks_like_data`: numbers, or ids and
+            dates shaped like the values below them), the file has no header line and the hint is
+            ``--columns`` / ``data.column_names``; when the file was read as one column whose name holds
+            another separator character, the separator is wrong and the hint is ``--sep`` / ``data.sep``.
     """
     for role, col in columns.items():
         if col is not None and col not in frame.columns:
             found = ", ".join(frame.columns)
-            if frame.columns and all(_NUMERIC_NAME.match(c) for c in frame.columns):
+            other_sep = wrong_separator(frame.columns)
+            if other_sep is not None:
+                shown = other_sep.replace("\t", "\\t")
+                raise DataValidationError(
+                    f"required {role} column is missing: the file was read as a single column "
+                    f"({frame.columns[0][:80]!r}) whose name holds {shown!r}, so the separator is probably "
+                    f"{shown!r}", source=name, column=col,
+                    hint=f"pass the separator with --sep '{shown}' (in a config: data.sep: '{shown}'), or leave "
+                    "it out to detect it",
+                )
+            first_row = frame.row(0) if frame.height else None
+            if header_looks_like_data(frame.columns, first_row):
                 example = ",".join(["user", "item", "rating", "ts"][:frame.width]
                                    + [f"col{k}" for k in range(4, frame.width)])
                 raise DataValidationError(
@@ -238,6 +252,57 @@ def check_columns(frame: pl.DataFrame, columns: dict[str, str | None], *, name: 
 #: A column name that is a number: polars names the columns of a header-less file after its first line
 #: (repeated values get ``_duplicated_N``).
 _NUMERIC_NAME = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*(_duplicated_\d+)?$")
+_DUPLICATED_SUFFIX = re.compile(r"_duplicated_\d+$")
+#: Separators looked for in the name of a lone column (the file was split on the wrong one), in order.
+_OTHER_SEPARATORS = (",", "\t", ";", "|", "::")
+
+
+def _shape(text: str) -> str:
+    """The pattern of a value: runs of digits become ``9``, letters stay (lower case): ``USER_894`` ->
+    ``user_9``, ``2020-01-05`` -> ``9-9-9``; a code mixing letters and at least two digits (``A3SGXH7AUH``)
+    becomes ``#`` and its length."""
+    text = text.strip()
+    if len(text) >= 6 and _CODE.match(text) and sum(c.isdigit() for c in text) >= 2:
+        return f"#{len(text)}"
+    return re.sub(r"\d+", "9", text.lower())
+
+
+_CODE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]+$")
+
+
+def header_looks_like_data(names: Sequence[str], first_row: Sequence[object] | None = None) -> bool:
+    """Whether column names read from a file's first line are really a data row (the file has no header).
+
+    True when every name is a number, or when at least one name holds a digit and every name is either a
+    number or has the same shape as the value below it in ``first_row`` (the same letters with digits in
+    the same places: ``USER_894`` over ``USER_12``, ``2020-01-05`` over ``2020-01-06``; or codes of letters
+    and digits of the same length). Header names such as ``user``, ``item_id`` or ``col1`` over ``u1`` are
+    not data.
+
+    Args:
+        names: the column names (polars' ``_duplicated_N`` suffixes are ignored).
+        first_row: the values of the next line, one per name, or ``None`` when unknown.
+    """
+    clean = [_DUPLICATED_SUFFIX.sub("", str(n)).strip() for n in names]
+    if not clean:
+        return False
+    if all(_NUMERIC_NAME.match(n) for n in clean):
+        return True
+    if first_row is None or len(first_row) != len(clean) or not any(c.isdigit() for n in clean for c in n):
+        return False
+    return all(_NUMERIC_NAME.match(n) or (v is not None and _shape(n) == _shape(str(v)))
+               for n, v in zip(clean, first_row, strict=True))
+
+
+def wrong_separator(names: Sequence[str]) -> str | None:
+    """The separator character found in the name of a file read as a single column, or ``None``.
+
+    A one-column read whose header holds ``,``, a tab, ``;``, ``|`` or ``::`` was split on the wrong
+    separator (e.g. ``--sep ';'`` on a comma file).
+    """
+    if len(names) != 1:
+        return None
+    return next((s for s in _OTHER_SEPARATORS if s in names[0]), None)
 
 
 def check_duplicates(
@@ -381,14 +446,17 @@ def to_epoch_seconds(
       ``"%Y-%m-%d %H:%M:%S"``); without a format, digit strings are treated as integers (above) and
       ISO-8601 strings (``2020-01-31``, ``2020-01-31T12:00:00``) are parsed.
 
-    Millisecond values read as seconds are caught later by `validate_frame`.
+    Missing values stay null: nulls, NaN, and strings that are empty or one of `NULL_TOKENS` (``NULL``,
+    ``null``, ``NA``, ``N/A``, ``NaN``, ``None``, in any case). Readers drop those rows with a warning
+    (`synthrec.data.readers.build_interactions`). Millisecond values read as seconds are caught later by
+    `validate_frame`; implausible values by `implausible_times`.
 
     Returns:
         ``(seconds, description)``: an Int64 series with the input's name, and a note for the report.
 
     Raises:
         DataValidationError: ambiguous YYYYMMDD integers, unparseable strings (naming the first bad row),
-            missing or non-finite values, or an unsupported dtype.
+            infinite values, or an unsupported dtype.
     """
     cname = col.name
     dtype = col.dtype
@@ -405,6 +473,10 @@ def to_epoch_seconds(
         return col.dt.epoch("s").alias(cname), "date -> seconds at midnight UTC"
     if dtype == pl.String or dtype == pl.Categorical:
         s = col.cast(pl.String).str.strip_chars()
+        s = pl.select(pl.when(s.str.to_lowercase().is_in(list(NULL_TOKENS))).then(None).otherwise(s)
+                      .alias(cname)).to_series()
+        if s.null_count() == s.len():
+            return s.cast(pl.Int64), "every value missing"
         if time_format is not None:
             return _parse_strings(s, time_format, name), f"strings parsed with {time_format!r} -> seconds (UTC)"
         nonnull = s.drop_nulls()
@@ -430,11 +502,13 @@ def to_epoch_seconds(
     if dtype.is_integer() or dtype.is_float():
         if time_format is not None:
             if dtype.is_float():
+                col = col.fill_nan(None)
                 _check_finite(col, name)
                 col = col.cast(pl.Int64)
             return (_parse_strings(col.cast(pl.String), time_format, name),
                     f"integers parsed with {time_format!r} -> seconds (UTC)")
         if dtype.is_float():
+            col = col.fill_nan(None)  # NaN is a missing time, like null (see NULL_TOKENS)
             _check_finite(col, name)
             integral = bool((col.drop_nulls() == col.drop_nulls().floor()).all())
             if integral:
@@ -452,6 +526,56 @@ def to_epoch_seconds(
         f"unsupported time dtype {dtype}", source=name, column=cname,
         hint="use datetimes, dates, epoch integers, or strings with time_format",
     )
+
+
+#: Strings read as a missing time (compared in lower case, after stripping blanks).
+NULL_TOKENS = ("", "null", "na", "n/a", "nan", "none")
+
+#: Times at or after this (2100-01-01 UTC, in seconds) are implausible for a real log.
+PLAUSIBLE_MAX_SECONDS = 4_102_444_800
+_SECONDS_PER_YEAR = 31_556_952
+
+
+def _when(seconds: int) -> str:
+    """A date for a message; outside what `datetime` holds (years 1-9999), the year only."""
+    from datetime import datetime, timezone
+
+    try:
+        return f"{datetime.fromtimestamp(seconds, tz=timezone.utc):%Y-%m-%d}"
+    except (OverflowError, OSError, ValueError):
+        return f"year {1970 + seconds // _SECONDS_PER_YEAR:,}"
+
+
+def implausible_times(seconds: pl.Series, *, time_unit: str = "s", name: str = "<frame>") -> str | None:
+    """A warning text when times in seconds look wrong, else ``None``.
+
+    Implausible: negative (before 1970) or at/after 2100 (`PLAUSIBLE_MAX_SECONDS`); the text gives their
+    count, their range and, when a unit looks wrong, the ``--time-unit`` to use (values after 2100 read as
+    seconds are often milliseconds). Also warned: with ``time_unit`` other than ``"s"``, every time falls
+    in 1970 (the values were probably seconds already).
+    """
+    v = seconds.drop_nulls()
+    if not v.len():
+        return None
+    col = seconds.name
+    bad = (v < 0) | (v >= PLAUSIBLE_MAX_SECONDS)
+    n_bad = int(bad.sum())
+    if n_bad:
+        lo, hi = int(v.filter(bad).min()), int(v.filter(bad).max())  # type: ignore[arg-type]
+        text = (f"{name}: column {col!r}: {n_bad:,} of {v.len():,} time(s) are implausible (before 1970 or "
+                f"after 2100), from {_when(lo)} to {_when(hi)}")
+        if hi >= PLAUSIBLE_MAX_SECONDS and time_unit == "s":
+            text += ("; if the column is in milliseconds, pass --time-unit ms (in a config: data.time_unit: ms)"
+                     if hi < MILLISECONDS_THRESHOLD * 1000 else
+                     "; if the column is in microseconds, pass --time-unit us (in a config: data.time_unit: us)")
+        else:
+            text += "; check the column (or --time-unit / --time-format)"
+        return text
+    if time_unit != "s" and int(v.max()) < _SECONDS_PER_YEAR:  # type: ignore[arg-type]
+        return (f"{name}: column {col!r}: read in {time_unit}, every time falls in 1970 "
+                f"({_when(int(v.min()))} to {_when(int(v.max()))}); if the values are seconds, pass "  # type: ignore[arg-type]
+                "--time-unit s (in a config: data.time_unit: s)")
+    return None
 
 
 def _check_finite(col: pl.Series, name: str) -> None:
