@@ -115,20 +115,21 @@ def _reject_data_as_header(data: str, cols: list[str], row: list[str] | None, us
     )
 
 
-#: Column names taken as the time column when --time-col is not given, in order of preference.
-STANDARD_TIME_COLUMNS = ("timestamp", "ts", "time")
-
-
 def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
                      sep: str | None, names: list[str] | None) -> tuple[str | None, str | None]:
-    """Use a column named exactly `rating`, and one named `timestamp`, `ts` or `time`, when --rating-col /
-    --time-col are not given (the convention `synthrec report` follows), saying so on stderr; warn about
-    other columns left unused. ``none`` (or an empty name) means "no such column": nothing is picked.
+    """Choose the rating and time columns of a file by the rule of every entry point
+    (`synthrec.experiments.data_source.pick_standard_columns`: a column named exactly `rating`, one named
+    `timestamp`, `ts` or `time`, when --rating-col / --time-col are not given), saying so on stderr; warn
+    about other columns left unused.
+
+    Returns:
+        ``(rating_col, time_col)``; where the file's columns are known, a role without a column is
+        ``"none"`` (decided here, so the loader does not decide again), else the values as given.
 
     Raises:
         DataValidationError: the file has no header line and ``names`` (--columns) was not given.
     """
-    from synthrec.experiments.data_source import is_no_column
+    from synthrec.experiments.data_source import STANDARD_TIME_COLUMNS, is_no_column, pick_standard_columns
 
     head = file_head(data, sep, names)
     if head is None:
@@ -137,31 +138,22 @@ def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | 
     if names is None:
         _reject_data_as_header(data, cols, row, user_col, item_col)
     no_rating, no_time = is_no_column(rating_col), is_no_column(time_col)
-    if no_rating:
-        rating_col = None
-    if no_time:
-        time_col = None
-    picked = []
-    if rating_col is None and not no_rating and "rating" in cols:
-        empty = _missing_count(data, sep, "rating") if names is None else 0
-        if empty:  # an event log where only some events carry a rating (e.g. `synthrec simulate` output)
-            _err_console.print(f"note: column rating has {empty:,} empty value(s), so it is not used as "
-                               "ratings (implicit feedback); filter the rated events first to use it.")
-        else:
-            rating_col = "rating"
-            picked.append("--rating-col rating")
-    standard_time = next((c for c in STANDARD_TIME_COLUMNS if c in cols and c not in (user_col, item_col)), None)
-    if time_col is None and not no_time and standard_time is not None:
-        time_col = standard_time
-        picked.append(f"--time-col {standard_time}")
+    pick = pick_standard_columns(
+        cols, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
+        rating_nulls=lambda: _missing_count(data, sep, "rating") if names is None else 0,
+    )
+    if pick.empty_ratings:  # an event log where only some events carry a rating (e.g. `synthrec simulate` output)
+        _err_console.print(f"note: column rating has {pick.empty_ratings:,} empty value(s), so it is not used as "
+                           "ratings (implicit feedback); filter the rated events first to use it.")
+    picked = [f"--{role}-col {pick.rating_col if role == 'rating' else pick.time_col}" for role in pick.picked]
     if picked:
         _err_console.print(f"note: using the standard column name(s) as {' and '.join(picked)}.")
-    unused = [c for c in cols if c not in (user_col, item_col, rating_col, time_col)
+    unused = [c for c in cols if c not in (user_col, item_col, pick.rating_col, pick.time_col)
               and not (c == "rating" and no_rating) and not (c in STANDARD_TIME_COLUMNS and no_time)]
     if unused:
         _err_console.print(f"[yellow]warning:[/] column(s) {escape(', '.join(unused))} are not used; "
                            "name them with --rating-col and/or --time-col to use them.")
-    return rating_col, time_col
+    return pick.rating_col or "none", pick.time_col or "none"
 
 
 def load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from synthrec.config import DataConfig
@@ -21,7 +22,7 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
     Raises:
         DataValidationError: the path does not exist or its format cannot be recognised.
     """
-    from synthrec.data import movielens, readers
+    from synthrec.data import movielens
 
     assert dc.path is not None
     path = dc.path if dc.path.is_absolute() or base_dir is None else base_dir / dc.path
@@ -43,12 +44,102 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
         return _read_shards(dc, path)
     if fmt == SIMULATED_FORMAT:
         return _read_simulated(dc, path)
-    return readers.read_table(
-        path, user_col=dc.user_col, item_col=dc.item_col, rating_col=_column(dc.rating_col),
-        time_col=_column(dc.time_col),
-        sep=dc.sep, time_format=dc.time_format, time_unit=dc.time_unit,
-        has_header=dc.column_names is None, column_names=dc.column_names,
+    return _read_table(dc, path)
+
+
+def _read_table(dc: DataConfig, path: Path) -> InteractionData:
+    """A CSV/TSV/Parquet table with the config's columns; unnamed rating / time columns are picked by
+    `pick_standard_columns` (the rule of every entry point)."""
+    import warnings
+
+    from synthrec.data import readers
+    from synthrec.data.validation import DataQualityWarning, emit_report
+
+    frame = readers.read_frame(path, sep=dc.sep, has_header=dc.column_names is None,
+                               column_names=dc.column_names)
+    pick = pick_standard_columns(
+        frame.columns, user_col=dc.user_col, item_col=dc.item_col, rating_col=dc.rating_col,
+        time_col=dc.time_col, rating_nulls=lambda: int(frame[STANDARD_RATING_COLUMN].null_count()),
     )
+    if pick.empty_ratings:
+        warnings.warn(pick.empty_rating_note(str(path), frame.height), DataQualityWarning, stacklevel=4)
+    data, report = readers.build_interactions(
+        frame, user_col=dc.user_col, item_col=dc.item_col, rating_col=pick.rating_col, time_col=pick.time_col,
+        time_format=dc.time_format, time_unit=dc.time_unit, name=str(path),
+    )
+    emit_report(report)
+    return data
+
+
+#: The column name taken as the rating column when none is named.
+STANDARD_RATING_COLUMN = "rating"
+#: Column names taken as the time column when none is named, in order of preference.
+STANDARD_TIME_COLUMNS = ("timestamp", "ts", "time")
+
+
+@dataclass(frozen=True)
+class ColumnPick:
+    """The rating and time columns a log is read with (`pick_standard_columns`).
+
+    Attributes:
+        rating_col, time_col: the column names, ``None`` for none.
+        picked: the roles (``"rating"``, ``"time"``) filled from a standard name rather than named.
+        empty_ratings: empty cells of a standard ``rating`` column that was therefore left out (0 when it
+            was used or absent).
+    """
+
+    rating_col: str | None
+    time_col: str | None
+    picked: tuple[str, ...] = ()
+    empty_ratings: int = 0
+
+    def empty_rating_note(self, name: str, n_rows: int | None = None) -> str:
+        """The warning for a standard rating column left out because some cells are empty."""
+        of = f" of {n_rows:,}" if n_rows is not None else ""
+        return (f"{name}: column 'rating' has {self.empty_ratings:,} empty value(s){of}, so it is not used as "
+                "ratings (the log is read as implicit feedback); filter the rated events first to use them, or "
+                "pass --rating-col none (in a config: data.rating_col: none) to skip this note")
+
+
+def pick_standard_columns(
+    columns: Sequence[str],
+    *,
+    user_col: str,
+    item_col: str,
+    rating_col: str | None,
+    time_col: str | None,
+    rating_nulls: Callable[[], int] = lambda: 0,
+) -> ColumnPick:
+    """The one rule every entry point (CLI data options, `synthrec run` configs, `synthrec bench` datasets,
+    synthrec's own output folders) uses to choose the rating and time columns of a table.
+
+    A named column is used as named; ``none`` (or an empty name) means no such column. An unnamed rating
+    column is the column named exactly ``rating`` (`STANDARD_RATING_COLUMN`) unless some of its cells are
+    empty (an event log where only some events carry a rating: it is then left out, and ``empty_ratings``
+    says how many); an unnamed time column is the first of ``timestamp``, ``ts``, ``time``
+    (`STANDARD_TIME_COLUMNS`) present. A column already used as user or item id is never picked.
+
+    Args:
+        columns: the table's column names.
+        user_col, item_col: the id columns.
+        rating_col, time_col: the names given (``None``: not given).
+        rating_nulls: counts the empty cells of the ``rating`` column (called only when it would be picked).
+    """
+    ids = (user_col, item_col)
+    picked: list[str] = []
+    empty = 0
+    rating = None if is_no_column(rating_col) else rating_col
+    if rating_col is None and STANDARD_RATING_COLUMN in columns and STANDARD_RATING_COLUMN not in ids:
+        empty = rating_nulls()
+        if not empty:
+            rating = STANDARD_RATING_COLUMN
+            picked.append("rating")
+    time = None if is_no_column(time_col) else time_col
+    if time_col is None:
+        time = next((c for c in STANDARD_TIME_COLUMNS if c in columns and c not in ids), None)
+        if time is not None:
+            picked.append("time")
+    return ColumnPick(rating, time, tuple(picked), empty)
 
 
 #: Values of ``rating_col`` / ``time_col`` (config or CLI) that mean "this log has no such column".
@@ -217,25 +308,12 @@ def _from_own_frame(dc: DataConfig, frame: object, *, name: str, users: object =
 
     assert isinstance(frame, pl.DataFrame)
     cols = frame.columns
-    rating: str | None
-    if is_no_column(dc.rating_col):
-        rating = None
-    elif dc.rating_col is not None:
-        rating = dc.rating_col
-    else:
-        rating = "rating" if "rating" in cols else None
-        empty = int(frame["rating"].is_null().sum()) if rating else 0
-        if empty:
-            warnings.warn(
-                f"{name}: column 'rating' has {empty:,} empty value(s) of {frame.height:,}, so it is not used "
-                "as ratings (the log is read as implicit feedback); filter the rated events first to use "
-                "them, or pass --rating-col none (in a config: data.rating_col: none) to skip this note",
-                DataQualityWarning, stacklevel=4,
-            )
-            rating = None
-    time = None if is_no_column(dc.time_col) else dc.time_col or ("timestamp" if "timestamp" in cols else None)
+    pick = pick_standard_columns(cols, user_col=dc.user_col, item_col=dc.item_col, rating_col=dc.rating_col,
+                                 time_col=dc.time_col, rating_nulls=lambda: int(frame["rating"].null_count()))
+    if pick.empty_ratings:
+        warnings.warn(pick.empty_rating_note(name, frame.height), DataQualityWarning, stacklevel=4)
     data, report = build_interactions(
-        frame, user_col=dc.user_col, item_col=dc.item_col, rating_col=rating, time_col=time,
+        frame, user_col=dc.user_col, item_col=dc.item_col, rating_col=pick.rating_col, time_col=pick.time_col,
         event_col="event" if "event" in cols else None, session_col="session" if "session" in cols else None,
         time_unit=dc.time_unit, time_format=dc.time_format,
         users=users, items=items,  # type: ignore[arg-type]
