@@ -57,35 +57,61 @@ def _random_log(seed: int, n_users: int = 40, n_items: int = 30, n: int = 600, w
 
 
 def _per_user_time_order_ok(split: Split) -> None:
-    """Within each user, every train event precedes every test event (time, then source row)."""
-    key = (pl.col("timestamp") * 1_000_000 + pl.col("session")).alias("key")
-    last_train = split.train.interactions.group_by("user").agg(key.max().alias("last_train"))
-    first_test = split.test.interactions.group_by("user").agg(key.min().alias("first_test"))
+    """Within each user, no item is on both sides, and every train item was met no later than every test
+    item (items ordered by the time of the user's first event on them; ties in time may fall either way)."""
+    def first_met(d: InteractionData) -> pl.DataFrame:
+        return d.interactions.group_by("user", "item").agg(pl.col("timestamp").min().alias("t"))
+
+    train, test = first_met(split.train), first_met(split.test)
+    assert train.join(test, on=["user", "item"]).height == 0  # a held-out item never stays in history
+    last_train = train.group_by("user").agg(pl.col("t").max().alias("last_train"))
+    first_test = test.group_by("user").agg(pl.col("t").min().alias("first_test"))
     j = first_test.join(last_train, on="user", how="left")
     assert j["last_train"].null_count() == 0  # every test user keeps train events
-    assert (j["last_train"] < j["first_test"]).all()
+    assert (j["last_train"] <= j["first_test"]).all()
 
 
 # ---------------------------------------------------------------------------------------------- P1: ties
 
 
-def test_p1_ties_broken_by_row_order_not_item_id() -> None:
+def test_p1_ties_broken_by_a_seeded_key_not_item_id() -> None:
     users = ["a"] * 4
     times = [100, 100, 100, 50]
     original = _data(users, [30, 10, 20, 40], times, item_vocabulary=[10, 20, 30, 40])
     relabel = {30: 5, 10: 7, 20: 1, 40: 3}
     copy = _data(users, [relabel[i] for i in (30, 10, 20, 40)], times, item_vocabulary=[1, 3, 5, 7])
-    s1 = leave_last_out(original)
-    s2 = leave_last_out(copy)
-    # the last event is the last of the three tied t=100 rows in file order: row 2 (item 20)
-    assert _rows(s1.test) == _rows(s2.test) == [2]
-    assert original.item_ids[s1.test.interactions["item"][0]] == 20
-    assert copy.item_ids[s2.test.interactions["item"][0]] == relabel[20]
-    assert _rows(s1.train) == _rows(s2.train) == [0, 1, 3]
-    # the same rule in every time-ordered split
-    assert _rows(leave_last_out(original, n=2).test) == _rows(leave_last_out(copy, n=2).test) == [1, 2]
-    assert _rows(temporal_fraction(original, 0.5).test) == _rows(temporal_fraction(copy, 0.5).test) == [1, 2]
-    assert _rows(cap_history(original, 2, "first")) == _rows(cap_history(copy, 2, "first")) == [0, 3]
+    for seed in range(6):
+        s1, s2 = leave_last_out(original, seed=seed), leave_last_out(copy, seed=seed)
+        # relabelling items cannot move the held-out row; it is one of the three tied t=100 rows
+        assert _rows(s1.test) == _rows(s2.test) and _rows(s1.test)[0] in (0, 1, 2)
+        assert s1.stats["users_tied_at_split"] == 1
+        # the same rule in every time-ordered split
+        assert _rows(leave_last_out(original, n=2, seed=seed).test) == _rows(leave_last_out(copy, n=2, seed=seed).test)
+        assert (_rows(temporal_fraction(original, 0.5, seed=seed).test)
+                == _rows(temporal_fraction(copy, 0.5, seed=seed).test))
+        assert _rows(cap_history(original, 2, "first", seed=seed)) == _rows(cap_history(copy, 2, "first", seed=seed))
+        assert 3 in _rows(cap_history(original, 2, "first", seed=seed))  # the t=50 event is first
+    held = {_rows(leave_last_out(original, seed=seed).test)[0] for seed in range(30)}
+    assert held == {0, 1, 2}  # every tied row can be the one held out
+    assert leave_last_out(original, seed=3).description.count("1 users tied in time at their split point") == 1
+
+
+def test_time_ties_do_not_favour_large_item_ids_in_a_file_sorted_by_item() -> None:
+    """A DVD-rating log sorted by (user, item) once made every tied "last" event the largest item id."""
+    n_users = 3000
+    users = np.repeat(np.arange(n_users), 4)
+    items = np.tile([0, 1, 2, 3], n_users)  # sorted by (user, item)
+    times = np.tile([100, 100, 100, 50], n_users)  # items 0, 1, 2 tie at each user's end
+    d = _data(users.tolist(), items.tolist(), times.tolist())
+    perm = np.random.default_rng(0).permutation(users.shape[0])
+    shuffled = _data(users[perm].tolist(), items[perm].tolist(), times[perm].tolist())
+    for log in (d, shuffled):
+        split = leave_last_out(log, seed=7)
+        held = log.item_ids.gather(split.test.interactions["item"]).to_numpy()
+        share = np.bincount(held, minlength=4) / n_users
+        assert share[3] == 0.0  # the earlier event is never the last
+        assert np.all(np.abs(share[:3] - 1 / 3) < 0.04)  # each tied item ~ 1/3, in either row order
+        assert split.stats["users_tied_at_split"] == n_users
 
 
 def test_leave_last_out_uses_declared_row_order_without_timestamp() -> None:
@@ -96,7 +122,7 @@ def test_leave_last_out_uses_declared_row_order_without_timestamp() -> None:
     s2 = leave_last_out(d, n=2)
     assert _rows(s2.test) == [2, 3]  # a has 3 events; b (2 events) and c stay in train
     assert s.kind == "leave-last-out" and s.test_history is None
-    assert "1 users with <= 1 events" in s.description
+    assert "1 users with <= 1 items" in s.description
 
 
 def test_time_ordered_splits_refuse_a_log_without_times_or_declared_order() -> None:
@@ -210,9 +236,14 @@ def test_time_ordered_splits_on_random_logs(seed: int) -> None:
         # at least one event of every user stays in train
         assert set(split.train.active_users().tolist()) == set(np.flatnonzero(counts).tolist())
     llo = leave_last_out(d, n=2)
-    assert llo.test.n_interactions == int(np.sum(np.where(counts > 2, 2, 0)))
+    distinct = d.interactions.group_by("user").agg(pl.col("item").n_unique().alias("c"))["c"].to_numpy()
+    held_pairs = llo.test.interactions.select("user", "item").unique().height
+    assert held_pairs == int(np.sum(np.where(distinct > 2, 2, 0)))  # two items per user, all their events
     g = global_time_cut(d, test_fraction=0.3)
-    assert sorted(_rows(g.train) + _rows(g.test)) == list(range(d.n_interactions))
+    dropped = g.stats["repeat_targets_dropped"]
+    assert dropped > 0  # this log repeats pairs across the cut
+    assert len(_rows(g.train)) + len(_rows(g.test)) + dropped == d.n_interactions
+    assert g.train.interactions.join(g.test.interactions, on=["user", "item"]).height == 0
     assert g.train.interactions["timestamp"].max() < g.test.interactions["timestamp"].min()  # type: ignore[operator]
 
 
@@ -328,6 +359,33 @@ def test_cap_history_first_last_random() -> None:
         cap_history(d, 2, "middle")  # type: ignore[arg-type]
 
 
+# ---------------------------------------------------------------------------------------------- repeats
+
+
+def test_repeated_pairs_are_held_out_as_items_not_rows() -> None:
+    # a: A(1) B(2) A(3) -> items met A@1, B@2: B is the last item; both A events stay in train
+    # b: A(1) B(2) B(3) -> B held out with both of its events
+    d = _data(["a", "a", "a", "b", "b", "b"], ["A", "B", "A", "A", "B", "B"], [1, 2, 3, 1, 2, 3])
+    s = leave_last_out(d)
+    assert _rows(s.test) == [1, 4, 5]
+    assert _rows(s.train) == [0, 2, 3]
+    assert s.stats["repeat_rows"] == 2 and s.stats["repeat_rows_held_out"] == 1
+    assert "2 rows repeat a (user, item) pair; 1 of them went to test" in s.description
+    _users, histories, targets = s.evaluation_inputs()
+    assert histories.multiply(targets).nnz == 0  # every target is reachable (not in the history)
+
+
+@pytest.mark.parametrize("kind", SPLIT_KINDS)
+def test_no_held_out_item_remains_in_the_users_history(kind: str) -> None:
+    d = _random_log(21)  # 600 events on 40 x 30 pairs: most pairs repeat
+    assert d.interactions.select("user", "item").unique().height < d.n_interactions
+    split = make_split(d, kind, seed=3)
+    _users, histories, targets = split.evaluation_inputs()
+    assert targets.nnz > 0
+    assert histories.multiply(targets).nnz == 0
+    assert split.stats["repeat_rows"] == d.n_interactions - d.interactions.select("user", "item").unique().height
+
+
 # ---------------------------------------------------------------------------------------------- dispatch
 
 
@@ -349,7 +407,7 @@ def test_make_split_errors() -> None:
         make_split(d, "leave-last-out", fraction_test=0.2)
     # a parameter of another kind (one config test_fraction for every kind) is ignored, and said so
     s = make_split(d, "leave-last-out", test_fraction=0.2, seed=1)
-    assert _rows(s.test) == _rows(leave_last_out(d).test)
+    assert _rows(s.test) == _rows(leave_last_out(d, seed=1).test)
     assert s.description.endswith("(ignored for this kind: test_fraction)")
     with pytest.raises(ConfigError, match="explicit integer seed"):
         make_split(d, "random")
@@ -367,7 +425,11 @@ def test_carve_validation_only_uses_train(kind: str) -> None:
     inner = set(_rows(val.train)) | set(_rows(val.test))
     if val.test_history is not None:
         inner |= set(_rows(val.test_history))
-    assert inner == set(_rows(outer.train))
+    if kind == "temporal-global":  # the inner cut drops repeats of train items from validation
+        assert inner <= set(_rows(outer.train))
+        assert len(set(_rows(outer.train)) - inner) == val.stats["repeat_targets_dropped"]
+    else:
+        assert inner == set(_rows(outer.train))
     assert inner.isdisjoint(test_rows)
     assert val.description.startswith("validation: ")
     assert val.test.name.endswith("/valid")
@@ -393,7 +455,7 @@ def test_bad_input_errors() -> None:
         leave_last_out(d, n=0)
     with pytest.raises(ConfigError, match="seed must be an integer"):
         random_split(d, 0.2, seed="x")  # type: ignore[arg-type]
-    with pytest.raises(DataValidationError, match="at least 2 events"):
+    with pytest.raises(DataValidationError, match="at least 2 distinct items"):
         user_holdout(_data(["a", "b"], [1, 2]), seed=0)
 
 
@@ -429,7 +491,8 @@ def test_split_params_and_carve_from_split() -> None:
     assert dict(g.params) == {"cut": 40}
     vg = carve_validation(g)  # the explicit cut is not reused: the default fraction applies to train
     assert vg.train.interactions["timestamp"].max() < vg.test.interactions["timestamp"].min()  # type: ignore[operator]
-    assert set(_rows(vg.train)) | set(_rows(vg.test)) == set(_rows(g.train))
+    assert (len(set(_rows(vg.train)) | set(_rows(vg.test))) + vg.stats["repeat_targets_dropped"]
+            == len(_rows(g.train)))
     with pytest.raises(ConfigError, match="explicit integer seed"):
         carve_validation(random_split(d, 0.2, seed=1))
     with pytest.raises(ConfigError, match="needs kind"):
