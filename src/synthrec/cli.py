@@ -21,6 +21,7 @@ from synthrec.commands._console import console, err_console
 from synthrec.commands._data_options import (
     ColumnsOpt,
     DataArg,
+    FormatOpt,
     ItemCol,
     RatingCol,
     SepOpt,
@@ -209,13 +210,15 @@ def inspect(
     time_format: TimeFormat = None,
     sep: SepOpt = None,
     columns: ColumnsOpt = None,
+    fmt: FormatOpt = "auto",
 ) -> None:
     """Load and validate a log, then print its size, sparsity, activity and time range. Duplicate rows,
     repeated pairs and converted time units are reported as warnings."""
     from synthrec.data.interactions import InteractionData
 
     try:
-        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns)
+        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns,
+                           fmt)
     except (SynthrecError, ValueError) as exc:
         _fail(exc)
         return
@@ -246,7 +249,10 @@ def inspect(
                           f"{float(r.min()):g} / {float(r.median()):g} / {float(r.max()):g}")  # type: ignore[arg-type]
     table.add_row("columns", ", ".join(inter.columns))
     console.print(table)
-    if not d.has_timestamp:
+    if not d.has_timestamp and d.row_order_is_time:
+        console.print("note: this log has no event times; its rows list each user's events in time order "
+                      "(row_order_is_time), which time-ordered splits use.")
+    elif not d.has_timestamp:
         console.print(escape(
             "note: this log has no event times, so leave-last-out and temporal splits (`synthrec run`'s "
             "default is leave-last-out) cannot use it as it is: in a config, use `split: {kind: leave-one-out}`, "
@@ -328,6 +334,7 @@ def fit(
     time_format: TimeFormat = None,
     sep: SepOpt = None,
     columns: ColumnsOpt = None,
+    fmt: FormatOpt = "auto",
     quiet: QuietOpt = False,
 ) -> None:
     """Fit a generator on a real log and save it: the fitted generator, not the raw data, is what may
@@ -339,7 +346,8 @@ def fit(
         _fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.pkl'}"))
     try:
         gen = _make_cli_generator(generator, param or [], seed)  # checked before the data is loaded
-        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns)
+        d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns,
+                           fmt)
         assert isinstance(d, InteractionData)
         with step_progress(1, f"fitting {generator} on {d.n_interactions:,} interactions", enabled=not quiet,
                            console=err_console) as bar:

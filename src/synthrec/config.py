@@ -19,7 +19,7 @@ from synthrec.errors import ConfigError
 STRATEGIES = ("real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling")
 SOURCES = ("self", "source")
 SPLIT_KINDS = ("leave-last-out", "temporal-user", "temporal-global", "user-holdout", "random")
-FILE_FORMATS = ("auto", "table", "movielens-100k", "movielens-1m", "movielens-latest", "recbole")
+FILE_FORMATS = ("auto", "table", "movielens-100k", "movielens-1m", "movielens-latest", "recbole", "seq")
 
 
 SourceName = Literal["self", "source"]
@@ -39,7 +39,10 @@ class DataConfig(_Strict):
 
     loader: str | None = Field(None, description="registered dataset name, e.g. movielens-small, ml-100k")
     path: Path | None = Field(None, description="a CSV/TSV/Parquet file, a MovieLens folder or RecBole prefix")
-    format: Literal["auto", "table", "movielens-100k", "movielens-1m", "movielens-latest", "recbole"] = "auto"
+    format: Literal["auto", "table", "movielens-100k", "movielens-1m", "movielens-latest", "recbole", "seq"] = Field(
+        "auto", description="how to read path: auto-detected, or one of table, movielens-100k, movielens-1m, "
+        "movielens-latest, recbole, seq (one user per line: `user item item ...` in time order)",
+    )
     user_col: str = "user"
     item_col: str = "item"
     rating_col: str | None = None

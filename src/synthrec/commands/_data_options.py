@@ -29,6 +29,9 @@ TimeUnit = Annotated[str, typer.Option("--time-unit", help="Unit of integer time
 TimeFormat = Annotated[str | None, typer.Option("--time-format",
                                                    help="strftime format of dates, e.g. %Y%m%d.")]
 SepOpt = Annotated[str | None, typer.Option("--sep", help="Field separator (default: detected).")]
+FormatOpt = Annotated[str, typer.Option(
+    "--format", help="How to read DATA: auto (detected), table (CSV/TSV/Parquet), seq (one user per line: "
+    "`user item item ...` in time order), recbole, movielens-100k, movielens-1m or movielens-latest.")]
 ColumnsOpt = Annotated[str | None, typer.Option(
     "--columns", help="Comma-separated names for a file WITHOUT a header line, e.g. user,item,rating,ts.")]
 
@@ -157,9 +160,12 @@ def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | 
 
 
 def load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | None, time_col: str | None,
-                  time_unit: str, time_format: str | None, sep: str | None, columns: str | None) -> object:
+                  time_unit: str, time_format: str | None, sep: str | None, columns: str | None,
+                  fmt: str = "auto") -> object:
     """Load DATA as the command-line options describe it: a registered dataset name, or a file / folder read
-    with the given column names, separator, time unit / format and --columns (names for a header-less file).
+    with the given column names, separator, time unit / format and --columns (names for a header-less file),
+    in the format ``fmt`` (--format; ``auto`` detects it, see `synthrec.experiments.data_source.read_path`:
+    a sequence file is read as ``seq``, whose columns need no options).
 
     Returns:
         The `InteractionData` of `synthrec.experiments.data_source.load_data` (typed ``object`` so that
@@ -174,18 +180,22 @@ def load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | Non
     from synthrec.config import DataConfig
     from synthrec.data.loaders import list_datasets
     from synthrec.errors import ConfigError
-    from synthrec.experiments.data_source import load_data
+    from synthrec.experiments.data_source import detect_format, load_data
 
     if data in list_datasets():
         dc = DataConfig(loader=data)
     else:
         names = [c.strip() for c in columns.split(",")] if columns else None
-        rating_col, time_col = standard_columns(data, user_col, item_col, rating_col, time_col, sep, names)
+        path = Path(data)
+        if fmt == "auto" and path.is_file() and detect_format(path) == "seq":
+            fmt = "seq"
+        if fmt in ("auto", "table"):
+            rating_col, time_col = standard_columns(data, user_col, item_col, rating_col, time_col, sep, names)
         try:
             dc = DataConfig.model_validate({
-                "path": data, "user_col": user_col, "item_col": item_col, "rating_col": rating_col,
-                "time_col": time_col, "time_unit": time_unit, "time_format": time_format, "sep": sep,
-                "column_names": names,
+                "path": data, "format": fmt, "user_col": user_col,
+                "item_col": item_col, "rating_col": rating_col, "time_col": time_col, "time_unit": time_unit,
+                "time_format": time_format, "sep": sep, "column_names": names,
             })
         except ValidationError as exc:
             msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())

@@ -4,10 +4,15 @@ This is the format of the ``amazon-seq`` files (Beauty, Toys_and_Games, LastFM) 
 experiments: items are listed in time order, there is no timestamp. The reader keeps that order as the
 row order of ``interactions`` (which synthrec treats as time order when there is no timestamp column:
 see `synthrec.data.splits`).
+
+`synthrec inspect`, `fit` and `run` read it with ``--format seq`` (``data.format: seq`` in a config), or
+without it when `looks_like_sequence_file` recognises the file; `synthrec bench` reads it as a dataset's
+``sequence_file``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -58,3 +63,35 @@ def read_sequence_file(path: str | Path, *, name: str | None = None, separator: 
         if as_int.null_count() == 0:
             frame = frame.with_columns(as_int.alias(col))
     return InteractionData.from_frame(frame, name=label, row_order_is_time=True)
+
+
+#: Suffixes a sequence file is recognised by (`looks_like_sequence_file`).
+SEQUENCE_SUFFIXES = (".txt", "")
+_SEQ_LINE = re.compile(r"^\d+( \d+)+$")
+
+
+def looks_like_sequence_file(path: str | Path, *, n_lines: int = 50) -> bool:
+    """Whether ``path`` is unambiguously a ``user item item ...`` file.
+
+    True for a ``.txt`` file (or one without a suffix) whose first ``n_lines`` non-blank lines are each at
+    least two integers separated by single spaces, with varying numbers of fields (a table has the same
+    number on every line). A table of integers (``user item rating`` on every line) is therefore never
+    taken for a sequence file; name the format (``--format seq``) when the detection cannot tell.
+    """
+    path = Path(path)
+    if not path.is_file() or path.suffix.lower() not in SEQUENCE_SUFFIXES:
+        return False
+    lines: list[str] = []
+    try:
+        with path.open("rb") as fh:
+            for raw in fh:
+                line = raw.decode("utf-8", errors="replace").strip()
+                if line:
+                    lines.append(line)
+                if len(lines) >= n_lines:
+                    break
+    except OSError:
+        return False
+    if len(lines) < 2 or not all(_SEQ_LINE.match(line) for line in lines):
+        return False
+    return len({line.count(" ") for line in lines}) > 1

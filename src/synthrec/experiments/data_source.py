@@ -16,8 +16,10 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
     """Read ``dc.path`` (relative paths are resolved against ``base_dir``, the config's folder).
 
     ``format: auto`` picks a MovieLens reader for a folder holding ``u.data`` (100K), ``ratings.dat`` or
-    ``movies.dat`` (1M) or ``ratings.csv`` + ``movies.csv`` (latest), RecBole for ``.inter`` files, and
-    the generic table reader otherwise.
+    ``movies.dat`` (1M) or ``ratings.csv`` + ``movies.csv`` (latest), RecBole for ``.inter`` files, the
+    sequence reader (``seq``: `synthrec.data.amazon_seq.read_sequence_file`, rows in time order) for a
+    ``.txt`` file of ``user item item ...`` lines (`looks_like_sequence_file`), and the generic table
+    reader otherwise.
 
     Raises:
         DataValidationError: the path does not exist or its format cannot be recognised.
@@ -31,7 +33,7 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
                                   hint="check the path (in a config, relative paths start at the config file's folder)")
     fmt: str = dc.format
     if fmt == "auto":
-        fmt = _detect_format(path)
+        fmt = detect_format(path)
     if fmt == "movielens-100k":
         return movielens.read_movielens_100k(path)
     if fmt == "movielens-1m":
@@ -40,6 +42,10 @@ def read_path(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
         return movielens.read_movielens_latest(path)
     if fmt == "recbole":
         return _read_recbole(dc, path)
+    if fmt == "seq":
+        from synthrec.data.amazon_seq import read_sequence_file
+
+        return read_sequence_file(path, name=str(path))
     if fmt == SHARDS_FORMAT:
         return _read_shards(dc, path)
     if fmt == SIMULATED_FORMAT:
@@ -174,7 +180,8 @@ def _read_recbole(dc: DataConfig, path: Path) -> InteractionData:
     )
 
 
-def _detect_format(path: Path) -> str:
+def detect_format(path: Path) -> str:
+    """The ``data.format`` that ``auto`` stands for at ``path`` (see `read_path`)."""
     if path.is_dir():
         if (path / "u.data").exists():
             return "movielens-100k"
@@ -196,6 +203,10 @@ def _detect_format(path: Path) -> str:
         )
     if path.suffix == ".inter":
         return "recbole"
+    from synthrec.data.amazon_seq import looks_like_sequence_file
+
+    if looks_like_sequence_file(path):
+        return "seq"
     return "table"
 
 
@@ -218,7 +229,7 @@ def load_data(dc: DataConfig, base_dir: Path | None = None) -> InteractionData:
 
 # ------------------------------------------------------------------------------------------ synthrec's own folders
 
-#: Formats told apart by `_detect_format` only (``format: auto``): folders written by synthrec itself.
+#: Formats told apart by `detect_format` only (``format: auto``): folders written by synthrec itself.
 SHARDS_FORMAT = "synthrec-generate"
 SIMULATED_FORMAT = "synthrec-simulate"
 MANIFEST = "_manifest.json"
@@ -287,7 +298,7 @@ def _read_simulated(dc: DataConfig, folder: Path) -> InteractionData:
         return next((folder / f"{stem}{ext}" for ext in _TABLE_EXTS if (folder / f"{stem}{ext}").is_file()), None)
 
     inter = table("interactions")
-    assert inter is not None  # _detect_format saw it
+    assert inter is not None  # detect_format saw it
     users, items = table("users"), table("items")
     return _from_own_frame(dc, read_frame(inter, sep=dc.sep), name=str(inter),
                            users=read_frame(users) if users is not None else None,
