@@ -33,6 +33,7 @@ from synthrec.commands._data_options import (
 from synthrec.commands._data_options import (
     load_cli_data as _load_cli_data,  # shared with `scenario calibrate`
 )
+from synthrec.commands._output import require_writable
 from synthrec.errors import ConfigError, SynthrecError
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def _execute(cfg_path: Path | None, cfg_obj: object, out: Path, quiet: bool, see
     from synthrec.experiments.runner import execute
 
     assert isinstance(cfg_obj, ExperimentConfig)
+    require_writable(out, kind="folder")
     if seeds is not None:
         cfg_obj = cfg_obj.model_copy(update={"seeds": seeds})
     assert isinstance(cfg_obj, ExperimentConfig)
@@ -181,6 +183,7 @@ def init_config(
     """Write a commented example experiment config to start from."""
     if path.exists() and not force:
         _fail(FileExistsError(f"{path} exists; pass --force to overwrite"))
+    require_writable(path, kind="file", option="PATH")
     text = resources.files("synthrec.configs").joinpath("example.yaml").read_text(encoding="utf-8")
     path.write_text(text, encoding="utf-8")
     console.print(f"wrote {path}")
@@ -344,6 +347,7 @@ def fit(
 
     if out.is_dir():
         _fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.pkl'}"))
+    require_writable(out, kind="file")
     try:
         gen = _make_cli_generator(generator, param or [], seed)  # checked before the data is loaded
         d = _load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns,
@@ -385,6 +389,7 @@ def sample(
                          f"name with one of {', '.join(SUFFIXES)}"))
     if not generator.is_file():
         _fail(ValueError(f"GENERATOR {generator}: no such file (save one with `synthrec fit`)"))
+    require_writable(out, kind="file")
     try:
         gen = BaseGenerator.load(generator)
         parts = []

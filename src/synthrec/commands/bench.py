@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from synthrec.commands._output import check_writable
 from synthrec.errors import SynthrecError
 
 _HELP = """Run a benchmark sweep: datasets × scarcity levels × sources × generators × strategies ×
@@ -66,6 +67,8 @@ def register(app: typer.Typer) -> None:
             if scheduler is not None and scheduler != "local" and workers != 1:
                 raise typer.BadParameter("give --workers or --scheduler ADDR, not both (--workers goes with "
                                          "--scheduler local)")
+            if not dry_run:
+                check_writable(out, kind="folder")
             code = _run(config, out, workers, scheduler, dry_run, quiet, console, err)
         except (SynthrecError, OSError) as exc:
             err.print(f"[bold red]error:[/] {escape(str(exc))}")

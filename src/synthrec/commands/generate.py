@@ -23,6 +23,7 @@ from rich.text import Text
 
 from synthrec.commands._console import console as _console
 from synthrec.commands._console import err_console as _err_console
+from synthrec.commands._output import require_writable
 from synthrec.errors import ConfigError, SynthrecError
 from synthrec.scale.backends import BACKENDS
 
@@ -98,6 +99,7 @@ def generate(
     from synthrec.scale.writer import FORMATS, ShardOutcome, write_sharded
 
     started = time.perf_counter()
+    require_writable(out, kind="folder")
     try:
         if fmt not in FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")

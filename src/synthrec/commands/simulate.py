@@ -28,6 +28,7 @@ from synthrec.commands._data_options import (
     UserCol,
     load_cli_data,
 )
+from synthrec.commands._output import require_writable
 from synthrec.errors import ConfigError, SynthrecError
 from synthrec.progress import step_progress
 
@@ -86,6 +87,7 @@ def simulate(
     scenario.yaml, the validated scenario. Every file is written under a temporary name and renamed when
     all are complete, so a failed run leaves no partial output.
     """
+    require_writable(out, kind="folder")
     try:
         if fmt not in FORMATS:
             raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
@@ -239,6 +241,8 @@ def scenario_init(
     from synthrec.generators.simulator import scenario_template
     from synthrec.generators.simulator.presets import preset_text
 
+    if not (path.exists() and not force):
+        require_writable(path, kind="file", option="PATH")
     try:
         if path.exists() and not force:
             raise ConfigError(f"{path} exists; pass --force to overwrite it")
@@ -310,6 +314,7 @@ def scenario_calibrate(
     from synthrec.data.interactions import InteractionData
     from synthrec.generators.simulator import calibrate
 
+    require_writable(out, kind="file")
     try:
         if scenario is not None and preset is not None:
             raise ConfigError("give --scenario or --preset, not both")
