@@ -8,8 +8,11 @@ commented example in ``configs/`` document every key.
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -194,9 +197,57 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> Experiment
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = err["msg"].removeprefix("Value error, ")
-            lines.append(f"  {loc}: {msg}")
+        lines = [f"  {line}" for line in describe_errors(exc, ExperimentConfig)]
         raise ConfigError(f"{source}: invalid config:\n" + "\n".join(lines)) from None
+
+
+def did_you_mean(word: object, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to ``word`` (`difflib.get_close_matches`), or ``""``."""
+    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation (``X``, ``X | None``, ``list[X]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_at(model: type[BaseModel], loc: Sequence[int | str]) -> list[str] | None:
+    """The valid keys of the mapping at ``loc`` (list indices skipped) inside ``model``, if known."""
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if current is None or part not in current.model_fields:
+            return None
+        current = _inner_model(current.model_fields[part].annotation)
+    return list(current.model_fields) if current is not None else None
+
+
+def describe_errors(exc: ValidationError, model: type[BaseModel]) -> list[str]:
+    """One line per error of ``exc`` (raised validating ``model``): ``key.path: what is wrong``.
+
+    An unknown key names the closest valid key ("did you mean") and lists the valid ones; a value outside
+    a fixed set of choices names the closest choice.
+    """
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and err["loc"]:
+            key = err["loc"][-1]
+            valid = _keys_at(model, err["loc"][:-1])
+            msg = "unknown key (check its spelling)"
+            if valid:
+                msg = f"unknown key{did_you_mean(key, valid)}; valid keys: {', '.join(valid)}"
+        elif err["type"] == "literal_error":
+            choices = re.findall(r"'([^']*)'", str((err.get("ctx") or {}).get("expected", "")))
+            msg += did_you_mean(err.get("input"), choices)
+        lines.append(f"{loc}: {msg}")
+    return lines

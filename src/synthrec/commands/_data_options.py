@@ -177,7 +177,7 @@ def load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | Non
     """
     from pydantic import ValidationError
 
-    from synthrec.config import DataConfig
+    from synthrec.config import DataConfig, describe_errors
     from synthrec.data.loaders import list_datasets
     from synthrec.errors import ConfigError
     from synthrec.experiments.data_source import detect_format, load_data
@@ -198,6 +198,8 @@ def load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | Non
                 "time_format": time_format, "sep": sep, "column_names": names,
             })
         except ValidationError as exc:
-            msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            options = {"format": "--format", "time_unit": "--time-unit"}
+            msgs = "; ".join(options.get(line.split(":")[0], line.split(":")[0]) + ":" + line.split(":", 1)[1]
+                             for line in describe_errors(exc, DataConfig))
             raise ConfigError(f"invalid option: {msgs}") from None
     return load_data(dc)

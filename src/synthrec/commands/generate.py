@@ -56,7 +56,10 @@ def choose_backend(backend: str | None, workers: int | None, scheduler: str | No
     if backend is None:
         backend = "dask" if scheduler else ("processes" if (workers or 1) > 1 else "inprocess")
     if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        from synthrec.config import did_you_mean
+
+        raise ConfigError(f"unknown backend {backend!r}{did_you_mean(backend, list(BACKENDS))}; choose one of "
+                          f"{', '.join(BACKENDS)}")
     return backend, workers or 1
 
 
@@ -102,7 +105,9 @@ def generate(
     require_writable(out, kind="folder")
     try:
         if fmt not in FORMATS:
-            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+            from synthrec.config import did_you_mean
+
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}{did_you_mean(fmt, list(FORMATS))}")
         name, n_workers = choose_backend(backend, workers, scheduler)
         plan = ShardPlan(users, shard_users, seed)
         gen = BaseGenerator.load(model_path)

@@ -90,7 +90,9 @@ def simulate(
     require_writable(out, kind="folder")
     try:
         if fmt not in FORMATS:
-            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+            from synthrec.config import did_you_mean
+
+            raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}{did_you_mean(fmt, list(FORMATS))}")
         sim = _simulator(scenario, preset)
         if truth and truth_users * sim.catalogue.n_items > MAX_TRUTH_CELLS:
             raise ConfigError(f"--truth-users {truth_users} × {sim.catalogue.n_items} items exceeds "

@@ -36,7 +36,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from synthrec.config import DataConfig
+from synthrec.config import DataConfig, describe_errors
 from synthrec.errors import ConfigError
 
 BenchStrategy = Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]
@@ -416,11 +416,7 @@ def parse_bench_config(raw: dict[str, Any], *, source: str = "<bench config>") -
     try:
         cfg = BenchConfig.model_validate(raw)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            msg = "unknown key (check its spelling)" if err["type"] == "extra_forbidden" else err["msg"]
-            lines.append(f"  {loc}: {msg.removeprefix('Value error, ')}")
+        lines = [f"  {line}" for line in describe_errors(exc, BenchConfig)]
         raise ConfigError(f"{source}: invalid bench config:\n" + "\n".join(lines)) from None
     try:
         cfg.check_registered()
