@@ -5,7 +5,11 @@ A difference is called a gain (or a loss) only when the paired per-seed differen
 have the same sign; otherwise it is "within noise across seeds". With fewer than 3 seeds that is weak
 evidence, and the text says so. With one seed, consistency across seeds cannot be tested at all: the
 single-seed difference is reported as it is, never called noise. A difference that rounds to 0.0% is a
-tie, neither a gain nor a loss.
+tie, neither a gain nor a loss. An arm below real-only recovers none of the raw-source ceiling's gain and
+is said to be below real-only (never "recovers -115%").
+
+`verdicts` opens with the run's first screen (`synthrec.report.first_screen`: the verdict, what auto
+picked, the ceiling, failed audits, caveats); `headlines` picks those lines out for the terminal.
 """
 
 from __future__ import annotations
@@ -13,38 +17,34 @@ from __future__ import annotations
 import polars as pl
 
 from synthrec.experiments.pipeline import RunResult
-from synthrec.experiments.results import headline_metrics, records_frame
-
-#: Below this many evaluated test users per seed, NDCG differences are mostly noise.
-MIN_TEST_USERS = 30
+from synthrec.experiments.results import headline_metrics, records_frame, results_dict
+from synthrec.report.first_screen import LINE_PREFIXES, first_screen
 
 
 def headlines(lines: list[str]) -> list[str]:
-    """The short part of `verdicts`: the caveat about seeds and the summary line(s) of each model."""
-    return [line for line in lines if ", " not in line.split(":")[0] or line.startswith("Only ")]
+    """The first screen out of `verdicts` (what the terminal prints at the end of a run, the same as
+    the top of the report): the lines that start with `synthrec.report.first_screen.LINE_PREFIXES`."""
+    return [line for line in lines if line.startswith(LINE_PREFIXES)]
+
+
+def details(lines: list[str]) -> list[str]:
+    """The rest of `verdicts`: one line per (model, arm) and the per-model summaries."""
+    return [line for line in lines if not line.startswith(LINE_PREFIXES)]
 
 
 def verdicts(result: RunResult, metric: str | None = None) -> list[str]:
-    """One sentence per (model, arm) (``"model, arm: ..."``) plus summary lines per model
-    (``"model: ..."``); `headlines` selects the summaries. ``metric``: by default the run's headline
-    NDCG (`synthrec.experiments.results.headline_metrics` of the config's ``ks``: NDCG@10 when 10 is
-    measured, else NDCG at the smallest k)."""
+    """The first screen's lines (`synthrec.report.first_screen.FirstScreen.lines` of the run's results,
+    selected again by `headlines`), then one sentence per (model, arm) (``"model, arm: ..."``) and summary
+    lines per model (``"model: ..."``). ``metric``: of the per-arm sentences; by default the run's
+    headline NDCG (`synthrec.experiments.results.headline_metrics` of the config's ``ks``: NDCG@10 when
+    10 is measured, else NDCG at the smallest k)."""
     if metric is None:
         metric = headline_metrics(result.config.ks)[0]
     rec = records_frame(result).filter(pl.col("metric") == metric)
     if rec.is_empty():
         return [f"no {metric} was measured"]
     n_seeds = rec["seed"].n_unique()
-    out: list[str] = []
-    if n_seeds == 1:
-        out.append("Only 1 seed: consistency across seeds is not testable; differences below are from that "
-                   "one seed (run with more seeds, e.g. --seeds 0,1,2, to test them).")
-    elif n_seeds < 3:
-        out.append(f"Only {n_seeds} seeds: differences below are weak evidence.")
-    test_users = [s["test_users"] for s in result.seeds_info if "test_users" in s]
-    if test_users and min(test_users) < MIN_TEST_USERS:
-        out.append(f"Only {min(test_users)} real test users in a seed: too few to measure differences; "
-                   "use more target users (target.source_fraction, target.keep_fraction).")
+    out: list[str] = first_screen(results_dict(result)).lines()  # the seed and test-user caveats included
     real = rec.filter(pl.col("arm") == "real-only").select("seed", "model", pl.col("value").alias("real"))
     if real.is_empty():
         return [*out, "real-only was not run, so no arm can be compared with it"]
@@ -70,15 +70,14 @@ def verdicts(result: RunResult, metric: str | None = None) -> list[str]:
                 losses.append(arm)
             text = f"{model}, {arm}: {metric} {mean_val:.4f} vs real-only {real_mean:.4f} ({100 * rel:+.1f}%): {kind}"
             if arm != "ceiling" and ceil_mean is not None and ceil_mean > real_mean:
-                text += f"; recovers {100 * (mean_val - real_mean) / (ceil_mean - real_mean):.0f}% of the raw-source ceiling"
+                text += "; " + _recovery(mean_val, real_mean, ceil_mean, "ceiling")
             out.append(text + ".")
             if arm not in ("ceiling", "auto") and (best is None or mean_val > best[0]):
                 best = (mean_val, arm)
         if best is not None:
             line = f"{model}: best synthetic arm {best[1]}: {metric} {best[0]:.4f} vs real-only {real_mean:.4f}"
             if ceil_mean is not None and ceil_mean > real_mean:
-                line += (f", ceiling {ceil_mean:.4f}: recovers "
-                         f"{100 * (best[0] - real_mean) / (ceil_mean - real_mean):.0f}% of the raw-source gain")
+                line += f", ceiling {ceil_mean:.4f}: {_recovery(best[0], real_mean, ceil_mean, 'gain')}"
             out.append(line + " (best of several arms on test: an optimistic pick; see auto for an honest one).")
         synthetic_wins = [a for a in wins if a not in ("ceiling",)]
         if synthetic_wins:
@@ -95,6 +94,14 @@ def verdicts(result: RunResult, metric: str | None = None) -> list[str]:
         if losses:
             out.append(f"{model}: synthetic data hurts in {', '.join(a for a in losses)}.")
     return out
+
+
+def _recovery(value: float, real: float, ceiling: float, what: str) -> str:
+    """``"recovers 25% of the raw-source ceiling"`` (``what``: ``ceiling`` or ``gain``), or, for an arm
+    below real-only, ``"below real-only: recovers none of the raw-source ceiling"``."""
+    if value < real:
+        return f"below real-only: recovers none of the raw-source {what}"
+    return f"recovers {100 * (value - real) / (ceiling - real):.0f}% of the raw-source {what}"
 
 
 def _kind(diffs: pl.Series, mean_diff: float, rel: float) -> str:

@@ -99,13 +99,25 @@ def report_metrics(metrics: list[str]) -> list[str]:
     return [m for m in dict.fromkeys(wanted) if m in metrics]
 
 
+def _recovered(row: dict[str, Any]) -> str:
+    """The ceiling-recovered cell: a share, or "below real-only" for an arm below real-only (a negative
+    share would read as "recovers −115 %")."""
+    if row["arm"] in ("real-only", "ceiling") or row["ceiling_recovered"] is None:
+        return "–"
+    if row["ceiling_recovered"] < 0:
+        return "below real-only"
+    return f"{100 * row['ceiling_recovered']:.0f}%"
+
+
 def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: list[str], path: Path) -> None:
     """Render the run report to ``path`` (written to a temporary file, then renamed).
 
     Args:
         results: the ``results.json`` payload (`synthrec.experiments.results.results_dict`).
         summary: `synthrec.experiments.results.summary_frame` of the run.
-        verdicts: plain-language findings (`synthrec.experiments.findings.verdicts`).
+        verdicts: plain-language findings (`synthrec.experiments.findings.verdicts`); the first-screen
+            lines among them are not repeated in the details, since the page opens with
+            `synthrec.report.first_screen.first_screen` of ``results`` (the same lines, laid out).
     """
     metrics = summary["metric"].unique(maintain_order=True).to_list()
     shown = report_metrics(metrics)
@@ -113,11 +125,14 @@ def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: l
     table = [
         {**r, "mean_s": _fmt(r["mean"]), "std_s": _fmt(r["std"]),
          "delta_s": "–" if r["delta_vs_real"] is None else f"{100 * r['delta_vs_real']:+.1f}%",
-         "ceil_s": "–" if r["ceiling_recovered"] is None else f"{100 * r['ceiling_recovered']:.0f}%"}
+         "ceil_s": _recovered(r)}
         for r in summary.filter(pl.col("metric").is_in(shown or metrics)).iter_rows(named=True)
     ]
+    from synthrec.report.first_screen import LINE_PREFIXES, first_screen
+
     html = _ENV.get_template("report.html").render(
-        results=results, table=table, verdicts=verdicts, primary=primary,
+        results=results, table=table, fs=first_screen(results), primary=primary,
+        verdicts=[v for v in verdicts if not v.startswith(LINE_PREFIXES)],
         figure=arm_bars(summary, primary), quality=quality_table(results), cards=quality_cards(results),
         quality_sources=sorted({k for s in results.get("seeds", []) for k in s.get("synthetic_quality", {})}),
     )
