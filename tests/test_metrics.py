@@ -99,7 +99,7 @@ def test_means_exclude_and_evaluate_counts_empty_targets() -> None:
     assert res["coverage@2"] == pytest.approx(0.5)
     assert set(res) == {f"{m}@{k}" for m in ("NDCG", "Recall", "HR", "MRR", "MAP", "Precision", "RecallTrunc",
                                              "coverage") for k in (2, 4)} | {
-        "n_users_evaluated", "n_users_skipped_empty_target", "n_users_without_recs"}
+        "n_users_evaluated", "n_users_skipped_empty_target", "n_users_without_recs", "n_targets"}
 
 
 def test_p8_cold_user_without_recs_is_counted_and_scored_zero() -> None:

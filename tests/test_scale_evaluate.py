@@ -65,7 +65,8 @@ def test_batched_equals_unbatched_exactly(
 ) -> None:
     train, hist, targ = data
     model = _fit(model_cls(), train)
-    want = evaluate(model.recommend(hist, 10), targ, ks=(5, 10), metrics=METRIC_NAMES)
+    want = evaluate(model.recommend(hist, 10), targ, ks=(5, 10), metrics=METRIC_NAMES, histories=hist,
+                    trained_items=model.eligible_items_)
     got = evaluate_batched(model, hist, targ, ks=(5, 10), metrics=METRIC_NAMES, batch_users=batch_users)
     _assert_same(got, want)
     assert got["n_users_skipped_empty_target"] >= 1 and got["n_users_evaluated"] == hist.shape[0] - 1
@@ -74,7 +75,7 @@ def test_batched_equals_unbatched_exactly(
 def test_batched_on_dask_equals_unbatched(data: tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix]) -> None:
     train, hist, targ = data
     model = _fit(EASE(), train)
-    want = evaluate(model.recommend(hist, 20), targ, ks=(10, 20))
+    want = evaluate(model.recommend(hist, 20), targ, ks=(10, 20), histories=hist, trained_items=model.eligible_items_)
     with DaskBackend(2, processes=False) as backend:
         got = evaluate_batched(model, hist, targ, ks=(10, 20), batch_users=6, backend=backend)
     _assert_same(got, want)

@@ -14,6 +14,12 @@ Inputs shared by every metric:
 Users *with* targets whose recommendation row is all ``-1`` are scored 0 (the recommender gave nothing)
 and counted in ``n_users_without_recs``.
 
+**Cold targets are counted, not hidden.** A held-out item the model never saw in training can never be
+recommended (it scores as a miss), and a user with an empty history gets only a fallback ranking. Given
+the model's trained items and the users' histories, ``evaluate`` counts both (``n_targets_cold_item``,
+``n_users_only_cold_targets``, ``n_users_cold``) so a report can say how much of a metric was out of any
+model's reach (PITFALLS P8).
+
 Notation for user ``u`` at cut-off ``K``: ``R_u`` the relevant items (``rel_u(i) > 0``), ``r_1..r_K`` the
 recommended ids, ``hit_j = 1[r_j in R_u]``, ``hits = sum_{j<=K} hit_j``.
 
@@ -58,6 +64,7 @@ __all__ = [
     "METRICS",
     "NO_ITEM",
     "catalog_coverage",
+    "cold_counts",
     "evaluate",
     "hr_at_k",
     "map_at_k",
@@ -428,6 +435,9 @@ def evaluate(
     ks: Sequence[int] = (10, 20),
     metrics: Sequence[str] = ("ndcg", "recall", "hr", "mrr", "map"),
     n_items: int | None = None,
+    *,
+    histories: sp.spmatrix | sp.sparray | None = None,
+    trained_items: np.ndarray | None = None,
 ) -> dict[str, float]:
     """All requested metrics at every cut-off in one pass.
 
@@ -438,16 +448,26 @@ def evaluate(
         metrics: names from `METRICS` (``ndcg``, ``recall``, ``recall_trunc``, ``precision``, ``hr``,
             ``mrr``, ``map``).
         n_items: catalogue size for coverage (default ``targets.shape[1]``).
+        histories: optional sparse ``(n_users, n_items_t)``: what the model saw of each user; adds
+            ``n_users_cold`` (evaluated users with an empty history).
+        trained_items: optional bool ``(n_items_t,)``: items with at least one interaction in the data the
+            model was fitted on (``BaseRecommender.eligible_items_``); adds ``n_targets_cold_item`` (target
+            entries of evaluated users on items outside it, never recommendable) and
+            ``n_users_only_cold_targets`` (evaluated users all of whose targets are such items: they score 0
+            whatever the model does).
 
     Returns:
         ``{"NDCG@10": ..., "Recall@10": ..., "HR@10": ..., "MRR@10": ..., "MAP@10": ..., ...,
         "coverage@10": ..., "n_users_evaluated": int, "n_users_skipped_empty_target": int,
-        "n_users_without_recs": int}``. Metric values are means over the evaluated users (those with a
-        non-empty target row); ``coverage@K`` is over all rows of ``recs``; ``n_users_without_recs``
-        counts evaluated users whose row holds no item (they score 0).
+        "n_users_without_recs": int, "n_targets": int}`` and the counts above when their inputs are given.
+        Metric values are means over the evaluated users (those with a non-empty target row);
+        ``coverage@K`` is over all rows of ``recs``; ``n_users_without_recs`` counts evaluated users whose row
+        holds no item (they score 0); ``n_targets`` counts the relevant (user, item) entries of evaluated
+        users.
 
     Raises:
-        DataValidationError: malformed inputs, or no user has a target.
+        DataValidationError: malformed inputs, or no user has a target, or ``histories`` /
+            ``trained_items`` of another shape.
         ConfigError: unknown metric or bad cut-off.
     """
     unknown = [m for m in metrics if m not in METRICS]
@@ -467,4 +487,48 @@ def evaluate(
     out["n_users_evaluated"] = n_eval
     out["n_users_skipped_empty_target"] = int(p.evaluated.shape[0] - n_eval)
     out["n_users_without_recs"] = int((p.no_recs & p.evaluated).sum())
+    out.update(cold_counts(targets, histories=histories, trained_items=trained_items))
+    return out
+
+
+def cold_counts(targets: sp.spmatrix | sp.sparray, *, histories: sp.spmatrix | sp.sparray | None = None,
+                trained_items: np.ndarray | None = None) -> dict[str, int]:
+    """How many targets and users were out of a model's reach (see `evaluate`; users with an empty target
+    row are not counted).
+
+    Args:
+        targets: sparse ``(n_users, n_items)`` relevance; values > 0 are relevant.
+        histories: optional sparse ``(n_users, n_items)``; adds ``n_users_cold``.
+        trained_items: optional bool ``(n_items,)``; adds ``n_targets_cold_item`` and
+            ``n_users_only_cold_targets``.
+
+    Returns:
+        ``{"n_targets": ...}`` plus the optional counts, as ints.
+
+    Raises:
+        DataValidationError: ``histories`` or ``trained_items`` of another shape than ``targets``.
+    """
+    t = _as_csr(targets)
+    t = sp.csr_matrix(t > 0)
+    t.eliminate_zeros()
+    per_user = np.diff(t.indptr)
+    evaluated = per_user > 0
+    out = {"n_targets": int(t.nnz)}
+    if histories is not None:
+        if histories.shape != t.shape:
+            raise DataValidationError(f"histories have shape {histories.shape}, targets {t.shape}",
+                                      source="histories")
+        h = sp.csr_matrix(histories)
+        h.eliminate_zeros()
+        out["n_users_cold"] = int((evaluated & (np.diff(h.indptr) == 0)).sum())
+    if trained_items is not None:
+        trained = np.asarray(trained_items, dtype=bool)
+        if trained.shape != (t.shape[1],):
+            raise DataValidationError(f"trained_items has shape {trained.shape}, expected ({t.shape[1]},)",
+                                      source="trained_items")
+        cold_entry = ~trained[t.indices]
+        rows = np.repeat(np.arange(t.shape[0]), per_user)
+        cold_per_user = np.bincount(rows, weights=cold_entry, minlength=t.shape[0]).astype(np.int64)
+        out["n_targets_cold_item"] = int(cold_entry.sum())
+        out["n_users_only_cold_targets"] = int((evaluated & (cold_per_user == per_user)).sum())
     return out

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from synthrec.config import ComponentConfig, ExperimentConfig
 from synthrec.data.interactions import InteractionData
 from synthrec.data.splits import (
@@ -28,6 +30,7 @@ from synthrec.errors import ConfigError
 from synthrec.evaluation.bias import popularity_bias
 from synthrec.evaluation.cards import dp_summary
 from synthrec.evaluation.fidelity import fidelity_report
+from synthrec.evaluation.metrics import cold_counts
 from synthrec.evaluation.privacy import privacy_report
 from synthrec.experiments.arms import Arm, candidate_arms, max_ratio, plan_arms
 from synthrec.experiments.scoring import EvalSet, eval_set, score
@@ -130,6 +133,14 @@ def _split(cfg: ExperimentConfig, data: InteractionData, seed: int) -> Split:
                       seed=derive_seed(seed, "split"))
 
 
+def split_report(split: Split, es: EvalSet) -> dict[str, int]:
+    """What a run reports about its test set: the split's handling of repeats and ties (`Split.stats`) and
+    the targets no model fitted on the target's training data could reach (held-out items absent from
+    it, users with an empty history; `synthrec.evaluation.metrics.cold_counts`)."""
+    trained = np.bincount(split.train.interactions["item"].to_numpy(), minlength=split.train.n_items) > 0
+    return {**split.stats, **cold_counts(es.targets, histories=es.histories, trained_items=trained)}
+
+
 def check_components(cfg: ExperimentConfig) -> None:
     """Build every model and the generator once, so a bad name or parameter fails before any work.
 
@@ -178,7 +189,7 @@ def _run_seed(
     info: dict[str, Any] = {
         "seed": seed, "target_users": len(target.active_users()), "train_interactions": train.n_interactions,
         "test_users": es.n_users, "source_users": len(source.active_users()) if source is not None else 0,
-        "generator_seconds": {},
+        "split": split_report(split, es), "generator_seconds": {},
     }
     pools: dict[str, SyntheticPool] = {}
     for src in cfg.sources:

@@ -47,6 +47,10 @@ def eval_set(split: Split) -> EvalSet:
 
 
 def score(model: Recommender, es: EvalSet, ks: list[int]) -> dict[str, float]:
-    """Full-ranking metrics of ``model`` on ``es`` (seen items excluded), keyed like ``"NDCG@10"``."""
+    """Full-ranking metrics of ``model`` on ``es`` (seen items excluded), keyed like ``"NDCG@10"``, with
+    the counts of cold targets and users (`synthrec.evaluation.metrics.evaluate`): ``n_targets_cold_item``
+    counts held-out items the model was never trained on."""
     recs = model.recommend(es.histories, max(ks), exclude_seen=True)
-    return evaluate(recs, es.targets, ks=tuple(ks), n_items=es.targets.shape[1])
+    trained = getattr(model, "eligible_items_", None)
+    return evaluate(recs, es.targets, ks=tuple(ks), n_items=es.targets.shape[1], histories=es.histories,
+                    trained_items=None if trained is None else np.asarray(trained, dtype=bool))

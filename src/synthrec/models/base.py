@@ -14,7 +14,11 @@ Shared conventions of every model in `synthrec.models` (implemented once in `Bas
 * **Cold users.** A history row with no interactions gets the **popularity fallback**: items ranked by
   ``item_counts_`` (users per item, blended over pre-training and fine-tuning as in
   `blend_counts`). `cold_rows` tells which rows those are.
-* **Ranking.** `top_k` ranks best-first with ties broken by the lower item id, and pads with `NO_ITEM`.
+* **Ranking.** `top_k` ranks best-first and pads with `NO_ITEM`. Equal scores are ordered by a seeded random
+  order of the catalogue (`synthrec.data.ordering.item_tie_order`, seeded with the model's ``seed``, 0
+  without one), never by dense id: dense ids follow first appearance in the file, so "lower id first" let
+  the file's row order decide rankings (a popularity model's ties, EASE's zero scores) and favoured items
+  listed first.
 
 Models never import `synthrec.generators`.
 """
@@ -27,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from synthrec.data.interactions import InteractionData
+from synthrec.data.ordering import item_tie_order
 from synthrec.errors import ConfigError, DataValidationError, NotFittedError
 
 try:
@@ -72,28 +77,33 @@ def top_k(
     exclude: sp.spmatrix | sp.sparray | None = None,
     *,
     batch_size: int = DEFAULT_BATCH_ROWS,
+    tie_order: np.ndarray | None = None,
 ) -> np.ndarray:
     """Indices of the ``k`` highest scores of each row, best first.
 
-    Deterministic: among equal scores the lower item id comes first, whatever ``k`` is (the cut at the
-    k-th place takes the lowest ids among the tied items). Items scored ``-inf`` and items marked in
-    ``exclude`` are ineligible; when a row has fewer than ``k`` eligible items its tail is `NO_ITEM`. No id
-    appears twice in a row. Rows are processed ``batch_size`` at a time (fewer when the catalogue is large,
-    see `SCORE_CELL_BUDGET`), so temporary memory stays bounded for any number of rows. Selection uses
-    ``numpy.partition`` (linear time per row), then sorts only the ``k`` selected.
+    Deterministic: among equal scores the item with the lower ``tie_order`` comes first (the lower item id
+    when ``tie_order`` is None), whatever ``k`` is (the cut at the k-th place takes the first tied items in
+    that order). Items scored ``-inf`` and items marked in ``exclude`` are ineligible; when a row has
+    fewer than ``k`` eligible items its tail is `NO_ITEM`. No id appears twice in a row. Rows are
+    processed ``batch_size`` at a time (fewer when the catalogue is large, see `SCORE_CELL_BUDGET`), so
+    temporary memory stays bounded for any number of rows. Selection uses ``numpy.partition`` (linear
+    time per row), then sorts only the ``k`` selected.
 
     Args:
         scores: float array of shape ``(n, n_items)``; ``-inf`` marks an ineligible item. Not modified.
         k: number of items per row, ``k >= 1``; may exceed ``n_items`` (the surplus is `NO_ITEM`).
         exclude: optional sparse matrix of shape ``(n, n_items)``; every stored non-zero entry is excluded.
         batch_size: rows per batch (upper bound).
+        tie_order: optional int array ``(n_items,)``, a permutation of ``0 .. n_items-1``: each item's place
+            among equal scores (`synthrec.data.ordering.item_tie_order`).
 
     Returns:
         int64 array of shape ``(n, k)``: item ids in ``[0, n_items)`` best first, then `NO_ITEM`.
 
     Raises:
         ConfigError: ``k < 1`` or ``batch_size < 1``.
-        ValueError: ``scores`` is not 2-D, holds NaN, or ``exclude`` has another shape.
+        ValueError: ``scores`` is not 2-D, holds NaN, ``exclude`` has another shape, or ``tie_order`` is
+            not a permutation of the items.
     """
     if k < 1:
         raise ConfigError(f"k must be >= 1, got {k}")
@@ -109,6 +119,15 @@ def top_k(
             raise ValueError(f"exclude has shape {exclude.shape}, scores have shape {scores.shape}")
         excl = sp.csr_matrix(exclude)
         excl.eliminate_zeros()
+    by_place: np.ndarray | None = None  # by_place[p] = the item at place p of the tie order
+    if tie_order is not None:
+        order = np.asarray(tie_order)
+        if order.shape != (n_items,):
+            raise ValueError(f"tie_order has shape {order.shape}, expected ({n_items},)")
+        by_place = np.full(n_items, -1, dtype=np.int64)
+        by_place[order] = np.arange(n_items)
+        if (by_place < 0).any():
+            raise ValueError("tie_order must be a permutation of 0 .. n_items-1")
     out = np.full((n, k), NO_ITEM, dtype=np.int64)
     kk = min(k, n_items)
     if n == 0 or kk == 0:
@@ -123,7 +142,11 @@ def top_k(
         if excl is not None:
             sub = excl[start:stop].tocoo()
             block[sub.row, sub.col] = -np.inf
-        out[start:stop, :kk] = _top_k_block(block, kk)
+        if by_place is None:
+            out[start:stop, :kk] = _top_k_block(block, kk)
+        else:  # rank columns in tie order, so "lowest column first" means "first in the tie order"
+            places = _top_k_block(block[:, by_place], kk)
+            out[start:stop, :kk] = np.where(places == NO_ITEM, NO_ITEM, by_place[np.maximum(places, 0)])
     return out
 
 
@@ -258,6 +281,7 @@ class BaseRecommender:
 
     Fitted attributes (``None`` before `fit`):
         n_items_: catalogue size.
+        tie_order_: int64 ``(n_items,)``, each item's place among equal scores (see the module docstring).
         item_counts_: float64 ``(n_items,)`` users per item; after `fine_tune`, blended by `blend_counts`
             with weight `_pretrain_mass`.
     """
@@ -266,6 +290,7 @@ class BaseRecommender:
     batch_size: int = DEFAULT_BATCH_ROWS
     n_items_: int | None = None
     item_counts_: np.ndarray | None = None
+    tie_order_: np.ndarray | None = None
 
     # ---------------------------------------------------------------- to implement
 
@@ -302,7 +327,12 @@ class BaseRecommender:
         x = data.to_csr("binary")
         self.n_items_ = data.n_items
         self.item_counts_ = np.asarray(x.sum(axis=0), dtype=np.float64).ravel()
+        self.tie_order_ = item_tie_order(data.item_ids, self._tie_seed())
         return x
+
+    def _tie_seed(self) -> int:
+        seed = getattr(self, "seed", None)
+        return int(seed) if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else 0
 
     def _start_fine_tune(self, data: InteractionData) -> sp.csr_matrix:
         """Check ``data`` shares the fitted catalogue, blend popularity; return its binary CSR."""
@@ -363,7 +393,7 @@ class BaseRecommender:
                 scores[cold] = self.item_counts_
             scores[:, ineligible] = -np.inf
             out[start:start + hb.shape[0]] = top_k(scores, k, hb if exclude_seen else None,
-                                                   batch_size=hb.shape[0])
+                                                   batch_size=hb.shape[0], tie_order=self.tie_order_)
         return out
 
     def __repr__(self) -> str:

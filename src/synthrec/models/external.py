@@ -195,7 +195,8 @@ def recommend_external(
         pop = counts.copy()
         pop[counts <= 0] = -np.inf
         pop[excluded] = -np.inf
-        out[cold] = top_k(np.broadcast_to(pop, (int(cold.sum()), n_items)), k)
+        out[cold] = top_k(np.broadcast_to(pop, (int(cold.sum()), n_items)), k,
+                          tie_order=getattr(model, "tie_order_", None))
 
     return ExternalRecommendations(
         users=users,

@@ -375,7 +375,8 @@ class SASRec(BaseRecommender):
                 if cold.any():
                     scores[cold] = self.item_counts_
                 scores[:, ineligible] = -np.inf
-                out[lo:hi] = top_k(scores, k, exclude[lo:hi] if exclude_seen else None, batch_size=hi - lo)
+                out[lo:hi] = top_k(scores, k, exclude[lo:hi] if exclude_seen else None, batch_size=hi - lo,
+                                   tie_order=self.tie_order_)
         return out
 
     def _score(self, histories: sp.csr_matrix) -> np.ndarray:  # pragma: no cover - recommend is overridden

@@ -29,6 +29,7 @@ from synthrec.errors import ConfigError, DataValidationError
 from synthrec.evaluation.metrics import (
     METRICS,
     NO_ITEM,
+    cold_counts,
     hr_at_k,
     map_at_k,
     mrr,
@@ -120,8 +121,10 @@ def evaluate_batched(
 
     Returns:
         The dict ``evaluate`` returns: ``"NDCG@10"``, …, ``"coverage@K"``, ``n_users_evaluated``,
-        ``n_users_skipped_empty_target``, ``n_users_without_recs`` (metric values are means over users
-        with a non-empty target row).
+        ``n_users_skipped_empty_target``, ``n_users_without_recs``, and the cold counts of
+        `synthrec.evaluation.metrics.cold_counts` (``n_targets``, ``n_users_cold``, and
+        ``n_targets_cold_item`` / ``n_users_only_cold_targets`` when the model has ``eligible_items_``);
+        metric values are means over users with a non-empty target row.
 
     Raises:
         DataValidationError: histories and targets differ in rows, no user has a target, or a batch's
@@ -173,4 +176,6 @@ def evaluate_batched(
     out["n_users_evaluated"] = n_eval
     out["n_users_skipped_empty_target"] = n_users - n_eval
     out["n_users_without_recs"] = int((no_recs & evaluated).sum())
+    trained = getattr(model, "eligible_items_", None)
+    out.update(cold_counts(t, histories=h, trained_items=None if trained is None else np.asarray(trained, bool)))
     return out

@@ -101,5 +101,6 @@ def evaluate_groups(recs: np.ndarray, targets: sp.csr_matrix, groups: Groups, ks
         n = int(res.pop("n_users_evaluated"))
         res.pop("n_users_skipped_empty_target")
         res.pop("n_users_without_recs")
+        res.pop("n_targets")
         out[name] = (res, n)
     return out
