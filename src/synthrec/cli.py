@@ -50,6 +50,9 @@ app = typer.Typer(
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+TimeTypeOpt = Annotated[str, typer.Option(
+    "--time-type", help="How to write times: auto (as the log the generator was fitted on wrote them: "
+    "dates, datetimes or epoch seconds), seconds, date or datetime.")]
 SeedsOpt = Annotated[
     str | None, typer.Option("--seeds", help="Comma-separated seeds overriding the config, e.g. 0,1,2.")
 ]
@@ -72,6 +75,19 @@ def _main(
 def _fail(exc: Exception) -> None:
     err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
     raise typer.Exit(code=2)
+
+
+def _check_time_type(value: str) -> str | None:
+    """The --time-type to write (``None`` for auto); exits with code 2 on an unknown value."""
+    from synthrec.config import did_you_mean
+    from synthrec.data.validation import TIME_TYPES
+
+    if value == "auto":
+        return None
+    if value not in TIME_TYPES:
+        _fail(ConfigError(f"--time-type must be auto, {', '.join(TIME_TYPES)}; got {value!r}"
+                          f"{did_you_mean(value, ['auto', *TIME_TYPES])}"))
+    return value
 
 
 def _parse_seeds(seeds: str | None) -> list[int] | None:
@@ -343,6 +359,7 @@ def fit(
     """Fit a generator on a real log and save it: the fitted generator, not the raw data, is what may
     cross to another team. Sample from it with `synthrec sample`."""
     from synthrec.data.interactions import InteractionData
+    from synthrec.data.writers import INPUT_TIME_TYPE_ATTR
     from synthrec.progress import step_progress
 
     if out.is_dir():
@@ -358,6 +375,7 @@ def fit(
             gen.fit(d)
             bar.advance()
         out.parent.mkdir(parents=True, exist_ok=True)
+        setattr(gen, INPUT_TIME_TYPE_ATTR, d.time_type)  # `sample` / `generate` write times back in this type
         gen.save(out)
     except (SynthrecError, ValueError) as exc:
         _fail(exc)
@@ -373,15 +391,17 @@ def sample(
     seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same output.")] = 0,
     batch_users: Annotated[int, typer.Option("--batch-users", min=1, help="Users generated per batch "
                                              "(the output depends on the seed and on this size).")] = 10_000,
+    time_type: TimeTypeOpt = "auto",
 ) -> None:
     """Draw new synthetic users with histories from a fitted generator and write them with external
     item ids (synthetic user ids are `syn-N`)."""
     from synthrec.data.interactions import concat_users
-    from synthrec.data.writers import SUFFIXES, write_interactions
+    from synthrec.data.writers import SUFFIXES, recorded_time_type, write_interactions
     from synthrec.generators.base import BaseGenerator
     from synthrec.progress import step_progress
 
     # Check every argument before loading the generator and drawing users.
+    written_type = _check_time_type(time_type)
     if out.is_dir():
         _fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'synthetic.parquet'}"))
     if out.suffix.lower() not in SUFFIXES:
@@ -399,7 +419,7 @@ def sample(
                 parts.append(part)
                 bar.advance()
         synthetic = parts[0] if len(parts) == 1 else concat_users(parts, name="synthetic")
-        write_interactions(synthetic, out)
+        write_interactions(synthetic, out, time_type=written_type or recorded_time_type(gen))
     except (SynthrecError, ValueError, OSError) as exc:
         _fail(exc)
         return

@@ -199,7 +199,8 @@ def load_cli_data(data: str, user_col: str, item_col: str, rating_col: str | Non
             })
         except ValidationError as exc:
             options = {"format": "--format", "time_unit": "--time-unit"}
-            msgs = "; ".join(options.get(line.split(":")[0], line.split(":")[0]) + ":" + line.split(":", 1)[1]
-                             for line in describe_errors(exc, DataConfig))
+            lines = [line.split(":", 1) for line in describe_errors(exc, DataConfig)]
+            msgs = "; ".join(f"{options[key]} ({key}):{msg}" if key in options else f"{key}:{msg}"
+                             for key, msg in lines)
             raise ConfigError(f"invalid option: {msgs}") from None
     return load_data(dc)

@@ -83,6 +83,9 @@ def generate(
     fmt: Annotated[str, typer.Option("--format", help="parquet (zstd), csv or recbole (.inter per shard).")
                    ] = "parquet",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    time_type: Annotated[str, typer.Option("--time-type", help="How to write times: auto (as the log the "
+                                           "generator was fitted on wrote them), seconds, date or datetime "
+                                           "(recbole keeps seconds).")] = "auto",
 ) -> None:
     """Generate many synthetic users in shards, in parallel, resumably.
 
@@ -108,6 +111,12 @@ def generate(
             from synthrec.config import did_you_mean
 
             raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}{did_you_mean(fmt, list(FORMATS))}")
+        from synthrec.config import did_you_mean
+        from synthrec.data.validation import TIME_TYPES
+
+        if time_type not in ("auto", *TIME_TYPES):
+            raise ConfigError(f"--time-type must be auto, {', '.join(TIME_TYPES)}; got {time_type!r}"
+                              f"{did_you_mean(time_type, ['auto', *TIME_TYPES])}")
         name, n_workers = choose_backend(backend, workers, scheduler)
         plan = ShardPlan(users, shard_users, seed)
         gen = BaseGenerator.load(model_path)
@@ -129,7 +138,8 @@ def generate(
                                 new_rows=fields["new_rows"] + (0 if outcome.reused else outcome.record.rows))
 
             manifest = write_sharded(gen, out, n_users=users, seed=seed, shard_users=shard_users, fmt=fmt,
-                                     backend=runner, model_sha256=checksum, on_shard=on_shard)
+                                     backend=runner, model_sha256=checksum, on_shard=on_shard,
+                                     time_type=None if time_type == "auto" else time_type)
     except KeyboardInterrupt:
         _err_console.print(f"interrupted; finished shards are recorded in {escape(str(out))}/_manifest.json — "
                            "rerun the same command to resume")

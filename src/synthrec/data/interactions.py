@@ -72,6 +72,9 @@ class InteractionData:
             published logs list a user's events in no time order (MovieLens-1M's ``ratings.dat``, HetRec
             ``user_artists.dat`` sorted by artist id), and "the last row" is then a biased, not a recent,
             event.
+        time_type: how the source wrote its times before they became seconds: ``"seconds"`` (epoch
+            numbers), ``"date"`` or ``"datetime"``; ``None`` when unknown or without times. Writers can
+            give synthetic times back in that type (`synthrec.data.writers.write_interactions`).
 
     Raises:
         DataValidationError: a required column is missing or has the wrong dtype, or a dense id is out of
@@ -85,6 +88,7 @@ class InteractionData:
     items: pl.DataFrame | None = None
     name: str = field(default="data")
     row_order_is_time: bool = False
+    time_type: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         df = self.interactions
@@ -132,6 +136,7 @@ class InteractionData:
         item_vocabulary: pl.Series | None = None,
         name: str = "<frame>",
         row_order_is_time: bool = False,
+        time_type: str | None = None,
     ) -> InteractionData:
         """Build from a frame of external ids; validation lives in `synthrec.data.validation`.
 
@@ -148,6 +153,8 @@ class InteractionData:
             name: the file or frame description used in error messages.
             row_order_is_time: the frame lists each user's events in time order (see the class
                 attributes); ignored when ``time_col`` is given.
+            time_type: how the source wrote its times (see the class attributes); kept only with a
+                ``time_col``.
 
         Raises:
             DataValidationError: see `synthrec.data.validation.validate_frame`.
@@ -176,7 +183,7 @@ class InteractionData:
         users_tbl = _attach_table(users, user_key or user_col, user_vocab, USER, name) if users is not None else None
         items_tbl = _attach_table(items, item_key or item_col, item_vocab, ITEM, name) if items is not None else None
         return cls(inter, user_vocab, item_vocab, users_tbl, items_tbl, name=name,
-                   row_order_is_time=row_order_is_time)
+                   row_order_is_time=row_order_is_time, time_type=time_type if time_col is not None else None)
 
     # ------------------------------------------------------------------ basic facts
 

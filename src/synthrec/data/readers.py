@@ -40,6 +40,7 @@ from synthrec.data.validation import (
     emit_report,
     implausible_times,
     normalise_ids,
+    source_time_type,
     to_epoch_seconds,
     validate_frame,
 )
@@ -317,9 +318,10 @@ def build_interactions(
     if len(set(used)) != len(used):
         raise DataValidationError(f"one column is mapped to two roles ({roles})", source=name,
                                   hint="give each role its own column")
-    conversion = None
+    conversion = time_type = None
     fixes: list[pl.Series] = [normalise_ids(frame[user_col]), normalise_ids(frame[item_col])]
     if time_col is not None:
+        time_type = source_time_type(frame[time_col], time_format=time_format)
         seconds, conversion = to_epoch_seconds(frame[time_col], time_format=time_format, time_unit=time_unit,
                                                name=name)
         fixes.append(seconds)
@@ -365,7 +367,7 @@ def build_interactions(
     data = InteractionData.from_frame(
         frame, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
         event_col=event_col, session_col=session_col, users=users_tbl, items=items_tbl,
-        user_key=user_key, item_key=item_key, item_vocabulary=vocab, name=name,
+        user_key=user_key, item_key=item_key, item_vocabulary=vocab, name=name, time_type=time_type,
     )
     report = replace(report, n_users=data.n_users, n_items=data.n_items, time_conversion=conversion,
                      notes=tuple(notes))

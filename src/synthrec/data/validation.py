@@ -192,7 +192,8 @@ class ValidationReport:
             f"{self.n_users:,} users, {self.n_items:,} items",
             f"{self.exact_duplicates:,} exact duplicate row(s) {dup_action} (duplicates={self.duplicate_policy!r})",
             f"{self.repeated_pairs:,} repeated (user, item) pair(s) with {self.repeated_events:,} extra "
-            "event(s) kept as separate events (to_csr('binary') collapses them)",
+            "event(s) kept as separate events (to_csr('binary') collapses them; splits hold out a "
+            "repeated pair's events together, as one item, so a held-out item never stays in the history)",
         ]
         if self.time_conversion:
             parts.append(f"time: {self.time_conversion}")
@@ -526,6 +527,33 @@ def to_epoch_seconds(
         f"unsupported time dtype {dtype}", source=name, column=cname,
         hint="use datetimes, dates, epoch integers, or strings with time_format",
     )
+
+
+#: The time types a source may write (`source_time_type`; `InteractionData.time_type`).
+TIME_TYPES = ("seconds", "date", "datetime")
+_CLOCK_DIRECTIVES = re.compile(r"%[HIMSpfTXcrRsz]")
+
+
+def source_time_type(col: pl.Series, *, time_format: str | None = None) -> str:
+    """How a raw time column writes its times: ``"date"`` (polars ``Date``; ISO ``YYYY-MM-DD`` strings;
+    strings or integers read with a ``time_format`` without clock directives, e.g. ``%Y%m%d``),
+    ``"datetime"`` (``Datetime``; other ISO strings; formats with a clock) or ``"seconds"`` (epoch
+    numbers, of any ``time_unit``)."""
+    dtype = col.dtype
+    if isinstance(dtype, pl.Datetime):
+        return "datetime"
+    if dtype == pl.Date:
+        return "date"
+    if time_format is not None:
+        if time_format == "%s":
+            return "seconds"
+        return "datetime" if _CLOCK_DIRECTIVES.search(time_format) else "date"
+    if dtype == pl.String or dtype == pl.Categorical:
+        s = col.cast(pl.String).str.strip_chars().drop_nulls()
+        s = s.filter(~s.str.to_lowercase().is_in(list(NULL_TOKENS)))
+        if s.len() and bool(s.str.contains(r"^\d{4}-\d{2}-\d{2}").all()):
+            return "date" if bool((s.str.len_chars() == 10).all()) else "datetime"
+    return "seconds"
 
 
 #: Strings read as a missing time (compared in lower case, after stripping blanks).

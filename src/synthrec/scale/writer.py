@@ -39,7 +39,7 @@ from pathlib import Path
 from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import InteractionData
 from synthrec.data.recbole import write_recbole
-from synthrec.data.writers import external_frame
+from synthrec.data.writers import external_frame, recorded_time_type
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.generators.base import BaseGenerator
 from synthrec.scale.backends import Backend, InProcessBackend
@@ -64,6 +64,7 @@ class ShardTask:
     folder: str
     format: str
     previous: ShardRecord | None = None
+    time_type: str | None = None  # "auto" (None): the generator's recorded input time type
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def write_shard(generator: BaseGenerator, task: ShardTask) -> ShardOutcome:
     if prev is not None and prev.file == name and path.is_file() and file_sha256(path) == prev.sha256:
         return ShardOutcome(prev, True, time.perf_counter() - start, _peak_rss_bytes())
     data = sample_shard(generator, task.shard)
-    sha = _write_atomically(data, path, task.format)
+    time_type = task.time_type or recorded_time_type(generator)
+    sha = _write_atomically(data, path, task.format, time_type)
     record = ShardRecord(index=task.shard.index, file=name, rows=data.n_interactions,
                          users=task.shard.n_users, sha256=sha, format=task.format)
     return ShardOutcome(record, False, time.perf_counter() - start, _peak_rss_bytes())
@@ -120,6 +122,7 @@ def write_sharded(
     model_sha256: str | None = None,
     on_shard: Callable[[ShardOutcome], None] | None = None,
     manifest_interval_s: float = 2.0,
+    time_type: str | None = None,
 ) -> Manifest:
     """Generate ``n_users`` synthetic users as shard files in ``out``, resuming an earlier run there.
 
@@ -131,6 +134,9 @@ def write_sharded(
         shard_users: users per shard (≥ 1). Memory per worker grows with it (about ``shard_users ×``
             mean activity rows), not with ``n_users``.
         fmt: ``parquet``, ``csv`` or ``recbole``.
+        time_type: write times as ``"seconds"``, ``"date"`` or ``"datetime"``
+            (`synthrec.data.writers.convert_times`); ``None``: the type `synthrec fit` recorded on the
+            generator (`synthrec.data.writers.recorded_time_type`), else seconds. RecBole keeps seconds.
         backend: where shards run (default: in this process). The caller closes it.
         model_sha256: checksum recorded for the generator (default `model_checksum`; the CLI passes the
             saved file's SHA-256).
@@ -167,7 +173,7 @@ def write_sharded(
         manifest.shards = dict(earlier.shards)
     remove_temporary_files(folder)
     manifest.write(folder)
-    tasks = [ShardTask(s, str(folder), fmt, manifest.shards.get(s.index)) for s in plan]
+    tasks = [ShardTask(s, str(folder), fmt, manifest.shards.get(s.index), time_type) for s in plan]
     runner = backend or InProcessBackend()
     last_write = time.monotonic()
     try:
@@ -198,11 +204,12 @@ def remove_temporary_files(folder: Path) -> list[Path]:
     return removed
 
 
-def _write_atomically(data: InteractionData, path: Path, fmt: str) -> str:
-    """Write ``data`` with external ids to a temporary name, hash it, rename it to ``path``; return the hash."""
+def _write_atomically(data: InteractionData, path: Path, fmt: str, time_type: str | None = None) -> str:
+    """Write ``data`` with external ids to a temporary name, hash it, rename it to ``path``; return the hash.
+    Times are written as ``time_type`` (`synthrec.data.writers.convert_times`; RecBole keeps seconds)."""
     if fmt == "recbole":
         return _write_recbole_shard(data, path)
-    frame = external_frame(data)
+    frame = external_frame(data, time_type=time_type)
     digest: list[str] = []
 
     def write(tmp: Path) -> None:
