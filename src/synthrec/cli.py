@@ -77,6 +77,52 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
+#: Generator attribute where `synthrec fit` records the share of sampled histories that copy a real one.
+COPY_SHARE_ATTR = "copied_history_share_"
+#: Sampled users `synthrec fit` draws to measure copying (cheap: one small sample, set lookups).
+COPY_CHECK_USERS = 200
+#: Share of copied histories above which `fit` and `sample` warn.
+COPY_WARN_SHARE = 0.05
+
+
+def copied_history_share(gen: object, data: object, *, seed: int = 0) -> float | None:
+    """Share of a small sample of synthetic users (`COPY_CHECK_USERS`) whose item set is identical to a
+    real user's item set in ``data`` (an *exact copy*, distance 0 in `synthrec.evaluation.privacy`), or
+    ``None`` when the generator cannot sample (the check is skipped, never fatal)."""
+    from synthrec.data.interactions import ITEM, USER, InteractionData
+
+    assert isinstance(data, InteractionData)
+    try:
+        syn = gen.sample(min(COPY_CHECK_USERS, max(data.n_users, 10)), seed=seed)  # type: ignore[attr-defined]
+    except Exception:  # a generator that cannot sample here: no check rather than no fit
+        return None
+    if not isinstance(syn, InteractionData) or syn.n_interactions == 0:
+        return None
+
+    def item_sets(d: InteractionData) -> list[frozenset[object]]:
+        ext = d.interactions.select(USER, d.item_ids.gather(d.interactions[ITEM].cast(pl.UInt32)).cast(pl.String)
+                                    .alias("i"))
+        return [frozenset(v) for v in ext.group_by(USER).agg("i")["i"].to_list()]
+
+    real = set(item_sets(data))
+    synthetic = item_sets(syn)
+    return sum(s in real for s in synthetic) / len(synthetic) if synthetic else None
+
+
+def _warn_copies(share: float | None, command: str, n_users: int | None) -> None:
+    """Warn on stderr when at least `COPY_WARN_SHARE` of sampled histories copy a real one."""
+    if share is None or share < COPY_WARN_SHARE:
+        return
+    few = f" (it was fitted on {n_users:,} user(s), too few to generalise)" if n_users is not None and n_users < 50 else ""
+    err_console.print(
+        f"[yellow]warning:[/] {share:.0%} of synthetic histories drawn after the fit are identical to a real "
+        f"user's history{few}: the generator copies real users, so its samples disclose them. Fit it on more "
+        "users, or use a private generator (e.g. --param epsilon=1.0); `synthrec report` audits privacy."
+        if command == "fit" else
+        f"[yellow]warning:[/] when it was fitted, {share:.0%} of this generator's synthetic histories were "
+        "identical to a real user's history: these samples may disclose real users.")
+
+
 def _check_time_type(value: str) -> str | None:
     """The --time-type to write (``None`` for auto); exits with code 2 on an unknown value."""
     from synthrec.config import did_you_mean
@@ -376,10 +422,13 @@ def fit(
             bar.advance()
         out.parent.mkdir(parents=True, exist_ok=True)
         setattr(gen, INPUT_TIME_TYPE_ATTR, d.time_type)  # `sample` / `generate` write times back in this type
+        share = copied_history_share(gen, d, seed=seed)
+        setattr(gen, COPY_SHARE_ATTR, share)
         gen.save(out)
     except (SynthrecError, ValueError) as exc:
         _fail(exc)
         return
+    _warn_copies(share, "fit", d.n_users)
     console.print(f"fitted {generator} on {escape(d.name)} ({d.n_users:,} users, {d.n_items:,} items); saved to {out}")
 
 
@@ -419,6 +468,7 @@ def sample(
                 parts.append(part)
                 bar.advance()
         synthetic = parts[0] if len(parts) == 1 else concat_users(parts, name="synthetic")
+        _warn_copies(getattr(gen, COPY_SHARE_ATTR, None), "sample", None)
         write_interactions(synthetic, out, time_type=written_type or recorded_time_type(gen))
     except (SynthrecError, ValueError, OSError) as exc:
         _fail(exc)

@@ -1,0 +1,40 @@
+"""`fit` and `sample` warn when the generator's synthetic users copy real ones (issue 12): a log of one
+user cannot be generalised, and its samples are exact copies of that user."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from synthrec.cli import COPY_SHARE_ATTR, app
+from synthrec.generators.base import BaseGenerator
+
+runner = CliRunner()
+
+
+def test_one_user_log_warns_at_fit_and_sample(tmp_path: Path) -> None:
+    log = tmp_path / "one.csv"
+    log.write_text("user,item\n" + "\n".join(f"u1,i{k}" for k in range(6)) + "\n")
+    gen = tmp_path / "gen.pkl"
+    res = runner.invoke(app, ["fit", str(log), "--out", str(gen), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "100% of synthetic histories" in res.output and "identical to a real user" in res.output
+    assert getattr(BaseGenerator.load(gen), COPY_SHARE_ATTR) == 1.0
+    res = runner.invoke(app, ["sample", str(gen), "--users", "3", "--out", str(tmp_path / "s.csv")])
+    assert res.exit_code == 0, res.output
+    assert "identical to a real user" in res.output
+
+
+def test_a_generalising_fit_does_not_warn(tmp_path: Path) -> None:
+    log = tmp_path / "many.csv"
+    rng = np.random.default_rng(0)
+    rows = [f"{u},{i}" for u in range(150) for i in rng.choice(60, size=10, replace=False)]
+    log.write_text("user,item\n" + "\n".join(rows) + "\n")
+    gen = tmp_path / "gen.pkl"
+    res = runner.invoke(app, ["fit", str(log), "--out", str(gen), "--quiet", "--param", "n_factors=4"])
+    assert res.exit_code == 0, res.output
+    assert "identical to a real user" not in res.output
+    share = getattr(BaseGenerator.load(gen), COPY_SHARE_ATTR)
+    assert share is not None and share < 0.05
