@@ -115,6 +115,11 @@ def test_without_auto_the_best_arm_is_named_as_optimistic() -> None:
     assert worse.answer == "No" and worse.models[0].status == "no-gain"
 
 
+def test_auto_without_recorded_choices_still_reads() -> None:
+    fs = first_screen(_results({"real-only": [0.10, 0.20, 0.30], "auto": [0.12, 0.23, 0.33]}))
+    assert fs.answer == "Yes" and fs.lines()[1].startswith("auto (ease): chose –; NDCG@10 0.2267")
+
+
 def test_two_models_partly() -> None:
     res = _results({"real-only": [0.10, 0.20, 0.30], "auto": [0.12, 0.23, 0.33]}, chosen=["augment x1 [source]"] * 3)
     als = _results({"real-only": [0.10, 0.20, 0.30], "auto": [0.10, 0.20, 0.30]}, chosen=["real-only"] * 3, model="als")

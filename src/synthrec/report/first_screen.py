@@ -75,6 +75,8 @@ class ModelScreen:
     def picks_text(self) -> str:
         """``"augment x2 [source] (2 of 3 seeds), real-only (1)"``; ``"real-only in every seed"``."""
         n = sum(c for _, c in self.picks)
+        if not self.picks:
+            return "–"
         if len(self.picks) == 1:
             what, _ = self.picks[0]
             return f"{what} in every seed" if n > 1 else what
