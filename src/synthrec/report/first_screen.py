@@ -298,7 +298,7 @@ def _verdict(metric: str, screens: list[ModelScreen], with_auto: bool) -> tuple[
                                 "cannot tell whether that holds: run more seeds.")
     if noise:
         return "Unclear", (f"no evidence that synthetic data helps here: {who} is above real-only on {metric} "
-                             f"in some seeds and below in others ({named(noise)}); train on the real data.")
+                             f"in some seeds and below in others ({named(noise)}); real-only is the safe choice.")
     stayed = [s for s in judged if s.status == "stayed"]
     if stayed and len(stayed) == len(judged):
         models = " for any model" if multi else ""
