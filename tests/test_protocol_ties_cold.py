@@ -119,3 +119,18 @@ def test_results_json_reports_repeats_ties_and_cold_targets() -> None:
     assert split["n_targets"] == 80 and "n_targets_cold_item" in split and "users_tied_at_split" in split
     metrics = {r["metric"] for r in payload["records"]}
     assert {"n_targets", "n_targets_cold_item", "n_users_cold"} <= metrics
+
+
+def test_first_screen_states_the_test_set() -> None:
+    from synthrec.report.first_screen import test_set_line
+
+    seeds = [{"split": {"n_targets": 100, "n_targets_cold_item": 4, "n_users_cold": 0, "repeat_rows": 30,
+                        "repeat_rows_held_out": 3, "users_tied_at_split": 12}},
+             {"split": {"n_targets": 102, "n_targets_cold_item": 6, "n_users_cold": 0, "repeat_rows": 30,
+                        "repeat_rows_held_out": 5, "users_tied_at_split": 10}}]
+    assert test_set_line(seeds) == (
+        "Test set: 101 held-out (user, item) targets per seed; 5 on items absent from the target's training "
+        "data (only synthetic or source data can make them reachable); 0 test users with no history; 30 rows "
+        "repeating a (user, item) pair, held out with their item; 11 users tied in time at their split point "
+        "(ordered by a seeded random key).")
+    assert test_set_line([{"test_users": 3}]) is None  # results written before splits reported it

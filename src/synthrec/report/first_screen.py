@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 #: the labels that start every line of `FirstScreen.lines`; `synthrec.experiments.findings.headlines`
 #: picks the first screen out of a run's findings by them.
-LINE_PREFIXES = ("Verdict:", "auto (", "best arm (", "Ceiling (", "Failed audit", "Audits:", "Only ")
+LINE_PREFIXES = ("Verdict:", "auto (", "best arm (", "Ceiling (", "Failed audit", "Audits:", "Only ", "Test set:")
 
 #: below this many evaluated test users per seed, differences are mostly noise
 MIN_TEST_USERS = 30
@@ -217,8 +217,40 @@ def first_screen(results: dict[str, Any]) -> FirstScreen:
     if test_users and min(test_users) < MIN_TEST_USERS:
         caveats.append(f"Only {min(test_users)} real test users in a seed: too few to measure differences; "
                        "use more target users (target.source_fraction, target.keep_fraction).")
+    test_set = test_set_line(results.get("seeds", []))
+    if test_set:
+        caveats.append(test_set)
     answer, verdict = _verdict(metric, screens, with_auto)
     return FirstScreen(metric, answer, verdict, screens, failed, warned, bool(cards), caveats, with_auto)
+
+
+def test_set_line(seeds: list[dict[str, Any]]) -> str | None:
+    """What the split did and what no model could reach, from each seed's ``split`` record
+    (`synthrec.experiments.pipeline.split_report`): means over seeds, rounded; None for results written
+    before splits reported it."""
+    stats = [s["split"] for s in seeds if isinstance(s.get("split"), dict) and "n_targets" in s["split"]]
+    if not stats:
+        return None
+
+    def mean(key: str) -> int:
+        return round(sum(float(st.get(key, 0)) for st in stats) / len(stats))
+
+    per = " per seed" if len(stats) > 1 else ""
+    parts = [f"{mean('n_targets'):,} held-out (user, item) targets{per}"]
+    if any("n_targets_cold_item" in st for st in stats):
+        parts.append(f"{mean('n_targets_cold_item'):,} on items absent from the target's training data "
+                     "(only synthetic or source data can make them reachable)")
+    if any("n_users_cold" in st for st in stats):
+        parts.append(f"{mean('n_users_cold'):,} test users with no history")
+    repeats = mean("repeat_rows")
+    parts.append(f"{repeats:,} rows repeating a (user, item) pair, held out with their item"
+                 if repeats else "no repeated (user, item) pairs")
+    if any("users_tied_at_split" in st for st in stats):
+        parts.append(f"{mean('users_tied_at_split'):,} users tied in time at their split point "
+                     "(ordered by a seeded random key)")
+    if any("repeat_targets_dropped" in st for st in stats):
+        parts.append(f"{mean('repeat_targets_dropped'):,} test events dropped as repeats of train items")
+    return "Test set: " + "; ".join(parts) + "."
 
 
 def _model_screen(model: str, records: list[dict[str, Any]], choices: list[dict[str, Any]],
