@@ -58,6 +58,21 @@ def test_fit_checks_before_fitting(blocked: Path, log: Path, monkeypatch: pytest
     _assert_one_line(runner.invoke(app, ["fit", str(log), "--out", str(blocked / "gen.pkl")]), blocked)
 
 
+def test_report_checks_before_reading_any_data(blocked: Path, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import synthrec.commands.report as report
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a log was read before the output was checked")
+
+    monkeypatch.setattr(report, "load_log", no_load)
+    res = runner.invoke(app, ["report", "--real", str(log), "--synthetic", str(log), "--out", str(blocked)])
+    _assert_one_line(res, blocked)
+    assert len(res.output.strip().splitlines()) == 1, res.output
+    # an existing file given as the folder is refused the same way
+    res = runner.invoke(app, ["report", "--real", str(log), "--synthetic", str(log), "--out", str(log)])
+    assert res.exit_code == 2 and "cannot write --out" in res.output and "is a file, not a folder" in res.output
+
+
 @pytest.mark.parametrize("args", [
     ["run", "CONFIG", "--out", "BLOCKED"],
     ["demo", "--out", "BLOCKED"],
@@ -68,6 +83,7 @@ def test_fit_checks_before_fitting(blocked: Path, log: Path, monkeypatch: pytest
     ["scenario", "init", "BLOCKED/s.yaml"],
     ["scenario", "calibrate", "LOG", "--out", "BLOCKED/c.yaml"],
     ["bench", "BENCH", "--out", "BLOCKED"],
+    ["report", "--real", "LOG", "--synthetic", "LOG", "--out", "BLOCKED"],
 ])
 def test_every_writing_command_checks_first(args: list[str], blocked: Path, log: Path, tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"

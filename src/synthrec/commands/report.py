@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from synthrec.commands._console import console, err_console
+from synthrec.commands._output import require_writable
 from synthrec.data.interactions import InteractionData
 from synthrec.data.validation import TimeUnit
 from synthrec.errors import ConfigError, DataValidationError, SynthrecError
@@ -255,13 +256,11 @@ def report(
     )
     from synthrec.report.quality_audits import OptionalAudits
 
+    require_writable(out, kind="folder")  # before any data is read: a long audit must not fail at the end
     spec = ColumnSpec(user_col, item_col, rating_col, time_col, sep,
                       _names(columns), time_unit, time_format)
     syn_names = _names(synthetic_columns)
     try:
-        if out.exists() and not out.is_dir():
-            raise DataValidationError("the output path exists and is not a folder", source=str(out),
-                                      hint="give a folder for --out")
         if holdout is None:
             _check_fraction(holdout_fraction)
         if canaries and generator is None:
