@@ -260,8 +260,7 @@ class _PairView:
     exclude it as seen, making the target unreachable).
     """
 
-    data: InteractionData  # the pairs' first events, source order
-    users: np.ndarray  # int64 (n_pairs,)
+    users: np.ndarray  # int64 (n_pairs,): the user of each pair, pairs in the source order of first events
     times: np.ndarray | None  # int64 (n_pairs,): first-event times (row index without timestamps)
     keys: np.ndarray  # float64 (n_pairs,): seeded tie keys of the first events
     pairs: _Pairs
@@ -277,14 +276,9 @@ def _pair_view(data: InteractionData, seed: int, *, timed: bool) -> _PairView:
     t = _times(data) if timed else None
     key = _tie_keys(n, seed)
     pairs = _pairs(data, t, key)
-    if pairs.rows.shape[0] == n:  # no repeated pair: the log is its own pair view
-        reduced = data
-        rows = np.arange(n, dtype=np.int64)
-    else:
-        rows = pairs.rows
-        reduced = data.with_interactions(data.interactions[pl.Series(rows)], name=data.name)
-    users = reduced.interactions[USER].to_numpy().astype(np.int64)
-    return _PairView(reduced, users, None if t is None else t[rows], key[rows], pairs)
+    rows = pairs.rows  # all rows, in order, when no pair repeats
+    users = data.interactions[USER].to_numpy().astype(np.int64)[rows]
+    return _PairView(users, None if t is None else t[rows], key[rows], pairs)
 
 
 def _positions(users: np.ndarray, t: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
