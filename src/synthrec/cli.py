@@ -362,10 +362,13 @@ def _make_cli_generator(name: str, pairs: list[str], seed: int) -> BaseGenerator
     """
     import inspect as _inspect
 
+    from synthrec._suggest import did_you_mean as _did_you_mean
+    from synthrec._suggest import did_you_mean_each
     from synthrec.generators.registry import GENERATORS, make_generator
 
     if name not in GENERATORS:
-        raise ConfigError(f"--generator: unknown generator {name!r}; valid names: {', '.join(sorted(GENERATORS))}")
+        raise ConfigError(f"--generator: unknown generator {name!r}; {_did_you_mean(name, GENERATORS)}valid names: "
+                          f"{', '.join(sorted(GENERATORS))}")
     params = _parse_params(pairs)
     if "seed" in params:
         raise ConfigError("--param seed: give the seed with --seed")
@@ -376,8 +379,8 @@ def _make_cli_generator(name: str, pairs: list[str], seed: int) -> BaseGenerator
                     and p != "seed"]
         unknown = [k for k in params if k not in accepted]
         if unknown:
-            raise ConfigError(f"--param {', '.join(unknown)}: not a parameter of generator {name!r}; its "
-                              f"parameters: {', '.join(accepted)}")
+            raise ConfigError(f"--param {', '.join(unknown)}: not a parameter of generator {name!r}; "
+                              f"{did_you_mean_each(unknown, accepted)}its parameters: {', '.join(accepted)}")
     return make_generator(name, seed=seed, **params)
 
 

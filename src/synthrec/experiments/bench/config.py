@@ -36,6 +36,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthrec._suggest import did_you_mean, did_you_mean_each
 from synthrec.config import DataConfig, describe_errors
 from synthrec.errors import ConfigError
 
@@ -308,11 +309,13 @@ class BenchConfig(_Strict):
 
         for g in self.generators:
             if g.name not in GENERATORS:
-                raise ConfigError(f"generators: unknown generator {g.name!r}; registered: {', '.join(sorted(GENERATORS))}")
+                raise ConfigError(f"generators: unknown generator {g.name!r}; {did_you_mean(g.name, GENERATORS)}"
+                                  f"registered: {', '.join(sorted(GENERATORS))}")
             _check_params(f"generator {g.name!r}", GENERATORS[g.name], set(g.params))
         for r in self.recommenders:
             if r.name not in MODELS:
-                raise ConfigError(f"recommenders: unknown recommender {r.name!r}; registered: {', '.join(sorted(MODELS))}")
+                raise ConfigError(f"recommenders: unknown recommender {r.name!r}; {did_you_mean(r.name, MODELS)}"
+                                  f"registered: {', '.join(sorted(MODELS))}")
             _check_params(f"recommender {r.name!r}", MODELS[r.name], set(r.params) | set(r.grid))
 
 
@@ -384,7 +387,9 @@ def _check_params(what: str, cls: type, given: set[str]) -> None:
         return
     unknown = sorted(given - set(params))
     if unknown:
-        raise ConfigError(f"{what}: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(p for p in params if p != 'self')}")
+        valid = [p for p in params if p != "self"]
+        raise ConfigError(f"{what}: unknown parameter(s) {', '.join(unknown)}; {did_you_mean_each(unknown, valid)}"
+                          f"valid: {', '.join(valid)}")
 
 
 def load_bench_config(path: str | Path) -> BenchConfig:
