@@ -127,8 +127,10 @@ def test_piped_output_has_no_progress_line(registered: None, tmp_path: Path) -> 
     raw = _small(write_tiny_log(tmp_path / "tiny.csv"))
     res = _bench(tmp_path, raw)  # no --quiet; CliRunner's stdout is not a terminal
     assert res.exit_code == 0, res.output
-    assert res.output.lstrip().startswith("bench tiny"), res.output[:300]
+    assert res.stdout.lstrip().startswith("bench tiny"), res.stdout[:300]  # progress stays off stdout
     assert not re.search(r"\d+/\d+ +\d+:\d\d:\d\d +eta", res.output)  # a rich progress line
+    # piped, progress is plain lines on stderr (tests/test_progress_piped.py), never bar redraws
+    assert "\r" not in res.output and re.search(r"^\[ *\d+\.\d s\] bench tiny \d+/\d+", res.stderr, re.M)
 
 
 def test_csvs_name_their_metric_and_the_page_explains_the_wilcoxon_columns(registered: None,

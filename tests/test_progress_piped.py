@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import polars as pl
+import pytest
+import yaml
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -117,3 +119,103 @@ def test_run_logs_steps_on_stderr_when_piped(tmp_path: Path, shared_data: Path) 
     assert steps[0] == "run 0/6" and steps[1] == "run 0/6: seed 0: fit generator on self"
     assert steps[-1] == "run 6/6: done"
     assert not any(LINE.match(line) for line in res.stdout.splitlines())  # progress stays off stdout
+
+
+def test_piped_progress_can_log_counts() -> None:
+    """``log_counts``: a line when steps are counted done too (for work whose description rarely changes),
+    still at most one per interval; without it a count alone writes nothing."""
+    buf = io.StringIO()
+    log = LineLog(3, "bench", buf, interval=0.0, counts=True)
+    log.start()
+    log.describe("task a")
+    log.advance()
+    log.advance(text="task b")
+    log.advance()
+    log.finish()
+    assert [line.split("] ", 1)[1] for line in buf.getvalue().splitlines()] == [
+        "bench 0/3", "bench 0/3: task a", "bench 1/3: task a", "bench 2/3: task b", "bench 3/3: task b",
+        "bench 3/3: done"]
+    quiet = io.StringIO()
+    log = LineLog(3, "bench", quiet, interval=0.0)
+    log.start()
+    log.advance(2)
+    log.finish()
+    assert len(quiet.getvalue().splitlines()) == 2
+    bounded = io.StringIO()
+    log = LineLog(1000, "bench", bounded, interval=3600.0, counts=True)
+    log.start()
+    for _ in range(1000):
+        log.advance()
+    log.finish()
+    assert len(bounded.getvalue().splitlines()) == 3  # the start, the first count at once, the end
+
+
+def _steps(text: str) -> list[str]:
+    return [line.split("] ", 1)[1] for line in text.splitlines() if LINE.match(line)]
+
+
+def test_bench_logs_cells_on_stderr_when_piped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import synthrec.progress
+    from bench_fixtures import tiny_config, write_tiny_log
+
+    log = write_tiny_log(tmp_path / "tiny.csv")
+    cfg = tiny_config(log, scarcity={"user_fractions": [1.0]}, sources=["self"], dp_epsilons=[],
+                      generators=[{"name": "latent-factor", "params": {"n_factors": 4, "calibration_iters": 0}}],
+                      strategies=["real-only", "augment"], recommenders=[{"name": "pop"}], seeds=[0, 1])
+    (tmp_path / "bench.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setattr(synthrec.progress, "LOG_INTERVAL_S", 0.0)  # every change logged, to see them all
+    res = CliRunner().invoke(app, ["bench", str(tmp_path / "bench.yaml"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert "\r" not in res.stderr and "\x1b" not in res.stderr and "\r" not in res.stdout
+    steps = _steps(res.stderr)
+    assert steps[0] == "bench tiny 0/4"
+    assert steps[1] == "bench tiny 0/4: tiny leave-last-out users=1 seed 0: real-only / ceiling"
+    assert "bench tiny 1/4: tiny leave-last-out users=1 seed 0: real-only / ceiling" in steps
+    assert "bench tiny 1/4: tiny leave-last-out users=1 seed 0: latent-factor [self]" in steps
+    assert "bench tiny 3/4: tiny leave-last-out users=1 seed 1: latent-factor [self]" in steps
+    assert steps[-1] == "bench tiny 4/4: done"
+    assert not _steps(res.stdout)  # progress stays off stdout
+    quiet = CliRunner().invoke(app, ["bench", str(tmp_path / "bench.yaml"), "--out", str(tmp_path / "q"), "-q"])
+    assert quiet.exit_code == 0 and not _steps(quiet.stderr)
+
+
+def test_bench_lines_are_rate_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import synthrec.progress
+    from bench_fixtures import tiny_config, write_tiny_log
+
+    log = write_tiny_log(tmp_path / "tiny.csv")
+    cfg = tiny_config(log, scarcity={"user_fractions": [1.0]}, sources=["self"], dp_epsilons=[],
+                      generators=[{"name": "latent-factor", "params": {"n_factors": 4, "calibration_iters": 0}}],
+                      strategies=["real-only", "augment"], recommenders=[{"name": "pop"}], seeds=[0, 1])
+    (tmp_path / "bench.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setattr(synthrec.progress, "LOG_INTERVAL_S", 3600.0)  # a sweep far shorter than the interval
+    res = CliRunner().invoke(app, ["bench", str(tmp_path / "bench.yaml"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert _steps(res.stderr) == ["bench tiny 0/4",
+                                  "bench tiny 0/4: tiny leave-last-out users=1 seed 0: real-only / ceiling",
+                                  "bench tiny 4/4: done"]
+
+
+def test_generate_logs_shards_on_stderr_when_piped(tmp_path: Path, shared_data: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import synthrec.progress
+
+    _log(shared_data, tmp_path / "log.csv")
+    fit = CliRunner().invoke(app, ["fit", str(tmp_path / "log.csv"), "--out", str(tmp_path / "g.pkl"),
+                                   "--param", "n_factors=4", "--quiet"])
+    assert fit.exit_code == 0, fit.output
+    monkeypatch.setattr(synthrec.progress, "LOG_INTERVAL_S", 0.0)
+    res = CliRunner().invoke(app, ["generate", str(tmp_path / "g.pkl"), "--users", "40", "--shard-users", "10",
+                                   "--out", str(tmp_path / "shards")])
+    assert res.exit_code == 0, res.output
+    assert "\r" not in res.stderr and "\x1b" not in res.stderr and "\r" not in res.stdout
+    steps = _steps(res.stderr)
+    label = "40 users → 4 shards on "
+    assert steps[0].startswith(label) and steps[0].endswith(" 0/4")
+    counted = [s for s in steps if re.search(r" [1-4]/4: [\d,]+ rows · [\d,]+ rows/s$", s)]
+    assert [s.split(": ", 1)[0][-3:] for s in counted] == ["1/4", "2/4", "3/4", "4/4"], steps
+    assert steps[-1].startswith(label) and steps[-1].endswith(" 4/4: done")
+    assert not _steps(res.stdout) and "wrote" in res.stdout
+    quiet = CliRunner().invoke(app, ["generate", str(tmp_path / "g.pkl"), "--users", "40", "--shard-users", "10",
+                                     "--out", str(tmp_path / "q"), "--quiet"])
+    assert quiet.exit_code == 0 and not _steps(quiet.stderr)

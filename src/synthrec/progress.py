@@ -10,6 +10,11 @@ most one line every `LOG_INTERVAL_S` seconds, so a fast loop cannot flood a log)
     ...
     [   81.7 s] run 40/40: done
 
+Work whose description changes rarely or never (a `bench` sweep, shards of ``generate``) passes
+``log_counts=True``: a line is then also written when steps are counted done, at the same bounded rate::
+
+    [   12.0 s] bench ml-100k 340/18720: ml-100k leave-last-out users=0.1 seed 2: latent-factor [self]
+
 Plain lines never hold carriage returns or terminal control codes.
 """
 
@@ -37,15 +42,18 @@ LOG_INTERVAL_S = 2.0
 
 
 class LineLog:
-    """Plain-text progress for logs: one line per change of step, at most one per ``interval`` seconds."""
+    """Plain-text progress for logs: one line per change of step (with ``counts``, also per step counted
+    done), at most one per ``interval`` seconds (default `LOG_INTERVAL_S`)."""
 
-    def __init__(self, total: int, description: str, stream: IO[str], *, interval: float = LOG_INTERVAL_S) -> None:
+    def __init__(self, total: int, description: str, stream: IO[str], *, interval: float | None = None,
+                 counts: bool = False) -> None:
         self.total = total
+        self.counts = counts
         self.label = description
         self.text = description
         self.done = 0
         self._stream = stream
-        self._interval = interval
+        self._interval = LOG_INTERVAL_S if interval is None else interval
         self._started = time.monotonic()
         self._last: float | None = None
         self._pending = False
@@ -55,14 +63,21 @@ class LineLog:
         self._last = None  # the first step's description follows at once
 
     def describe(self, text: str) -> None:
-        if text != self.text:
-            self.text = text
+        self._set_text(text)
+        self._maybe_emit()
+
+    def advance(self, steps: int = 1, *, text: str | None = None) -> None:
+        if text is not None:
+            self._set_text(text)
+        self.done += steps
+        if self.counts and steps:  # the count is news when the description says little
             self._pending = True
         self._maybe_emit()
 
-    def advance(self, steps: int = 1) -> None:
-        self.done += steps
-        self._maybe_emit()
+    def _set_text(self, text: str) -> None:
+        if text != self.text:
+            self.text = text
+            self._pending = True
 
     def finish(self, ok: bool = True) -> None:
         self.text = "done" if ok else "stopped"
@@ -101,16 +116,20 @@ class StepProgress:
         if self._log is not None:
             self._log.describe(text)
 
-    def advance(self, steps: int = 1) -> None:
+    def advance(self, steps: int = 1, *, text: str | None = None) -> None:
+        """Count ``steps`` done; ``text``, if given, replaces the description in the same update (one
+        plain line at most, with the count and the text that go together)."""
         if self._progress is not None and self._task is not None:
+            if text is not None:
+                self._progress.update(self._task, description=text)
             self._progress.advance(self._task, steps)
         if self._log is not None:
-            self._log.advance(steps)
+            self._log.advance(steps, text=text)
 
 
 @contextmanager
-def step_progress(total: int, description: str, *, enabled: bool = True,
-                  console: Console | None = None) -> Iterator[StepProgress]:
+def step_progress(total: int, description: str, *, enabled: bool = True, console: Console | None = None,
+                  log_counts: bool = False) -> Iterator[StepProgress]:
     """Context manager yielding a `StepProgress`.
 
     Args:
@@ -119,13 +138,15 @@ def step_progress(total: int, description: str, *, enabled: bool = True,
         enabled: False shows nothing at all (``--quiet``, library use).
         console: where to show it; by default stderr. When it is not a terminal, plain lines
             (`LineLog`) are written to its stream instead of a bar.
+        log_counts: plain lines also when steps are counted done, not only when the description changes
+            (rate-bounded all the same): for work whose description changes rarely or never.
     """
     if not enabled:
         yield StepProgress(None, total, description)
         return
     console = console if console is not None else Console(stderr=True)
     if not console.is_terminal:
-        log = LineLog(total, description, console.file)
+        log = LineLog(total, description, console.file, counts=log_counts)
         log.start()
         ok = False
         try:

@@ -90,9 +90,8 @@ def _run(config: Path, out: Path, workers: int, scheduler: str | None, dry_run: 
     from synthrec.experiments.bench.execute import run_sweep
     from synthrec.experiments.bench.outputs import write_outputs
 
-    # The bar is drawn on stdout: only on a terminal, so piped output holds no leftover progress line.
-    summary = run_sweep(cfg, out, workers=workers, scheduler=scheduler,
-                        progress=not quiet and console.is_terminal)
+    # Progress goes to stderr: a bar on a terminal, else plain rate-bounded lines (stdout stays clean).
+    summary = run_sweep(cfg, out, workers=workers, scheduler=scheduler, progress=not quiet, console=err)
     paths = write_outputs(cfg, out, config_text=config.read_text(encoding="utf-8"))
     table = Table(title=f"bench {cfg.name}")
     for col in ("cells", "already done", "run now", "ok", "skipped", "failed", "seconds"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,7 @@ from synthrec.commands._console import console as _console
 from synthrec.commands._console import err_console as _err_console
 from synthrec.commands._output import require_writable
 from synthrec.errors import ConfigError, SynthrecError
+from synthrec.progress import step_progress
 from synthrec.scale.backends import BACKENDS
 
 
@@ -124,18 +126,28 @@ def generate(
         columns = (SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
                    MofNCompleteColumn(), RowsPerSecondColumn(), TimeElapsedColumn(), TextColumn("eta"),
                    TimeRemainingColumn())
-        progress = Progress(*columns, console=_err_console, disable=quiet, transient=False)
-        reused = 0
-        with make_backend(name, workers=n_workers, scheduler=scheduler) as runner, progress:
-            task = progress.add_task(f"{users:,} users → {len(plan)} shards on {runner.describe()}",
-                                     total=len(plan), rows=0, new_rows=0)
+        reused = rows = new_rows = 0
+        with make_backend(name, workers=n_workers, scheduler=scheduler) as runner, ExitStack() as stack:
+            label = f"{users:,} users → {len(plan)} shards on {runner.describe()}"
+            if quiet or _err_console.is_terminal:  # a rich bar (none with --quiet)
+                progress = stack.enter_context(Progress(*columns, console=_err_console, disable=quiet,
+                                                        transient=False))
+                task = progress.add_task(label, total=len(plan), rows=0, new_rows=0)
+                bar = None
+            else:  # piped: plain rate-bounded lines on stderr (`synthrec.progress`)
+                bar = stack.enter_context(step_progress(len(plan), label, console=_err_console, log_counts=True))
+                bar_started = time.perf_counter()
 
             def on_shard(outcome: ShardOutcome) -> None:
-                nonlocal reused
+                nonlocal reused, rows, new_rows
                 reused += outcome.reused
-                fields = progress.tasks[task].fields
-                progress.update(task, advance=1, rows=fields["rows"] + outcome.record.rows,
-                                new_rows=fields["new_rows"] + (0 if outcome.reused else outcome.record.rows))
+                rows += outcome.record.rows
+                new_rows += 0 if outcome.reused else outcome.record.rows
+                if bar is None:
+                    progress.update(task, advance=1, rows=rows, new_rows=new_rows)
+                    return
+                elapsed = time.perf_counter() - bar_started
+                bar.advance(text=f"{rows:,} rows · {new_rows / elapsed if elapsed > 0 else 0.0:,.0f} rows/s")
 
             manifest = write_sharded(gen, out, n_users=users, seed=seed, shard_users=shard_users, fmt=fmt,
                                      backend=runner, model_sha256=checksum, on_shard=on_shard,

@@ -42,7 +42,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -67,6 +67,9 @@ from synthrec.generators.registry import make_generator
 from synthrec.models.base import Recommender
 from synthrec.models.registry import make_model
 from synthrec.progress import step_progress
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PRIMARY = "NDCG@10"
 
@@ -490,7 +493,8 @@ def _single_thread_env() -> Iterator[None]:
 
 
 def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int = 1, scheduler: str | None = None,
-              progress: bool = True, on_cell: Callable[[CellOutcome], None] | None = None) -> SweepSummary:
+              progress: bool = True, on_cell: Callable[[CellOutcome], None] | None = None,
+              console: Console | None = None) -> SweepSummary:
     """Run every unfinished cell of ``cfg`` and keep the tidy table in ``out_dir`` up to date.
 
     Args:
@@ -503,8 +507,10 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
             see ``out_dir`` (cells write their parts there) and have synthrec installed; generators and
             recommenders registered at runtime must be registered in the workers too (e.g. on import of
             a module the workers load).
-        progress: show a rich progress bar over cells.
+        progress: show progress over cells on ``console``: a rich bar on a terminal, else plain lines
+            (`synthrec.progress`), one when a task starts or cells finish, at most one every 2 s.
         on_cell: called with each finished cell's outcome, in the calling process.
+        console: where progress is shown (default: stderr).
 
     Returns:
         Counts of the cells (this run only for ``n_ok``/``n_skipped``/``n_failed``) and the distinct
@@ -529,7 +535,8 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
     pending = [c for c in cells if c.id not in done]
     counts = {"ok": 0, "skipped": 0, "failed": 0}
     reasons: Counter[str] = Counter()
-    with step_progress(len(pending), f"bench {cfg.name}", enabled=progress) as bar:
+    with step_progress(len(pending), f"bench {cfg.name}", enabled=progress, console=console,
+                       log_counts=True) as bar:
 
         def record(out: CellOutcome, *, from_worker: bool = False) -> None:
             if from_worker:
@@ -551,7 +558,7 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
 
             with threadpool_limits(limits=1):
                 for task in tasks:
-                    bar.describe(" / ".join(str(k) for k in task[0].task_key))
+                    bar.describe(task_description(task[0]))
                     run_task(cfg, task, parts_dir=store.parts_dir, cache_dir=store.cache_dir, on_cell=record)
         elif scheduler is None:
             _run_pool(cfg, tasks, store, workers, lambda o: record(o, from_worker=True))
@@ -562,6 +569,14 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
     return SweepSummary(len(cells), len(done & set(order)), len(pending), counts["ok"], counts["skipped"],
                         counts["failed"], time.perf_counter() - started, tuple(reasons.most_common()),
                         skips, sum(n for _, n in skips))
+
+
+def task_description(cell: Cell) -> str:
+    """What the task of ``cell`` runs, for progress: ``ml-100k leave-last-out users=0.1 seed 2`` then
+    ``real-only / ceiling`` or the generator and source (``latent-factor [self]``)."""
+    where = f"{cell.dataset} {cell.split} {cell.level.label} seed {cell.seed}"
+    what = "real-only / ceiling" if cell.strategy in ("real-only", "ceiling") else f"{cell.generator} [{cell.source}]"
+    return f"{where}: {what}"
 
 
 def skip_reasons(table: pl.DataFrame) -> tuple[tuple[str, int], ...]:
