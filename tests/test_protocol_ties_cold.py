@@ -3,6 +3,8 @@ dense id), and cold targets counted wherever metrics are reported (issue "Correc
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -134,3 +136,18 @@ def test_first_screen_states_the_test_set() -> None:
         "repeating a (user, item) pair, held out with their item; 11 users tied in time at their split point "
         "(ordered by a seeded random key).")
     assert test_set_line([{"test_users": 3}]) is None  # results written before splits reported it
+
+
+def test_inspect_says_what_splits_do_with_repeats_and_ties(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthrec.cli import app
+
+    log = tmp_path / "log.csv"
+    log.write_text("user,item,timestamp\n1,10,1500000000\n1,11,1500000100\n1,10,1500000200\n"
+                   "2,10,1500000000\n2,12,1500000000\n")
+    res = CliRunner().invoke(app, ["inspect", str(log)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "repeated (user, item) rows" in res.output and "1 (a split holds out a pair's events together)" in res.output
+    assert "users whose last events tie in time" in res.output  # user 2: items 10 and 12 at one second
+    assert "1 (leave-last-out draws one by a seeded key)" in res.output

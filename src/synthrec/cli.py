@@ -37,6 +37,7 @@ from synthrec.commands._output import require_writable
 from synthrec.errors import ConfigError, SynthrecError
 
 if TYPE_CHECKING:
+    from synthrec.data.interactions import InteractionData
     from synthrec.generators.base import BaseGenerator
 
 app = typer.Typer(
@@ -312,6 +313,8 @@ def inspect(
             r = inter["rating"]
             table.add_row("rating / value (min / median / max)",
                           f"{float(r.min()):g} / {float(r.median()):g} / {float(r.max()):g}")  # type: ignore[arg-type]
+    for what, value in _split_facts(d):
+        table.add_row(what, value)
     table.add_row("columns", ", ".join(inter.columns))
     console.print(table)
     if not d.has_timestamp and d.row_order_is_time:
@@ -322,6 +325,25 @@ def inspect(
             "note: this log has no event times, so leave-last-out and temporal splits (`synthrec run`'s "
             "default is leave-last-out) cannot use it as it is: in a config, use `split: {kind: leave-one-out}`, "
             "or set `data.row_order_is_time: true` if each user's rows are listed oldest first."))
+
+
+def _split_facts(d: InteractionData) -> list[tuple[str, str]]:
+    """What the splits will do with this log: its repeated (user, item) rows (held out with their item)
+    and, where event order is known, the users whose last events tie in time (a seeded key decides)."""
+    from synthrec.data.splits import leave_last_out, leave_one_out
+
+    if d.n_interactions == 0:
+        return []
+    timed = d.has_timestamp or d.row_order_is_time
+    stats = leave_last_out(d).stats if timed else leave_one_out(d, seed=0).stats
+    repeats = stats.get("repeat_rows", 0)
+    out = [("repeated (user, item) rows", f"{repeats:,}" + (" (a split holds out a pair's events together)"
+                                                          if repeats else ""))]
+    if timed:
+        tied = stats.get("users_tied_at_split", 0)
+        out.append(("users whose last events tie in time", f"{tied:,}" + (" (leave-last-out draws one by a "
+                                                                          "seeded key)" if tied else "")))
+    return out
 
 
 #: The names of `synthrec.generators.registry.GENERATORS`, spelled out so that `synthrec --help` does not
