@@ -53,3 +53,17 @@ def test_named_and_none_columns_win() -> None:
     pick = pick_standard_columns(["ts", "item", "x"], user_col="ts", item_col="item", rating_col=None,
                                  time_col=None)
     assert (pick.rating_col, pick.time_col) == (None, None)
+
+
+def test_report_reads_standard_time_columns_like_every_entry_point(tmp_path: Path) -> None:
+    """`synthrec report` once knew only `timestamp`: a `ts` column was silently ignored."""
+    from synthrec.commands.report import ColumnSpec, load_log
+
+    for name in ("timestamp", "ts", "time"):
+        path = tmp_path / f"log_{name}.csv"
+        path.write_text(f"customer_id,sku,{name}\nu1,a,1500000000\nu1,b,1500000100\nu2,a,1500000200\n")
+        data = load_log(path, ColumnSpec(user_col="customer_id", item_col="sku"))
+        assert data.has_timestamp, name
+    plain = tmp_path / "no_time.csv"
+    plain.write_text("customer_id,sku,when\nu1,a,1\nu2,b,2\n")
+    assert not load_log(plain, ColumnSpec(user_col="customer_id", item_col="sku")).has_timestamp

@@ -17,9 +17,9 @@ from synthrec.commands._output import require_writable
 from synthrec.data.interactions import InteractionData
 from synthrec.data.validation import TimeUnit
 from synthrec.errors import ConfigError, DataValidationError, SynthrecError
+from synthrec.experiments.data_source import STANDARD_RATING_COLUMN, pick_standard_columns
 
 #: columns of a file written by `synthrec sample` (or `synthrec.data.writers.write_interactions`)
-STANDARD_RATING, STANDARD_TIME = "rating", "timestamp"
 
 TIME_UNITS = ("s", "ms", "us", "ns")
 
@@ -145,8 +145,11 @@ def load_log(path: Path, spec: ColumnSpec, *, synthetic: bool = False,
     if synthetic:  # optional columns: the named one when the synthetic file has it, else the standard name
         rating_col = rating_col if rating_col in cols else None
         time_col = time_col if time_col in cols else None
-    rating_col = rating_col or (STANDARD_RATING if STANDARD_RATING in cols else None)
-    time_col = time_col or (STANDARD_TIME if STANDARD_TIME in cols else None)
+    # the one rule of every entry point: `rating`, and `timestamp` / `ts` / `time`, when not named
+    pick = pick_standard_columns(
+        frame.columns, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
+        rating_nulls=lambda: int(frame[STANDARD_RATING_COLUMN].null_count()))
+    rating_col, time_col = pick.rating_col, pick.time_col
     data, report = build_interactions(
         frame, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
         time_unit=cast(TimeUnit, time_unit), time_format=time_format, name=str(path),
