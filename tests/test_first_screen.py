@@ -184,3 +184,21 @@ def test_cli_run_prints_the_first_screen(tmp_path: Path, shared_data: Path, n_us
     assert any(line.startswith(("Audits:", "Failed audit")) for line in screen)
     html = (tmp_path / "out" / "report.html").read_text()
     assert first_screen(payload).verdict[1:] in html
+
+
+def test_two_seeds_cannot_show_help_in_every_seed() -> None:
+    """Two seeds of the same sign happen by chance half the time: untested, never "helps"."""
+    res = _results({"real-only": [0.10, 0.11], "auto": [0.12, 0.13]}, chosen=["augment x1 [source]"] * 2)
+    fs = first_screen(res)
+    assert fs.answer == "Untested"
+    assert "mean of the 2 seeds run" in fs.verdict and "run at least 3 seeds" in fs.verdict
+    assert fs.models[0].status == "untested"
+    assert fs.models[0].word == "higher on average over 2 seeds (too few to test)"
+
+
+def test_beyond_the_ceiling_is_said_so() -> None:
+    res = _results({"real-only": [0.10, 0.11, 0.12], "auto": [0.20, 0.21, 0.22], "ceiling": [0.15, 0.16, 0.17]},
+                   chosen=["augment x1 [source]"] * 3)
+    fs = first_screen(res)
+    assert fs.models[0].recovered_text() == "200% (beyond the ceiling)"
+    assert any("the ceiling is not an upper bound here" in line for line in fs.lines())

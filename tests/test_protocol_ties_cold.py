@@ -131,10 +131,14 @@ def test_first_screen_states_the_test_set() -> None:
              {"split": {"n_targets": 102, "n_targets_cold_item": 6, "n_users_cold": 0, "repeat_rows": 30,
                         "repeat_rows_held_out": 5, "users_tied_at_split": 10}}]
     assert test_set_line(seeds) == (
-        "Test set: 101 held-out (user, item) targets per seed; 5 on items absent from the target's training "
-        "data (only synthetic or source data can make them reachable); 0 test users with no history; 30 rows "
-        "repeating a (user, item) pair, held out with their item; 11 users tied in time at their split point "
-        "(ordered by a seeded random key).")
+        "Test set: 101 held-out (user, item) targets (means over 2 seeds); 5 on items absent from the target's "
+        "training data (only synthetic or source data can make them reachable); 0 test users with no history; "
+        "30 rows repeat a (user, item) pair (4 of them went to test with their held-out item; a split never "
+        "leaves a held-out item in the history); 11 users tied in time at their split point (ordered by a "
+        "seeded random key).")
+    one = [{"split": {"n_targets": 9, "repeat_rows": 0, "users_tied_at_split": 0}}]
+    assert test_set_line(one) == ("Test set: 9 held-out (user, item) targets; no repeated (user, item) pairs; "
+                                  "0 users tied in time at their split point.")
     assert test_set_line([{"test_users": 3}]) is None  # results written before splits reported it
 
 

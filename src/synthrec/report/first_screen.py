@@ -23,6 +23,10 @@ LINE_PREFIXES = ("Verdict:", "auto (", "best arm (", "Ceiling (", "Failed audit"
 #: below this many evaluated test users per seed, differences are mostly noise
 MIN_TEST_USERS = 30
 
+#: fewer seeds than this cannot test "same sign in every seed": with 2 seeds it happens by chance half
+#: the time, so such an arm is reported as untested, not as helping
+MIN_SEEDS = 3
+
 Status = Literal["helps", "hurts", "noise", "ties", "untested", "stayed", "no-gain", "no-data"]
 
 
@@ -106,6 +110,8 @@ class ModelScreen:
             return "no gain to recover"
         if self.value is not None and self.real is not None and self.value < self.real:
             return "none: below real-only"
+        if self.recovered > 1:
+            return f"{100 * self.recovered:.0f}% (beyond the ceiling)"
         return f"{100 * self.recovered:.0f}%"
 
     @property
@@ -114,7 +120,10 @@ class ModelScreen:
         return {
             "helps": "helps in every seed", "hurts": "below real-only in every seed",
             "noise": "within noise across seeds", "ties": "ties real-only", "stayed": "kept real-only",
-            "untested": f"{'higher' if (self.rel or 0) > 0 else 'lower'} in the one seed (untested)",
+            "untested": (f"{'higher' if (self.rel or 0) > 0 else 'lower'} in the one seed (untested)"
+                         if len(self.diffs) == 1 else
+                         f"{'higher' if (self.rel or 0) > 0 else 'lower'} on average over {len(self.diffs)} seeds "
+                         "(too few to test)"),
             "no-gain": "no arm beats real-only", "no-data": "real-only not run",
         }[self.status]
 
@@ -172,6 +181,9 @@ class FirstScreen:
                     text += "; the raw source does not beat real-only, so there is no gain to recover."
                 elif m.value < m.real:
                     text += f"; {who} is below real-only, so it recovers none of that gain."
+                elif m.recovered > 1:
+                    text += (f"; {who} recovers {100 * m.recovered:.0f}% of that gain: more than the raw "
+                             "source gave, so the ceiling is not an upper bound here.")
                 else:
                     text += f"; {who} recovers {100 * m.recovered:.0f}% of that gain."
                 out.append(text)
@@ -235,7 +247,7 @@ def test_set_line(seeds: list[dict[str, Any]]) -> str | None:
     def mean(key: str) -> int:
         return round(sum(float(st.get(key, 0)) for st in stats) / len(stats))
 
-    per = " per seed" if len(stats) > 1 else ""
+    per = f" (means over {len(stats)} seeds)" if len(stats) > 1 else ""
     parts = [f"{mean('n_targets'):,} held-out (user, item) targets{per}"]
     if any("n_targets_cold_item" in st for st in stats):
         parts.append(f"{mean('n_targets_cold_item'):,} on items absent from the target's training data "
@@ -243,11 +255,17 @@ def test_set_line(seeds: list[dict[str, Any]]) -> str | None:
     if any("n_users_cold" in st for st in stats):
         parts.append(f"{mean('n_users_cold'):,} test users with no history")
     repeats = mean("repeat_rows")
-    parts.append(f"{repeats:,} rows repeating a (user, item) pair, held out with their item"
-                 if repeats else "no repeated (user, item) pairs")
+    if not repeats:
+        parts.append("no repeated (user, item) pairs")
+    elif any("repeat_rows_held_out" in st for st in stats):
+        parts.append(f"{repeats:,} rows repeat a (user, item) pair ({mean('repeat_rows_held_out'):,} of them went "
+                     "to test with their held-out item; a split never leaves a held-out item in the history)")
+    else:
+        parts.append(f"{repeats:,} rows repeat a (user, item) pair")
     if any("users_tied_at_split" in st for st in stats):
-        parts.append(f"{mean('users_tied_at_split'):,} users tied in time at their split point "
-                     "(ordered by a seeded random key)")
+        tied = mean("users_tied_at_split")
+        parts.append(f"{tied:,} users tied in time at their split point"
+                     + (" (ordered by a seeded random key)" if tied else ""))
     if any("repeat_targets_dropped" in st for st in stats):
         parts.append(f"{mean('repeat_targets_dropped'):,} test events dropped as repeats of train items")
     return "Test set: " + "; ".join(parts) + "."
@@ -289,7 +307,7 @@ def _model_screen(model: str, records: list[dict[str, Any]], choices: list[dict[
         status = "stayed"
     elif value == real_mean or (rel == rel and f"{100 * abs(rel):.1f}" == "0.0"):
         status = "ties"
-    elif len(diffs) == 1:
+    elif len(diffs) < MIN_SEEDS:
         status = "untested"
     elif all(d > 0 for d in diffs):
         status = "helps"
@@ -326,8 +344,11 @@ def _verdict(metric: str, screens: list[ModelScreen], with_auto: bool) -> tuple[
     if untested:
         up = [s for s in untested if (s.rel or 0) > 0]
         if up:
-            return "Untested", (f"{who} beats real-only on {metric} in the one seed run ({named(up)}); one seed "
-                                "cannot tell whether that holds: run more seeds.")
+            n = max(len(s.diffs) for s in up)
+            runs = "the one seed run" if n == 1 else f"the mean of the {n} seeds run"
+            return "Untested", (f"{who} beats real-only on {metric} in {runs} ({named(up)}); {n} seed"
+                                f"{'s' if n > 1 else ''} cannot tell whether that holds: run at least "
+                                f"{MIN_SEEDS} seeds.")
     if noise:
         return "Unclear", (f"no evidence that synthetic data helps here: {who} is above real-only on {metric} "
                              f"in some seeds and below in others ({named(noise)}); real-only is the safe choice.")
