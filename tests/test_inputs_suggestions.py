@@ -48,3 +48,12 @@ def test_cli_choices(tmp_path: Path) -> None:
     gen.write_bytes(b"x")
     res = runner.invoke(app, ["generate", str(gen), "--users", "2", "--out", str(tmp_path / "o"), "--format", "parquett"])
     assert res.exit_code == 2 and "did you mean 'parquet'" in res.output
+
+
+def test_a_missing_id_column_suggests_the_close_one_and_no_unused_column_warning(tmp_path: Path) -> None:
+    log = tmp_path / "ratings.csv"
+    log.write_text("userId,movieId,rating,timestamp\n1,10,4,1500000000\n2,11,3,1500000100\n")
+    res = runner.invoke(app, ["inspect", str(log)], env={"COLUMNS": "250"})
+    assert res.exit_code == 2
+    assert "did you mean 'userId'? pass the right name with --user-col" in " ".join(res.output.split())
+    assert "are not used" not in res.output  # the unused-column warning pointed at --rating-col / --time-col

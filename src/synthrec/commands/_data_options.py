@@ -153,7 +153,7 @@ def standard_columns(data: str, user_col: str, item_col: str, rating_col: str | 
         _err_console.print(f"note: using the standard column name(s) as {' and '.join(picked)}.")
     unused = [c for c in cols if c not in (user_col, item_col, pick.rating_col, pick.time_col)
               and not (c == "rating" and no_rating) and not (c in STANDARD_TIME_COLUMNS and no_time)]
-    if unused:
+    if unused and {user_col, item_col} <= set(cols):  # else the missing id column is the error to read
         _err_console.print(f"[yellow]warning:[/] column(s) {escape(', '.join(unused))} are not used; "
                            "name them with --rating-col and/or --time-col to use them.")
     return pick.rating_col or "none", pick.time_col or "none"

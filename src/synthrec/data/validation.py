@@ -19,6 +19,7 @@ from typing import Literal
 
 import polars as pl
 
+from synthrec._suggest import did_you_mean
 from synthrec.errors import DataValidationError
 
 # Seconds since 1970 pass 1e11 only in the year 5138; milliseconds pass it in 1973. So a time column
@@ -246,7 +247,8 @@ def check_columns(frame: pl.DataFrame, columns: dict[str, str | None], *, name: 
                 )
             raise DataValidationError(
                 f"required {role} column is missing (columns found: {found})", source=name, column=col,
-                hint=f"pass the right name with --{role}-col (in a config: data.{role}_col)",
+                hint=f"{did_you_mean(col, frame.columns)}pass the right name with --{role}-col "
+                     f"(in a config: data.{role}_col)",
             )
 
 
