@@ -129,3 +129,16 @@ def test_pandas_mixed_object_column_names_the_column_and_the_fix() -> None:
         from_pandas(df)
     df["user"] = df["user"].astype(str)
     assert from_pandas(df).n_users == 3
+
+
+def test_a_dropped_untimed_row_is_warned_once_even_when_repeats_are_reported(tmp_path: Path) -> None:
+    from synthrec.data.readers import read_table
+
+    path = tmp_path / "log.csv"
+    path.write_text("user,item,timestamp\n1,10,1500000000\n1,11,NULL\n2,10,1500000200\n2,10,1500000300\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_table(path, time_col="timestamp")
+    texts = [str(w.message) for w in caught]
+    assert sum("have no time" in t for t in texts) == 1, texts
+    assert any("repeated (user, item) pair" in t for t in texts)  # the summary warning still comes

@@ -327,11 +327,13 @@ def build_interactions(
         fixes.append(seconds)
     frame = frame.with_columns(fixes)
     notes: list[str] = []
+    shown: list[str] = []  # notes already raised as warnings of their own
     n_untimed = 0
     if time_col is not None and frame[time_col].null_count():
         frame, n_untimed, note = _drop_untimed(frame, user_col=user_col, item_col=item_col, rating_col=rating_col,
                                                time_col=time_col, name=name)
         notes.append(note)
+        shown.append(note)
     validate_frame(frame, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
                    name=name)
     if time_col is not None:
@@ -339,6 +341,7 @@ def build_interactions(
         if odd is not None:
             warnings.warn(odd, DataQualityWarning, stacklevel=3)
             notes.append(odd)
+            shown.append(odd)
     frame, report = check_duplicates(frame, user_col=user_col, item_col=item_col, policy=duplicates, name=name)
     if n_untimed:
         report = replace(report, rows_read=report.rows_read + n_untimed)
@@ -370,7 +373,7 @@ def build_interactions(
         user_key=user_key, item_key=item_key, item_vocabulary=vocab, name=name, time_type=time_type,
     )
     report = replace(report, n_users=data.n_users, n_items=data.n_items, time_conversion=conversion,
-                     notes=tuple(notes))
+                     notes=tuple(notes), shown_notes=tuple(shown))
     return data, report
 
 

@@ -166,6 +166,9 @@ class ValidationReport:
         n_users, n_items: size of the user and item vocabularies of the loaded data.
         time_conversion: how the time column was turned into Int64 seconds, or ``None`` without one.
         notes: other remarks (e.g. blank attribute cells turned into nulls).
+        shown_notes: those of ``notes`` the reader already raised as warnings of their own (dropped
+            untimed rows, implausible times): `emit_report`'s warning leaves them out, so no remark is
+            shown twice; the logged summary keeps them.
     """
 
     source: str
@@ -179,14 +182,16 @@ class ValidationReport:
     n_items: int = 0
     time_conversion: str | None = None
     notes: tuple[str, ...] = ()
+    shown_notes: tuple[str, ...] = ()
 
     @property
     def has_findings(self) -> bool:
         """True when duplicates or repeated pairs were found (the reader then warns)."""
         return self.exact_duplicates > 0 or self.repeated_pairs > 0
 
-    def summary(self) -> str:
-        """One human-readable paragraph: counts and the policy applied."""
+    def summary(self, *, skip_shown: bool = False) -> str:
+        """One human-readable paragraph: counts and the policy applied (``skip_shown``: without the
+        notes already shown as warnings of their own)."""
         dup_action = {"drop": "dropped", "keep": "kept", "error": "rejected"}.get(self.duplicate_policy, "?")
         parts = [
             f"{self.source}: {self.rows_read:,} rows read, {self.rows_kept:,} kept; "
@@ -198,12 +203,12 @@ class ValidationReport:
         ]
         if self.time_conversion:
             parts.append(f"time: {self.time_conversion}")
-        parts.extend(self.notes)
+        parts.extend(n for n in self.notes if not (skip_shown and n in self.shown_notes))
         return "; ".join(parts)
 
     def to_dict(self) -> dict[str, object]:
         """Plain dict (JSON-serialisable) for results records."""
-        return {**asdict(self), "notes": list(self.notes)}
+        return {**asdict(self), "notes": list(self.notes), "shown_notes": list(self.shown_notes)}
 
 
 def check_columns(frame: pl.DataFrame, columns: dict[str, str | None], *, name: str) -> None:
@@ -371,7 +376,7 @@ def emit_report(report: ValidationReport, *, warn: bool = True, stacklevel: int 
     also a `DataQualityWarning` carrying the summary."""
     logger.info(report.summary())
     if warn and report.has_findings:
-        warnings.warn(report.summary(), DataQualityWarning, stacklevel=stacklevel)
+        warnings.warn(report.summary(skip_shown=True), DataQualityWarning, stacklevel=stacklevel)
 
 
 def clean_attribute_table(table: pl.DataFrame, *, key: str, name: str) -> tuple[pl.DataFrame, list[str]]:
