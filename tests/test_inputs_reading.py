@@ -142,3 +142,16 @@ def test_a_dropped_untimed_row_is_warned_once_even_when_repeats_are_reported(tmp
     texts = [str(w.message) for w in caught]
     assert sum("have no time" in t for t in texts) == 1, texts
     assert any("repeated (user, item) pair" in t for t in texts)  # the summary warning still comes
+
+
+@pytest.mark.parametrize("typed", ["\\t", "tab", "\t"])
+def test_a_tab_separator_as_typed_in_a_shell(tmp_path: Path, typed: str) -> None:
+    from typer.testing import CliRunner
+
+    from synthrec.cli import app
+
+    path = tmp_path / "log.txt"
+    path.write_text("user\titem\n1\t2\n3\t4\n")
+    res = CliRunner().invoke(app, ["inspect", str(path), "--sep", typed], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "2 / 2 / 2" in res.output

@@ -28,7 +28,17 @@ TimeCol = Annotated[str | None, typer.Option(
 TimeUnit = Annotated[str, typer.Option("--time-unit", help="Unit of integer times: s, ms, us or ns.")]
 TimeFormat = Annotated[str | None, typer.Option("--time-format",
                                                    help="strftime format of dates, e.g. %Y%m%d.")]
-SepOpt = Annotated[str | None, typer.Option("--sep", help="Field separator (default: detected).")]
+
+
+def _separator(value: str | None) -> str | None:
+    from synthrec.data.readers import normalize_separator
+
+    return normalize_separator(value)
+
+
+SepOpt = Annotated[str | None, typer.Option(
+    "--sep", callback=_separator,
+    help="Field separator (default: detected); tab: --sep tab (or '\\t'), runs of blanks: --sep whitespace.")]
 FormatOpt = Annotated[str, typer.Option(
     "--format", help="How to read DATA: auto (detected), table (CSV/TSV/Parquet), seq (one user per line: "
     "`user item item ...` in time order), recbole, movielens-100k, movielens-1m or movielens-latest.")]

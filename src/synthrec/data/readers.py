@@ -106,6 +106,16 @@ def sniff_separator(lines: Sequence[str], *, quote_char: str | None = '"', name:
     )
 
 
+#: separators as people type them in a shell or YAML, and what they mean
+_SEPARATOR_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t", "\\s+": "whitespace", "space": " "}
+
+
+def normalize_separator(sep: str | None) -> str | None:
+    """``sep`` with the spellings people type for a tab (``\\t`` typed literally, ``tab``) or for runs of
+    blanks (``\\s+``) turned into what the readers use (``"\t"``, ``"whitespace"``); ``None`` stays None."""
+    return None if sep is None else _SEPARATOR_ALIASES.get(sep, sep)
+
+
 def read_frame(
     path: PathLike,
     *,
@@ -124,7 +134,8 @@ def read_frame(
     Args:
         path: the file.
         sep: field separator; ``None`` sniffs it (`sniff_separator`). Multi-character separators such as
-            ``"::"`` and ``"whitespace"`` (runs of blanks) are supported.
+            ``"::"`` and ``"whitespace"`` (runs of blanks) are supported; ``"\\t"`` (a backslash and t,
+            as typed in a shell) and ``"tab"`` mean a tab (`normalize_separator`).
         has_header: whether line 1 holds column names.
         column_names: names to give the columns (required in practice when ``has_header`` is false,
             otherwise polars names them ``column_1``, ...).
@@ -140,6 +151,7 @@ def read_frame(
     """
     p = Path(path)
     name = str(p)
+    sep = normalize_separator(sep)
     if not p.is_file():
         raise DataValidationError("file not found", source=name, hint="check the path")
     if p.suffix.lower() in PARQUET_SUFFIXES:
