@@ -72,3 +72,17 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
 def test_real_amazon_seq_file(shared_data: Path, name: str) -> None:
     d = load_data(DataConfig(path=shared_data / "amazon-seq" / name))
     assert d.row_order_is_time and d.n_users == 1090
+
+
+def test_an_undetected_separator_points_to_the_sequence_format(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthrec.cli import app
+
+    path = tmp_path / "log.seq"
+    path.write_text("1 2 3 4\n2 5 6\n3 7 8 9 10\n")
+    res = CliRunner().invoke(app, ["inspect", str(path)], env={"COLUMNS": "300"})
+    assert res.exit_code == 2
+    assert "--format seq" in " ".join(res.output.split())
+    ok = CliRunner().invoke(app, ["inspect", str(path), "--format", "seq"], env={"COLUMNS": "300"})
+    assert ok.exit_code == 0, ok.output

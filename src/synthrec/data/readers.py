@@ -102,7 +102,9 @@ def sniff_separator(lines: Sequence[str], *, quote_char: str | None = '"', name:
     raise DataValidationError(
         f"could not detect the field separator from the first {len(rows)} line(s) "
         f"(line 1 is {rows[0][:80]!r}; tried {shown})",
-        source=name, hint="pass sep= (CLI: --sep), e.g. sep=',' or sep='\\t'",
+        source=name, hint="give the separator: --sep ',' or --sep tab on the command line (data.sep in a "
+        "config, sep= in Python); a file whose lines are `user item item ...` (one user per line, items in "
+        "time order) is a sequence file: --format seq (data.format: seq)",
     )
 
 
