@@ -155,3 +155,17 @@ def test_a_tab_separator_as_typed_in_a_shell(tmp_path: Path, typed: str) -> None
     res = CliRunner().invoke(app, ["inspect", str(path), "--sep", typed], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "2 / 2 / 2" in res.output
+
+
+def test_column_names_that_do_not_fit_line_1_get_a_clear_error(tmp_path: Path) -> None:
+    from synthrec.data.readers import read_frame
+    from synthrec.errors import DataValidationError
+
+    path = tmp_path / "log.csv"
+    path.write_text("1,10,4,1500000000\n2,11,3,1500000100\n")
+    with pytest.raises(DataValidationError, match=r"3 column name\(s\) given .* line 1 has 4 field\(s\).*"
+                                                  r"--columns user,item,rating,col4"):
+        read_frame(path, sep=",", has_header=False, column_names=["user", "item", "rating"])
+    with pytest.raises(DataValidationError, match=r"line 1 has 1 field\(s\) with separator ';'.*check --sep"):
+        read_frame(path, sep=";", has_header=False, column_names=["user", "item", "rating", "ts"])
+    assert read_frame(path, sep=",", has_header=False, column_names=["u", "i", "r", "t"]).height == 2

@@ -187,6 +187,8 @@ def read_frame(
         payload = text.encode("utf-8")
         separator = _UNIT_SEP
         quote_char = None
+    if column_names is not None and not has_header:
+        _check_names_fit(payload, separator, quote_char, list(column_names), shown_sep=sep, name=name)
     try:
         frame = pl.read_csv(
             io.BytesIO(payload), separator=separator, has_header=has_header,
@@ -209,6 +211,29 @@ def read_frame(
     if frame.schema[last] == pl.String:
         frame = frame.with_columns(pl.col(last).str.strip_chars_end("\r"))
     return frame
+
+
+def _check_names_fit(payload: bytes, separator: str, quote_char: str | None, names: list[str], *,
+                     shown_sep: str, name: str) -> None:
+    """Raise a clear error when a header-less file's first line holds another number of fields than the
+    names given for its columns (polars would say so in terms of its own arguments)."""
+    import csv
+
+    first = payload.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    fields = next(csv.reader([first], delimiter=separator, quotechar=quote_char or '"',
+                             quoting=csv.QUOTE_MINIMAL if quote_char else csv.QUOTE_NONE), [])
+    if len(fields) == len(names):
+        return
+    if len(fields) < len(names):
+        hint = ("the separator probably does not split this file's fields: check --sep (data.sep in a config), "
+                "or give one name per field with --columns (data.column_names)")
+    else:
+        extra = [f"col{i}" for i in range(len(names) + 1, len(fields) + 1)]
+        hint = (f"give one name per field with --columns (data.column_names in a config), e.g. --columns "
+                f"{','.join(names + extra)}; or, if the fields are not split right, check --sep (data.sep)")
+    raise DataValidationError(
+        f"{len(names)} column name(s) given ({', '.join(names)}) but line 1 has {len(fields)} field(s) with "
+        f"separator {shown_sep!r}: {first[:80]!r}", source=name, row=1, hint=hint)
 
 
 def _decode(raw: bytes, encoding: str | None) -> tuple[str, bool]:
