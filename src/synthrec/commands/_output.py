@@ -74,9 +74,10 @@ def check_writable(path: Path, *, kind: Literal["file", "folder"], option: str =
     try:
         _probe_folder(folder)
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise OutputNotWritableError(f"cannot write {option} {path}: {folder} is not writable ({reason}); "
-                                     f"{fix}") from None
+        reason = (exc.strerror or str(exc)).lower()
+        where = f"{exc.filename}: " if exc.filename and str(exc.filename) != str(folder) else ""
+        raise OutputNotWritableError(f"cannot write {option} {path}: folder {folder} cannot be made or written "
+                                     f"({where}{reason}); {fix}") from None
 
 
 def require_writable(path: Path, *, kind: Literal["file", "folder"], option: str = "--out") -> None:
