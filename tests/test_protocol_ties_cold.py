@@ -155,3 +155,21 @@ def test_inspect_says_what_splits_do_with_repeats_and_ties(tmp_path: Path) -> No
     assert "repeated (user, item) rows" in res.output and "1 (a split holds out a pair's events together)" in res.output
     assert "users whose last events tie in time" in res.output  # user 2: items 10 and 12 at one second
     assert "1 (leave-last-out draws one by a seeded key)" in res.output
+
+
+def test_summary_does_not_compare_counts_to_real_only() -> None:
+    from synthrec.experiments.pipeline import RunResult
+    from synthrec.experiments.results import summary_frame
+
+    cfg = parse_config({"data": {"loader": "movielens-small"}, "seeds": [0]})
+    res = RunResult(cfg, {})
+    for arm, ndcg, cold in (("real-only", 0.1, 4.0), ("ceiling", 0.2, 1.0), ("augment x1 [source]", 0.15, 2.0)):
+        for metric, value in (("NDCG@10", ndcg), ("n_targets_cold_item", cold)):
+            res.records.append({"seed": 0, "arm": arm, "strategy": arm, "source": "-", "ratio": 1.0,
+                                "model": "ease", "metric": metric, "value": value})
+    s = summary_frame(res).filter(pl.col("arm") == "augment x1 [source]")
+    row = {r["metric"]: r for r in s.iter_rows(named=True)}
+    assert row["NDCG@10"]["delta_vs_real"] == pytest.approx(0.5)
+    assert row["NDCG@10"]["ceiling_recovered"] == pytest.approx(0.5)
+    assert row["n_targets_cold_item"]["delta_vs_real"] is None
+    assert row["n_targets_cold_item"]["ceiling_recovered"] is None

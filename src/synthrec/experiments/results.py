@@ -63,8 +63,8 @@ def records_frame(result: RunResult) -> pl.DataFrame:
 def summary_frame(result: RunResult) -> pl.DataFrame:
     """Mean, std (ddof=1; 0 with one seed) and n over seeds, plus paired deltas vs real-only and ceiling.
 
-    Columns: arm, strategy, source, ratio, model, metric, mean, std, n, delta_vs_real, ceiling_recovered.
-    Row order follows the arms' order in the run.
+    Columns: arm, strategy, source, ratio, model, metric, mean, std, n, delta_vs_real, ceiling_recovered
+    (both null for the counts, metrics named ``n_...``). Row order follows the arms' order in the run.
     """
     rec = records_frame(result).with_row_index("_order")
     base = rec.filter(pl.col("arm") == "real-only").select("seed", "model", "metric", pl.col("value").alias("_real"))
@@ -81,6 +81,9 @@ def summary_frame(result: RunResult) -> pl.DataFrame:
             pl.col("_real").mean().alias("_real_mean"),
             pl.col("_ceil").mean().alias("_ceil_mean"),
         )
+        .with_columns(  # counts (n_users_evaluated, n_targets_cold_item, ...) are not compared
+            pl.when(pl.col("metric").str.starts_with("n_")).then(None).otherwise(pl.col("_real_mean"))
+            .alias("_real_mean"))
         .with_columns(
             pl.when(pl.col("_real_mean") > 0)
             .then((pl.col("mean") - pl.col("_real_mean")) / pl.col("_real_mean"))
