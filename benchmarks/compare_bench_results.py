@@ -42,7 +42,7 @@ def main() -> None:
         print(f"| {r['dataset']} | {r['split']} | {r['recommender']} | {r['cells']} | "
               f"{100 * r['share changed']:.0f} % | {r['median |Δ|']:.4f} | {r['max |Δ|']:.4f} |")
     head = j.filter((pl.col("level") == "users=0.01") & (pl.col("recommender") == "ease")
-                    & pl.col("arm").is_in(["real-only", "augment x1 [source]", "ceiling"]))
+                    & pl.col("arm").is_in(["real-only", "augment x1 [source] latent-factor", "auto [source] latent-factor", "ceiling"]))
     print()
     print("| dataset, split | arm (EASE, 1 % of users) | before | after | change |")
     print("|---|---|---|---|---|")
