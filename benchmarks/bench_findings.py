@@ -1,7 +1,7 @@
 """The tables of docs/benchmark.md, from the CSVs `synthrec bench` wrote into an --out folder.
 
-    python benchmarks/bench_findings.py runs/bench-shared-v2 > /tmp/findings.md
-    python benchmarks/bench_findings.py runs/bench-shared-v2 --copy-to docs/benchmark-results
+    python benchmarks/bench_findings.py runs/bench-shared-v3 > /tmp/findings.md
+    python benchmarks/bench_findings.py runs/bench-shared-v3 --copy-to docs/benchmark-results
 
 Reads summary.csv, versus_real.csv, worth.csv and auto.csv (nothing is recomputed: the statistics are
 those of `synthrec.experiments.bench.stats`) and prints, for the recommender given (default EASE):
