@@ -38,3 +38,24 @@ def test_a_generalising_fit_does_not_warn(tmp_path: Path) -> None:
     assert "identical to a real user" not in res.output
     share = getattr(BaseGenerator.load(gen), COPY_SHARE_ATTR)
     assert share is not None and share < 0.05
+
+
+def test_near_copies_count_as_copies() -> None:
+    """A generator that returns real users with one of their many items swapped copies them all the same."""
+    import polars as pl
+
+    from synthrec.cli import copied_history_share
+    from synthrec.data import InteractionData
+
+    rng = np.random.default_rng(1)
+    rows = [(f"u{u}", f"i{i}") for u in range(6) for i in rng.choice(200, size=40, replace=False)]
+    real = InteractionData.from_frame(pl.DataFrame(rows, schema=["user", "item"], orient="row"), name="real")
+
+    class NearCopier:
+        def sample(self, n: int, *, seed: int) -> InteractionData:
+            df = real.interactions
+            first = df.group_by("user").agg(pl.col("item").first().alias("drop"))
+            kept = df.join(first, on="user").filter(pl.col("item") != pl.col("drop")).drop("drop")
+            return real.with_interactions(kept)  # each user keeps 39 of 40 items: Jaccard 0.975
+
+    assert copied_history_share(NearCopier(), real) == 1.0

@@ -84,30 +84,28 @@ COPY_SHARE_ATTR = "copied_history_share_"
 COPY_CHECK_USERS = 200
 #: Share of copied histories above which `fit` and `sample` warn.
 COPY_WARN_SHARE = 0.05
+#: Jaccard distance to the nearest real history at or below which a synthetic history counts as a copy
+#: (0 = identical item sets; 0.1 = at least 90 % of the two users' items shared).
+NEAR_COPY_DISTANCE = 0.1
 
 
 def copied_history_share(gen: object, data: object, *, seed: int = 0) -> float | None:
-    """Share of a small sample of synthetic users (`COPY_CHECK_USERS`) whose item set is identical to a
-    real user's item set in ``data`` (an *exact copy*, distance 0 in `synthrec.evaluation.privacy`), or
+    """Share of a small sample of synthetic users (`COPY_CHECK_USERS`) whose item set copies a real user's
+    in ``data``: identical, or nearly (Jaccard distance to the nearest real user at most
+    `NEAR_COPY_DISTANCE`, measured as the privacy audit does: `synthrec.evaluation.privacy.jaccard_nearest`);
     ``None`` when the generator cannot sample (the check is skipped, never fatal)."""
-    from synthrec.data.interactions import ITEM, USER, InteractionData
+    from synthrec.data.interactions import InteractionData
+    from synthrec.evaluation.privacy import jaccard_nearest
 
     assert isinstance(data, InteractionData)
     try:
         syn = gen.sample(min(COPY_CHECK_USERS, max(data.n_users, 10)), seed=seed)  # type: ignore[attr-defined]
-    except Exception:  # a generator that cannot sample here: no check rather than no fit
+        if not isinstance(syn, InteractionData) or syn.n_interactions == 0:
+            return None
+        nearest, _ = jaccard_nearest(syn, data)
+    except Exception:  # a generator that cannot sample here, or another catalogue: no check rather than no fit
         return None
-    if not isinstance(syn, InteractionData) or syn.n_interactions == 0:
-        return None
-
-    def item_sets(d: InteractionData) -> list[frozenset[object]]:
-        ext = d.interactions.select(USER, d.item_ids.gather(d.interactions[ITEM].cast(pl.UInt32)).cast(pl.String)
-                                    .alias("i"))
-        return [frozenset(v) for v in ext.group_by(USER).agg("i")["i"].to_list()]
-
-    real = set(item_sets(data))
-    synthetic = item_sets(syn)
-    return sum(s in real for s in synthetic) / len(synthetic) if synthetic else None
+    return float((nearest <= NEAR_COPY_DISTANCE).mean()) if nearest.size else None
 
 
 def _warn_copies(share: float | None, command: str, n_users: int | None) -> None:
@@ -116,12 +114,12 @@ def _warn_copies(share: float | None, command: str, n_users: int | None) -> None
         return
     few = f" (it was fitted on {n_users:,} user(s), too few to generalise)" if n_users is not None and n_users < 50 else ""
     err_console.print(
-        f"[yellow]warning:[/] {share:.0%} of synthetic histories drawn after the fit are identical to a real "
-        f"user's history{few}: the generator copies real users, so its samples disclose them. Fit it on more "
+        f"[yellow]warning:[/] {share:.0%} of synthetic histories drawn after the fit are identical or nearly "
+        f"identical to a real user's history (Jaccard similarity >= {1 - NEAR_COPY_DISTANCE:.1f}){few}: the generator copies real users, so its samples disclose them. Fit it on more "
         "users, or use a private generator (e.g. --param epsilon=1.0); `synthrec report` audits privacy."
         if command == "fit" else
         f"[yellow]warning:[/] when it was fitted, {share:.0%} of this generator's synthetic histories were "
-        "identical to a real user's history: these samples may disclose real users.")
+        "identical or nearly identical to a real user's history: these samples may disclose real users.")
 
 
 def _check_time_type(value: str) -> str | None:
