@@ -59,3 +59,16 @@ def test_near_copies_count_as_copies() -> None:
             return real.with_interactions(kept)  # each user keeps 39 of 40 items: Jaccard 0.975
 
     assert copied_history_share(NearCopier(), real) == 1.0
+
+
+def test_sample_has_quiet(tmp_path: Path) -> None:
+    log = tmp_path / "many.csv"
+    rng = np.random.default_rng(0)
+    log.write_text("user,item\n" + "\n".join(f"{u},{i}" for u in range(40) for i in rng.choice(30, 6, replace=False)))
+    gen = tmp_path / "gen.pkl"
+    assert runner.invoke(app, ["fit", str(log), "--out", str(gen), "-q", "--param", "n_factors=2"]).exit_code == 0
+    res = runner.invoke(app, ["sample", str(gen), "--users", "5", "--out", str(tmp_path / "s.csv"), "-q"])
+    assert res.exit_code == 0, res.output
+    assert "sampling" not in res.output  # no progress line
+    loud = runner.invoke(app, ["sample", str(gen), "--users", "5", "--out", str(tmp_path / "t.csv")])
+    assert "sampling 5 users" in loud.output

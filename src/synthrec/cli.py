@@ -464,6 +464,7 @@ def sample(
     batch_users: Annotated[int, typer.Option("--batch-users", min=1, help="Users generated per batch "
                                              "(the output depends on the seed and on this size).")] = 10_000,
     time_type: TimeTypeOpt = "auto",
+    quiet: QuietOpt = False,
 ) -> None:
     """Draw new synthetic users with histories from a fitted generator and write them with external
     item ids (synthetic user ids are `syn-N`)."""
@@ -486,7 +487,8 @@ def sample(
         gen = BaseGenerator.load(generator)
         parts = []
         n_batches = -(-users // batch_users)
-        with step_progress(n_batches, f"sampling {users:,} users", console=err_console) as bar:
+        with step_progress(n_batches, f"sampling {users:,} users", console=err_console, enabled=not quiet,
+                           log_counts=True) as bar:
             for part in gen.sample_batches(users, batch_users=batch_users, seed=seed):
                 parts.append(part)
                 bar.advance()
