@@ -509,3 +509,19 @@ def test_before_test_time_drops_the_sources_test_period_only_under_a_global_cut(
     untimed = _data(["s"], [1])
     with pytest.raises(DataValidationError, match="event times"):
         before_test_time(untimed, cut_split)
+
+
+def test_the_source_ends_at_the_cut_even_when_repeats_were_dropped_from_test() -> None:
+    # a: 10@1, 11@2, 10@5 (a repeat: dropped from test), 12@8; cut at 5
+    target = _data(["a", "a", "a", "a"], [10, 11, 10, 12], [1, 2, 5, 8])
+    split = global_time_cut(target, cut=5)
+    assert _rows(split.test) == [3] and split.stats["repeat_targets_dropped"] == 1 and split.stats["cut_time"] == 5
+    source = _data(["s"] * 4, [10, 11, 12, 13], [4, 6, 7, 9])
+    kept = before_test_time(source, split)
+    assert kept.interactions["timestamp"].to_list() == [4]  # not 6 and 7: they lie after the cut
+
+
+def test_a_global_cut_whose_test_events_all_repeat_train_items_is_refused() -> None:
+    d = _data(["a", "a", "a", "b", "b"], [10, 11, 10, 12, 13], [1, 2, 5, 1, 2])
+    with pytest.raises(DataValidationError, match="leaves test empty: every event after it repeats"):
+        global_time_cut(d, cut=3)

@@ -105,7 +105,8 @@ class Split:
             test with their held-out item), ``users_tied_at_split`` (time-ordered kinds: users whose last
             kept and first held-out events share one time, so a seeded random key chose), and
             ``repeat_targets_dropped`` (``temporal-global``: test rows dropped because the item was
-            already in the user's train events).
+            already in the user's train events), and ``cut_time`` (``temporal-global``: the cut, in the
+            units of the time column).
     """
 
     train: InteractionData
@@ -542,7 +543,15 @@ def global_time_cut(data: InteractionData, test_fraction: float | None = 0.2, *,
     pair_in_train[pairs.of_row[~test_mask]] = True
     repeat_target = test_mask & pair_in_train[pairs.of_row]
     train, test = _parts(data, test_mask, drop=repeat_target)
-    stats = {"repeat_rows": pairs.n_repeat_rows, "repeat_targets_dropped": int(repeat_target.sum())}
+    if test.n_interactions == 0:
+        raise DataValidationError(
+            f"the global time cut at {cut_value} leaves test empty: every event after it repeats an item the "
+            "same user had before it (a seen item cannot be recommended, so it is no target)",
+            source=data.name, column=TIMESTAMP if data.has_timestamp else None,
+            hint="choose an earlier cut (a larger test_fraction), or a per-user split (leave-last-out)",
+        )
+    stats = {"repeat_rows": pairs.n_repeat_rows, "repeat_targets_dropped": int(repeat_target.sum()),
+             "cut_time": cut_value}
     te_users = test.active_users()
     cold = int((~np.isin(te_users, train.active_users())).sum())
     unit = "s" if data.has_timestamp else " (row index)"
@@ -561,7 +570,8 @@ def user_holdout(data: InteractionData, test_fraction: float = 0.2, fold_in_frac
     (a user with one item cannot have both a history and a target); ``round_half_up(test_fraction *
     n_eligible)`` of them, clamped to ``[1, n_eligible]``. ``train`` holds every event of the other users.
     For each held-out user with ``c`` distinct items, the ``clip(round_half_up(fold_in_fraction * c), 1,
-    c - 1)`` items met first (time order, ties broken by a seeded key; row order without timestamps) form
+    c - 1)`` items met first (time order, ties broken by a seeded key; row order where the log declares it
+    time order) form
     ``test_history`` (shown to the recommender) with all their events, and the other items' events form
     ``test`` (targets): an item is never on both sides. Liang et al. draw the fold-in events at random;
     here they are the earliest ones, so no future event is shown to the model.
@@ -584,7 +594,7 @@ def user_holdout(data: InteractionData, test_fraction: float = 0.2, fold_in_frac
     fi = _check_fraction(fold_in_fraction, "fold_in_fraction")
     s = _check_seed(seed, "user_holdout")
     _check_nonempty(data, "split")
-    view = _pair_view(data, s, timed=data.has_timestamp or data.row_order_is_time)
+    view = _pair_view(data, s, timed=False)  # times are read after the users are chosen (clearer errors)
     counts = np.bincount(view.users, minlength=data.n_users)
     eligible = np.flatnonzero(counts >= 2)
     if eligible.shape[0] == 0:
@@ -602,8 +612,7 @@ def user_holdout(data: InteractionData, test_fraction: float = 0.2, fold_in_frac
             f"holding out {n_hold} users leaves no training users", source=data.name,
             hint="lower test_fraction",
         )
-    if view.times is None:
-        _times(data)  # raises: the fold-in part is each user's earliest items
+    view = _pair_view(data, s, timed=True)  # the fold-in part is each user's earliest items
     assert view.times is not None
     pos, cnt = _positions(view.users, view.times, view.keys)
     n_hist = np.clip(_round_half_up(fi * cnt), 1, np.maximum(cnt - 1, 1))
@@ -665,20 +674,25 @@ def before_test_time(other: InteractionData, split: Split) -> InteractionData:
     Under ``temporal-global`` the test period starts at one cut time; the source's events at or after it
     lie in the future of every model and would leak the test period's popularity into a generator fitted
     on the source (and into the target + source ceiling). They are dropped: the result keeps the events
-    with ``timestamp`` before the cut (the earliest test event's time). Other split kinds have no shared
-    clock and return ``other`` unchanged.
+    with ``timestamp`` before the split's cut (``Split.stats["cut_time"]``; not the earliest test event,
+    which can be later when repeats were dropped from test). Other split kinds have no shared clock and
+    return ``other`` unchanged.
 
     Raises:
         DataValidationError: the split is ``temporal-global`` and ``other`` has no timestamp column.
     """
-    if split.kind != "temporal-global" or split.test.n_interactions == 0:
+    if split.kind != "temporal-global":
+        return other
+    cut_time = split.stats.get("cut_time")
+    if cut_time is None and split.test.n_interactions == 0:
         return other
     if not other.has_timestamp:
         raise DataValidationError(
             "a temporal split needs the source's event times too, to keep the test period out of it",
             source=other.name, column=TIMESTAMP, hint="give the source log a timestamp column",
         )
-    cut = int(split.test.interactions[TIMESTAMP].min())  # type: ignore[arg-type]
+    # the split's own cut (its test part may start later: repeats of train items are dropped from it)
+    cut = int(cut_time) if cut_time is not None else int(split.test.interactions[TIMESTAMP].min())  # type: ignore[arg-type]
     return other.with_interactions(other.interactions.filter(pl.col(TIMESTAMP) < cut),
                                    name=f"{other.name}/before{cut}")
 
