@@ -202,3 +202,10 @@ def test_beyond_the_ceiling_is_said_so() -> None:
     fs = first_screen(res)
     assert fs.models[0].recovered_text() == "200% (beyond the ceiling)"
     assert any("the ceiling is not an upper bound here" in line for line in fs.lines())
+
+
+def test_one_wording_for_the_share_of_the_ceiling() -> None:
+    from synthrec.report.first_screen import ceiling_share_text
+
+    assert [ceiling_share_text(x) for x in (None, float("nan"), -1.15, 0.4, 2.2)] == [
+        "–", "–", "below real-only", "40%", "220% (beyond the ceiling)"]

@@ -67,3 +67,23 @@ def test_report_reads_standard_time_columns_like_every_entry_point(tmp_path: Pat
     plain = tmp_path / "no_time.csv"
     plain.write_text("customer_id,sku,when\nu1,a,1\nu2,b,2\n")
     assert not load_log(plain, ColumnSpec(user_col="customer_id", item_col="sku")).has_timestamp
+
+
+def test_report_says_when_a_partly_empty_rating_column_is_left_out(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from synthrec.commands.report import ColumnSpec, load_log
+
+    path = tmp_path / "log.csv"
+    path.write_text("user,item,rating\nu1,a,4\nu1,b,\nu2,a,3\n")
+    data = load_log(path, ColumnSpec())
+    assert not data.has_rating
+    assert "column 'rating' has 1 empty value(s)" in " ".join(capsys.readouterr().err.split())
+
+
+def test_item_tie_order_takes_numpy_seeds() -> None:
+    import numpy as np
+    import polars as pl
+
+    from synthrec.data.ordering import item_tie_order
+
+    ids = pl.Series(["a", "b", "c"])
+    assert item_tie_order(ids, np.int64(-5)).tolist() == item_tie_order(ids, -5).tolist()

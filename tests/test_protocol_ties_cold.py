@@ -153,8 +153,8 @@ def test_inspect_says_what_splits_do_with_repeats_and_ties(tmp_path: Path) -> No
     res = CliRunner().invoke(app, ["inspect", str(log)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "repeated (user, item) rows" in res.output and "1 (a split holds out a pair's events together)" in res.output
-    assert "users whose last events tie in time" in res.output  # user 2: items 10 and 12 at one second
-    assert "1 (leave-last-out draws one by a seeded key)" in res.output
+    assert "users tied in time at the leave-last-out split" in res.output  # user 2: items 10 and 12 at one second
+    assert "1 (a seeded key draws the held-out item)" in res.output
 
 
 def test_summary_does_not_compare_counts_to_real_only() -> None:

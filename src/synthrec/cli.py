@@ -339,8 +339,8 @@ def _split_facts(d: InteractionData) -> list[tuple[str, str]]:
                                                           if repeats else ""))]
     if timed:
         tied = stats.get("users_tied_at_split", 0)
-        out.append(("users whose last events tie in time", f"{tied:,}" + (" (leave-last-out draws one by a "
-                                                                          "seeded key)" if tied else "")))
+        out.append(("users tied in time at the leave-last-out split", f"{tied:,}" + (
+            " (a seeded key draws the held-out item)" if tied else "")))
     return out
 
 

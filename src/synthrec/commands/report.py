@@ -150,6 +150,8 @@ def load_log(path: Path, spec: ColumnSpec, *, synthetic: bool = False,
         frame.columns, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
         rating_nulls=lambda: int(frame[STANDARD_RATING_COLUMN].null_count()))
     rating_col, time_col = pick.rating_col, pick.time_col
+    if pick.empty_ratings:
+        err_console.print(f"note: {escape(pick.empty_rating_note(str(path), frame.height))}")
     data, report = build_interactions(
         frame, user_col=user_col, item_col=item_col, rating_col=rating_col, time_col=time_col,
         time_unit=cast(TimeUnit, time_unit), time_format=time_format, name=str(path),

@@ -52,7 +52,7 @@ def item_tie_order(item_ids: pl.Series, seed: int = 0) -> np.ndarray:
     rank_of_item = np.empty(n, dtype=np.uint64)
     rank_of_item[item_ids.arg_sort().to_numpy()] = np.arange(n, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        key = splitmix64(rank_of_item ^ splitmix64(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)))
+        key = splitmix64(rank_of_item ^ splitmix64(np.array([int(seed) & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64)))
     order = np.lexsort((rank_of_item, key))  # key collisions (1 in 2**64) fall back to the sorted id
     place = np.empty(n, dtype=np.int64)
     place[order] = np.arange(n, dtype=np.int64)

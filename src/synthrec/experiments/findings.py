@@ -101,7 +101,9 @@ def _recovery(value: float, real: float, ceiling: float, what: str) -> str:
     below real-only, ``"below real-only: recovers none of the raw-source ceiling"``."""
     if value < real:
         return f"below real-only: recovers none of the raw-source {what}"
-    return f"recovers {100 * (value - real) / (ceiling - real):.0f}% of the raw-source {what}"
+    share = (value - real) / (ceiling - real)
+    beyond = " (beyond the ceiling: the raw source is no upper bound here)" if share > 1 else ""
+    return f"recovers {100 * share:.0f}% of the raw-source {what}{beyond}"
 
 
 def _kind(diffs: pl.Series, mean_diff: float, rel: float) -> str:

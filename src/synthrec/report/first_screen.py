@@ -27,6 +27,19 @@ MIN_TEST_USERS = 30
 #: the time, so such an arm is reported as untested, not as helping
 MIN_SEEDS = 3
 
+def ceiling_share_text(share: float | None) -> str:
+    """The share of the ceiling's gain an arm recovers, as every page and table shows it: ``"40%"``;
+    ``"below real-only"`` for a negative share (never "recovers −115 %"); ``"220% (beyond the ceiling)"``
+    above 1 (the raw source is then no upper bound); ``"–"`` when undefined."""
+    if share is None or share != share:
+        return "–"
+    if share < 0:
+        return "below real-only"
+    if share > 1:
+        return f"{100 * share:.0f}% (beyond the ceiling)"
+    return f"{100 * share:.0f}%"
+
+
 Status = Literal["helps", "hurts", "noise", "ties", "untested", "stayed", "no-gain", "no-data"]
 
 
@@ -110,9 +123,7 @@ class ModelScreen:
             return "no gain to recover"
         if self.value is not None and self.real is not None and self.value < self.real:
             return "none: below real-only"
-        if self.recovered > 1:
-            return f"{100 * self.recovered:.0f}% (beyond the ceiling)"
-        return f"{100 * self.recovered:.0f}%"
+        return ceiling_share_text(self.recovered)
 
     @property
     def word(self) -> str:
@@ -223,7 +234,7 @@ def first_screen(results: dict[str, Any]) -> FirstScreen:
     if len(seeds) == 1:
         caveats.append("Only 1 seed: consistency across seeds is not testable; differences are from that one "
                        "seed (run with more seeds, e.g. --seeds 0,1,2, to test them).")
-    elif 1 < len(seeds) < 3:
+    elif 1 < len(seeds) < MIN_SEEDS:
         caveats.append(f"Only {len(seeds)} seeds: differences are weak evidence.")
     test_users = [s["test_users"] for s in results.get("seeds", []) if "test_users" in s]
     if test_users and min(test_users) < MIN_TEST_USERS:

@@ -102,11 +102,11 @@ def report_metrics(metrics: list[str]) -> list[str]:
 def _recovered(row: dict[str, Any]) -> str:
     """The ceiling-recovered cell: a share, or "below real-only" for an arm below real-only (a negative
     share would read as "recovers −115 %")."""
-    if row["arm"] in ("real-only", "ceiling") or row["ceiling_recovered"] is None:
+    from synthrec.report.first_screen import ceiling_share_text
+
+    if row["arm"] in ("real-only", "ceiling"):
         return "–"
-    if row["ceiling_recovered"] < 0:
-        return "below real-only"
-    return f"{100 * row['ceiling_recovered']:.0f}%"
+    return ceiling_share_text(row["ceiling_recovered"])
 
 
 def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: list[str], path: Path) -> None:
