@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from typer.testing import CliRunner
@@ -80,3 +81,24 @@ def test_unknown_time_type(tmp_path: Path) -> None:
     res = runner.invoke(app, ["sample", str(gen), "--users", "2", "--out", str(tmp_path / "s.csv"),
                               "--time-type", "dates"])
     assert res.exit_code == 2 and "did you mean 'date'" in res.output
+
+
+def test_a_resumed_generate_refuses_another_time_type(tmp_path: Path) -> None:
+    """Shards already written in seconds must not be mixed with new ones written as dates."""
+    import polars as pl
+
+    from synthrec.data import InteractionData
+    from synthrec.errors import ConfigError
+    from synthrec.generators import LatentFactorGenerator
+    from synthrec.scale.writer import write_sharded
+
+    rng = np.random.default_rng(0)
+    rows = [(f"u{u}", f"i{i}", 1_500_000_000 + 86_400 * k) for u in range(30)
+            for k, i in enumerate(rng.choice(20, 5, replace=False))]
+    data = InteractionData.from_frame(pl.DataFrame(rows, schema=["user", "item", "ts"], orient="row"),
+                                      time_col="ts", name="log")
+    gen = LatentFactorGenerator(n_factors=2, seed=0).fit(data)
+    out = tmp_path / "shards"
+    write_sharded(gen, out, n_users=20, shard_users=10, seed=0, time_type="seconds")
+    with pytest.raises(ConfigError, match="time_type: 'seconds' in the folder vs 'date' now"):
+        write_sharded(gen, out, n_users=20, shard_users=10, seed=0, time_type="date")

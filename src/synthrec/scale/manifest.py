@@ -16,6 +16,7 @@ Layout (``format_version`` 1)::
       "model_sha256": "…",               # checksum of the fitted generator (see `model_checksum`)
       "seed": 0, "n_users": 1000000, "shard_users": 10000, "n_shards": 100,
       "format": "parquet",
+      "time_type": "seconds",            # how times are written (seconds, date, datetime)
       "shards": [{"index": 0, "file": "part-000000.parquet", "rows": 1612345, "users": 10000,
                   "sha256": "…", "format": "parquet"}, ...]
     }
@@ -39,7 +40,7 @@ from synthrec.errors import ConfigError, DataValidationError
 MANIFEST_NAME = "_manifest.json"
 FORMAT_VERSION = 1
 #: the run parameters that must agree for a rerun to resume an earlier run in the same folder
-RUN_KEYS = ("generator", "model_sha256", "seed", "n_users", "shard_users", "format")
+RUN_KEYS = ("generator", "model_sha256", "seed", "n_users", "shard_users", "format", "time_type")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Manifest:
     format: str
     shards: dict[int, ShardRecord] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    time_type: str = "seconds"
 
     @property
     def complete(self) -> bool:
@@ -88,6 +90,7 @@ class Manifest:
             "format_version": self.format_version, "complete": self.complete, "generator": self.generator,
             "model_sha256": self.model_sha256, "seed": self.seed, "n_users": self.n_users,
             "shard_users": self.shard_users, "n_shards": self.n_shards, "format": self.format,
+            "time_type": self.time_type,
             "rows": self.rows,
             "shards": [asdict(self.shards[i]) for i in sorted(self.shards)],
         }
@@ -113,7 +116,8 @@ class Manifest:
             return cls(generator=doc["generator"], model_sha256=doc["model_sha256"], seed=int(doc["seed"]),
                        n_users=int(doc["n_users"]), shard_users=int(doc["shard_users"]),
                        n_shards=int(doc["n_shards"]), format=doc["format"], shards=shards,
-                       format_version=int(doc["format_version"]))
+                       format_version=int(doc["format_version"]),
+                       time_type=str(doc.get("time_type", "seconds")))  # older manifests: seconds
         except (ValueError, KeyError, TypeError) as exc:
             raise DataValidationError(
                 f"not a valid synthrec manifest ({type(exc).__name__}: {exc})", source=str(path),

@@ -164,16 +164,17 @@ def write_sharded(
         raise DataValidationError("the output path is a file, not a folder", source=str(folder),
                                   hint="give a folder for the shard files, e.g. --out runs/synthetic")
     folder.mkdir(parents=True, exist_ok=True)
+    written_type = "seconds" if fmt == "recbole" else (time_type or recorded_time_type(generator) or "seconds")
     manifest = Manifest(generator=generator_description(generator),
                         model_sha256=model_sha256 or model_checksum(generator), seed=seed, n_users=n_users,
-                        shard_users=shard_users, n_shards=plan.n_shards, format=fmt)
+                        shard_users=shard_users, n_shards=plan.n_shards, format=fmt, time_type=written_type)
     earlier = Manifest.read(folder)
     if earlier is not None:
         manifest.check_same_run(earlier, folder)
         manifest.shards = dict(earlier.shards)
     remove_temporary_files(folder)
     manifest.write(folder)
-    tasks = [ShardTask(s, str(folder), fmt, manifest.shards.get(s.index), time_type) for s in plan]
+    tasks = [ShardTask(s, str(folder), fmt, manifest.shards.get(s.index), written_type) for s in plan]
     runner = backend or InProcessBackend()
     last_write = time.monotonic()
     try:
