@@ -8,7 +8,6 @@ commented example in ``configs/`` document every key.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Literal, get_args
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthrec._suggest import close_matches
 from synthrec.errors import ConfigError
 
 STRATEGIES = ("real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling")
@@ -202,8 +202,10 @@ def parse_config(raw: dict[str, Any], *, source: str = "<config>") -> Experiment
 
 
 def did_you_mean(word: object, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the choice closest to ``word`` (`difflib.get_close_matches`), or ``""``."""
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    """`` (did you mean 'x'?)`` for the choice closest to ``word``, or ``""``: the matching rule of
+    `synthrec._suggest.close_matches` (case, ``-`` and ``_`` ignored), in the parenthetical form that
+    closes a config error's sentence."""
+    close = close_matches(str(word), choices, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
