@@ -124,15 +124,13 @@ def _warn_copies(share: float | None, command: str, n_users: int | None) -> None
 
 def _check_time_type(value: str) -> str | None:
     """The --time-type to write (``None`` for auto); exits with code 2 on an unknown value."""
-    from synthrec.config import did_you_mean
-    from synthrec.data.validation import TIME_TYPES
+    from synthrec.commands._output import parse_time_type
 
-    if value == "auto":
+    try:
+        return parse_time_type(value)
+    except ConfigError as exc:
+        _fail(exc)
         return None
-    if value not in TIME_TYPES:
-        _fail(ConfigError(f"--time-type must be auto, {', '.join(TIME_TYPES)}; got {value!r}"
-                          f"{did_you_mean(value, ['auto', *TIME_TYPES])}"))
-    return value
 
 
 def _parse_seeds(seeds: str | None) -> list[int] | None:

@@ -87,3 +87,22 @@ def require_writable(path: Path, *, kind: Literal["file", "folder"], option: str
     except OutputNotWritableError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(code=2) from None
+
+
+def parse_time_type(value: str) -> str | None:
+    """The ``--time-type`` of `synthrec sample` and `synthrec generate`: ``None`` for ``auto`` (the time type
+    the generator recorded at fit time), else one of `synthrec.data.validation.TIME_TYPES`.
+
+    Raises:
+        ConfigError: an unknown value (with the closest valid one).
+    """
+    from synthrec.config import did_you_mean
+    from synthrec.data.validation import TIME_TYPES
+    from synthrec.errors import ConfigError
+
+    if value == "auto":
+        return None
+    if value not in TIME_TYPES:
+        raise ConfigError(f"--time-type must be auto, {', '.join(TIME_TYPES)}; got {value!r}"
+                          f"{did_you_mean(value, ['auto', *TIME_TYPES])}")
+    return value

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from synthrec.commands._console import console as _console
 from synthrec.commands._console import err_console as _err_console
-from synthrec.commands._output import require_writable
+from synthrec.commands._output import parse_time_type, require_writable
 from synthrec.errors import ConfigError, SynthrecError
 from synthrec.progress import step_progress
 from synthrec.scale.backends import BACKENDS
@@ -113,12 +113,7 @@ def generate(
             from synthrec.config import did_you_mean
 
             raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}{did_you_mean(fmt, list(FORMATS))}")
-        from synthrec.config import did_you_mean
-        from synthrec.data.validation import TIME_TYPES
-
-        if time_type not in ("auto", *TIME_TYPES):
-            raise ConfigError(f"--time-type must be auto, {', '.join(TIME_TYPES)}; got {time_type!r}"
-                              f"{did_you_mean(time_type, ['auto', *TIME_TYPES])}")
+        written_type = parse_time_type(time_type)
         name, n_workers = choose_backend(backend, workers, scheduler)
         plan = ShardPlan(users, shard_users, seed)
         gen = BaseGenerator.load(model_path)
@@ -151,7 +146,7 @@ def generate(
 
             manifest = write_sharded(gen, out, n_users=users, seed=seed, shard_users=shard_users, fmt=fmt,
                                      backend=runner, model_sha256=checksum, on_shard=on_shard,
-                                     time_type=None if time_type == "auto" else time_type)
+                                     time_type=written_type)
     except KeyboardInterrupt:
         _err_console.print(f"interrupted; finished shards are recorded in {escape(str(out))}/_manifest.json — "
                            "rerun the same command to resume")
