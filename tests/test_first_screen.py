@@ -209,3 +209,11 @@ def test_one_wording_for_the_share_of_the_ceiling() -> None:
 
     assert [ceiling_share_text(x) for x in (None, float("nan"), -1.15, 0.4, 2.2)] == [
         "–", "–", "below real-only", "40%", "220% (beyond the ceiling)"]
+
+
+def test_findings_and_first_screen_agree_that_two_seeds_are_untested() -> None:
+    from synthrec.experiments.findings import _kind
+
+    kind = _kind(pl.Series([0.02, 0.02]), 0.02, 0.2)
+    assert kind == "higher on average over 2 seeds (too few to test consistency)"
+    assert _kind(pl.Series([0.02, 0.02, 0.01]), 0.0167, 0.15) == "helps"

@@ -18,7 +18,7 @@ import polars as pl
 
 from synthrec.experiments.pipeline import RunResult
 from synthrec.experiments.results import headline_metrics, records_frame, results_dict
-from synthrec.report.first_screen import LINE_PREFIXES, first_screen
+from synthrec.report.first_screen import LINE_PREFIXES, MIN_SEEDS, first_screen
 
 
 def headlines(lines: list[str]) -> list[str]:
@@ -111,13 +111,17 @@ def _kind(diffs: pl.Series, mean_diff: float, rel: float) -> str:
     the difference of the means ``mean_diff`` and the relative difference ``rel`` (NaN when real-only is 0).
 
     A tie (the shown percentage rounds to 0.0%, or no difference at all) is never a gain or a loss. With
-    one seed nothing can be said about consistency, so the one difference is stated as higher or lower.
+    fewer than `MIN_SEEDS` seeds consistency cannot be tested (two seeds share a sign by chance half the
+    time), so the difference is stated as higher or lower — the rule of the first screen.
     """
     tie = mean_diff == 0 or (rel == rel and f"{100 * abs(rel):.1f}" == "0.0")
     if tie:
         return "ties real-only"
     if len(diffs) == 1:
         return f"{'higher' if mean_diff > 0 else 'lower'} in the one seed (consistency not testable)"
+    if len(diffs) < MIN_SEEDS:
+        return (f"{'higher' if mean_diff > 0 else 'lower'} on average over {len(diffs)} seeds "
+                "(too few to test consistency)")
     if (diffs > 0).all():
         return "helps"
     if (diffs < 0).all():
