@@ -213,7 +213,7 @@ def test_fit_help_lists_every_registered_generator() -> None:
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["-g", "nope"], "unknown generator 'nope'; valid names: gan, latent-factor"),
+    (["-g", "nope"], "unknown generator 'nope'; valid names: gan, item-walk, latent-factor"),
     (["--param", "colour=red"], "not a parameter of generator 'latent-factor'; its parameters: n_factors"),
     (["--param", "n_factors"], "expected KEY=VALUE"),
     (["--param", "n_factors=[1, 2]"], "give a single value"),

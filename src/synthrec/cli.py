@@ -344,7 +344,7 @@ def _split_facts(d: InteractionData) -> list[tuple[str, str]]:
 
 #: The names of `synthrec.generators.registry.GENERATORS`, spelled out so that `synthrec --help` does not
 #: import the generators (a test keeps the two equal).
-GENERATOR_NAMES = ("latent-factor", "vae", "gan", "sequence", "profiled")
+GENERATOR_NAMES = ("latent-factor", "item-walk", "vae", "gan", "sequence", "profiled")
 
 
 def _parse_params(pairs: list[str]) -> dict[str, object]:

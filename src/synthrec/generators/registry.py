@@ -46,6 +46,7 @@ class LazyRegistry(MutableMapping[str, type[BaseGenerator]]):
 #: name -> generator class; every class takes its hyper-parameters as keyword arguments.
 GENERATORS: LazyRegistry = LazyRegistry({
     "latent-factor": "synthrec.generators.latent_factor:LatentFactorGenerator",
+    "item-walk": "synthrec.generators.item_walk:ItemWalkGenerator",
     "vae": "synthrec.generators.vae:MultVAEGenerator",
     "gan": "synthrec.generators.gan:CFGANGenerator",
     "sequence": "synthrec.generators.sequence:SequenceGenerator",

@@ -1,0 +1,394 @@
+"""`ItemWalkGenerator`: a high-rank transfer generator — new users drawn by a walk over a fitted
+item–item model (EASE weights), so the source's co-occurrence structure crosses beyond a low-rank
+approximation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
+from synthrec.errors import ConfigError
+from synthrec.generators import _latent_factor_dp as dp
+from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
+from synthrec.generators._logs import first_pairs, public_rating_levels, synthetic_block, user_traits
+from synthrec.generators._ratings import RatingModel
+from synthrec.generators._sampling import EmpiricalQuantiles, ranks_within_groups
+from synthrec.generators._timestamps import TimeModel
+from synthrec.generators._walk import WalkModel, walk
+from synthrec.generators.base import BaseGenerator
+from synthrec.privacy import (
+    PlannedGaussian,
+    PrivacyLedger,
+    calibrate_noise_multipliers,
+    gaussian_mechanism,
+)
+
+#: default relative scale a·s of the exact fit (s = mean over modelled items of the largest weight of
+#: their row, so a relative scale of 1 lets an item's strongest neighbour add 1 to its logit). Measured on
+#: issue 13's protocol (Beauty, Toys; EASE): share of the ceiling 0.38 at 1, 0.86–0.88 at 8, 0.93–1.04 at
+#: 16, 0.97–1.04 at 32, 1.04–1.05 at 64, 0.96–1.00 at 128. The held-out likelihood of real histories
+#: peaks near 1: the most useful synthetic users are more coherent than real ones.
+EXACT_RELATIVE_SCALE = 32.0
+#: default relative scale under DP: the weights of a noisy Gram are shrunk and noisier; measured at ε = 4
+#: on Beauty: 0.39 at 2, 0.39 at 8, 0.32 at 32
+DP_RELATIVE_SCALE = 4.0
+#: ρ-shares of the DP mechanisms (renormalised over those a log needs): the Gram block carries the
+#: item–item structure, the counts the popularity and the choice of modelled items
+DP_SHARES: dict[str, float] = {
+    "item_counts": 0.10, "item_gram": 0.72, "activity_hist": 0.05,
+    "mean_rating_hist": 0.02, "rating_table": 0.03,
+    "start_coarse_hist": 0.01, "start_hist": 0.02, "tempo_hist": 0.02, "span_hist": 0.02, "gap_hist": 0.03,
+}
+#: an item is modelled under DP when its noisy count exceeds this many count-noise sd
+DP_SIGNAL_SD = 3.0
+
+
+def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
+    """EASE item–item weights from a Gram matrix: B = I − P · diag(1 / diag P), P = (G + λI)⁻¹, diag B = 0.
+
+    Steck 2019, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW, eq. 8. (The recommender of the
+    same name lives in `synthrec.models.ease`; generators do not import models.)
+
+    Args:
+        gram: float ``(M, M)`` symmetric; λI must make G + λI invertible (for a noisy Gram: λ above the
+            noise's spectral norm).
+        l2: λ > 0.
+
+    Returns:
+        float64 ``(M, M)``; B_ij is the weight of item i in the score of item j.
+    """
+    p = np.linalg.inv(gram + l2 * np.eye(gram.shape[0]))
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    return b
+
+
+class ItemWalkGenerator(BaseGenerator):
+    r"""New users drawn item by item from a fitted item–item model; keeps co-occurrence beyond low rank.
+
+    **Model.** A synthetic user draws her activity n_u, then her items one at a time: step t picks item i
+    among those she has not drawn with probability ∝ exp(ℓ_ti), ℓ_t = b + a · Σ_{s<t} W_{i_s}
+    (`synthrec.generators._walk.walk`). b_i = log(c_i + ½) are log item counts, so her first item follows
+    popularity; W are EASE weights (Steck 2019, WWW, eq. 8; `ease_weights`) of the M most popular items,
+    fitted on the log's Gram matrix XᵀX with ridge λ = ``l2``, so each next item is what an EASE model
+    of the source would recommend to the history so far, tempered by a. Unlike a rank-k generator
+    (`LatentFactorGenerator`), W is full rank: a pair of items that co-occur more than their factors
+    explain keeps co-occurring. This is the "quick high-rank prototype" of issue 13 made a generator;
+    related in aim to Distill-CF (Sachdeva et al., NeurIPS 2022), which instead optimises synthetic users
+    for downstream utility.
+
+    **Fit** (exact): repeated (user, item) pairs count once, at their first occurrence (`first_pairs`).
+
+    1. Counts c and the modelled items: the ``max_items`` most frequent (ties: lower id).
+    2. The scale a = ``affinity_scale`` / s, s the mean over modelled items of their largest weight
+       (default `EXACT_RELATIVE_SCALE`). Chosen for utility, not likelihood: the held-out likelihood of
+       real histories peaks at a relative scale near 1, where synthetic users carry 0.38 of the ceiling
+       on Beauty; at 32 they carry all of it (see `EXACT_RELATIVE_SCALE`). The walk is then more
+       coherent than real users — nearer to "users distilled for training" than to look-alikes.
+    3. User traits (log activity [, mean rating] [, start time, tempo, log span]) as
+       `LatentFactorGenerator` has them (`_logs.user_traits`), joined by one full-covariance Gaussian
+       copula (their dependence is kept: heavy users keep their time spans).
+    4. Ratings: P(level | mean-rating bucket, within-user bin of the walk logit) (`_ratings.RatingModel`),
+       the logit of a real event being b_i + a · Σ_{j in her history, j ≠ i} W_ji.
+    5. Order and times: the walk's order is the event order; timestamps from the user's start time, tempo
+       and span (`_timestamps.TimeModel`), strictly increasing within a user.
+
+    **Differential privacy** (``epsilon`` finite): user-level (ε, δ)-DP, every release through
+    `synthrec.privacy` and composed by opacus's RDP accountant; synthetic users are post-processing.
+
+    * popularity: t = Σ_u x_u / ‖x_u‖₂ (each user's distinct items as a unit vector), Gaussian mechanism
+      with L2 sensitivity 1 — no cap on a user's items; counts are t̃ rescaled by Σ_u n_u / Σ_u √n_u
+      from the released activity distribution. Modelled items: those whose t̃ exceeds `DP_SIGNAL_SD`
+      noise sd (at most ``max_items``); t̃ under 2 sd is set to 0 outside them;
+    * Gram: "Analyze Gauss" on each user's history over the modelled items scaled to unit L2 norm
+      (sensitivity 1 whatever her length; `_latent_factor_dp.normalised_gram`), diagonal replaced by the
+      less noisy r̂ · c̃ (r̂ = ñ / Σ c̃);
+    * denoising matched to the noise: W = EASE(G̃, λ) with λ = ``dp_l2`` × 2σ√M, the spectral norm of
+      the symmetric noise (the edge of Wigner's semicircle for entries of sd σ), so G̃ + λI stays
+      positive definite and directions at the noise level are shrunk by half or more;
+    * a = `DP_RELATIVE_SCALE` / s unless ``affinity_scale`` is given;
+    * activity, start time, tempo, span, gap residuals, mean ratings and the rating table: the DP
+      histograms of `_latent_factor_dp` (traits drawn independently).
+
+    **Output** of `sample`: `InteractionData` over the fitted item vocabulary and ``items`` table; users
+    ``"syn-0"``, ``"syn-1"``, … (offset per batch); columns user, item [, timestamp] [, rating]; never a
+    repeated (user, item) pair; rows user-major in event order.
+
+    Args:
+        l2: λ of the exact fit's EASE weights (> 0; in co-occurrence counts).
+        affinity_scale: the relative scale > 0 (a = value / s); None: `EXACT_RELATIVE_SCALE`, or
+            `DP_RELATIVE_SCALE` under DP.
+        max_items: M, the most items with item–item weights (≥ 2; W is M × M float32 in memory).
+        seed: seeds the DP fit's noise draws (the exact fit draws nothing).
+        epsilon: None / ``inf`` for the exact fit; finite > 0 for the user-level DP fit.
+        delta: δ of the DP fit; default min(10⁻⁵, n^−1.1).
+        dp_l2: λ multiplier under DP (> 0), in units of the noise's spectral norm.
+        rating_levels: the public rating scale of a DP fit (default: the log's distinct ratings, ≤ 64).
+
+    Raises:
+        ConfigError: an argument out of range (the message names it).
+
+    Fitted attributes: ``walk_`` (`WalkModel`), ``relative_scale_``, ``fit_report_`` (dict:
+    ``modelled_items``, ``l2``, ``relative_scale``; under DP ``gram_noise_sd`` and ``privacy``),
+    ``privacy_ledger_`` (or None), ``privacy_delta_``.
+
+    Measured (benchmarks/transfer_share.py, issue 13's protocol): see benchmarks/README.md.
+    """
+
+    def __init__(
+        self,
+        *,
+        l2: float = 200.0,
+        affinity_scale: float | None = None,
+        max_items: int = 4000,
+        seed: int = 0,
+        epsilon: float | None = None,
+        delta: float | None = None,
+        dp_l2: float = 1.0,
+        rating_levels: Sequence[float] | None = None,
+    ) -> None:
+        _check_positive("l2", l2)
+        _check_positive("dp_l2", dp_l2)
+        if affinity_scale is not None:
+            _check_positive("affinity_scale", affinity_scale, hint=" or None (the default)")
+        _check_int("max_items", max_items, 2)
+        _check_int("seed", seed, 0)
+        if epsilon is not None and not (
+            isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool) and epsilon > 0
+        ):
+            raise ConfigError(f"epsilon must be None or a number > 0 (inf = no privacy), got {epsilon!r}")
+        if delta is not None and not (isinstance(delta, (int, float)) and 0 < delta < 1):
+            raise ConfigError(f"delta must be None or a number in (0, 1), got {delta!r}")
+        self.l2 = float(l2)
+        self.affinity_scale = affinity_scale
+        self.max_items = max_items
+        self.seed = seed
+        self.epsilon = None if epsilon is None else float(epsilon)
+        self.delta = None if delta is None else float(delta)
+        self.dp_l2 = float(dp_l2)
+        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
+
+    def __repr__(self) -> str:
+        state = "fitted" if self._fitted else "not fitted"
+        dp_text = "" if self.epsilon is None else f", epsilon={self.epsilon:g}"
+        return f"ItemWalkGenerator(l2={self.l2:g}, max_items={self.max_items}{dp_text}, {state})"
+
+    @property
+    def is_private(self) -> bool:
+        return self.epsilon is not None and bool(np.isfinite(self.epsilon))
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, data: InteractionData) -> ItemWalkGenerator:
+        """Fit on ``data`` (see the class docstring); returns ``self``.
+
+        Raises:
+            DataValidationError: no interactions, or a null / non-finite rating or timestamp.
+            ConfigError: under DP, more than 64 distinct ratings and no ``rating_levels``.
+        """
+        self._fitted = False
+        with threadpool_limits(limits=1, user_api="blas"):
+            if self.is_private:
+                self._fit_dp(data)
+            else:
+                self._fit_exact(data)
+        self.item_ids_ = data.item_ids
+        self.items_ = data.items
+        self.source_name_ = data.name
+        self._fitted = True
+        return self
+
+    def _fit_exact(self, data: InteractionData) -> None:
+        frame, users, items, has_time, has_rating = first_pairs(data)
+        n, m = int(users.max()) + 1, data.n_items
+        x = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(n, m))
+        counts = np.bincount(items, minlength=m).astype(np.float64)
+        modelled = np.sort(np.lexsort((np.arange(m), -counts))[: min(self.max_items, int((counts > 0).sum()))])
+        modelled = modelled if len(modelled) >= 2 else np.arange(min(m, 2))
+        bias = np.log(counts + 0.5).astype(np.float32)
+        self.fit_report_: dict[str, object] = {"modelled_items": len(modelled), "l2": self.l2}
+
+        rel = EXACT_RELATIVE_SCALE if self.affinity_scale is None else float(self.affinity_scale)
+        weights = self._weights(x[:, modelled])
+        self._set_walk(bias, weights, modelled, rel)
+
+        traits, names, quantiles, time_model = user_traits(frame, users, x, has_time, has_rating)
+        self.trait_model_: GaussianMixture | None = fit_gaussian_mixture(np.column_stack(traits), 1, seed=self.seed)
+        self.trait_names_ = names
+        self.trait_quantiles_ = quantiles
+        self.time_model_: TimeModel | None = time_model
+        self.rating_model_: RatingModel | None = None
+        if has_rating:
+            scores = self._real_logits(x, users, items)
+            self.rating_model_ = RatingModel.fit(users, frame[RATING].to_numpy(), scores, n)
+        self.privacy_ledger_: PrivacyLedger | None = None
+        self.privacy_delta_ = 0.0
+
+    def _weights(self, xm: sp.csr_matrix) -> np.ndarray:
+        gram = (xm.T @ xm).toarray()
+        return ease_weights(gram, self.l2).astype(np.float32)
+
+    def _set_walk(self, bias: np.ndarray, weights: np.ndarray, modelled: np.ndarray, rel: float) -> None:
+        s = _strength(weights)
+        self.relative_scale_ = rel
+        self.fit_report_["relative_scale"] = rel
+        self.walk_ = WalkModel(bias.astype(np.float32), weights.astype(np.float32), modelled.astype(np.int64),
+                               float(rel / s))
+
+    def _real_logits(self, x: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """b_i + a · Σ_{j in u, j ≠ i} W_ji of each real (user, item) row (W has a zero diagonal)."""
+        wm = self.walk_
+        pos = wm.position()
+        xm = x[:, wm.modelled]
+        out = wm.bias[items].astype(np.float64)
+        step = max(1, 4_000_000 // max(len(wm.modelled), 1))
+        for lo in range(0, x.shape[0], step):  # users in chunks: (chunk × M) dense scores
+            sel = (users >= lo) & (users < lo + step)
+            p = pos[items[sel]]
+            has = p >= 0
+            scores = np.asarray(xm[lo:lo + step] @ wm.weights)
+            idx = np.flatnonzero(sel)[has]
+            out[idx] += wm.scale * scores[users[idx] - lo, p[has]]
+        return out
+
+    def _fit_dp(self, data: InteractionData) -> None:
+        frame, users, items, has_time, has_rating = first_pairs(data)
+        n, m = int(users.max()) + 1, data.n_items
+        delta = self.delta if self.delta is not None else min(1e-5, float(n) ** -1.1)
+        levels = public_rating_levels(frame[RATING].to_numpy(), self.rating_levels) if has_rating else None
+        skip = set()
+        if not has_time:
+            skip |= {"start_coarse_hist", "start_hist", "tempo_hist", "span_hist", "gap_hist"}
+        if not has_rating:
+            skip |= {"mean_rating_hist", "rating_table"}
+        plan = [PlannedGaussian(k, v) for k, v in DP_SHARES.items() if k not in skip]
+        sigmas = calibrate_noise_multipliers(plan, epsilon=float(self.epsilon), delta=delta)  # type: ignore[arg-type]
+        ledger = PrivacyLedger()
+        rng = np.random.default_rng(self.seed)
+        x = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(n, m))
+        deg = np.bincount(users, minlength=n).astype(np.float64)
+        activity, _ = dp.activity_quantiles(deg, m, sigmas["activity_hist"], rng, ledger)
+        # popularity from per-user unit-norm rows, t = Σ_u x_u / ‖x_u‖₂: L2 sensitivity 1 whatever a user's
+        # length, where raw counts need a cap L and carry noise √L times larger (with L = 64, 8×: at ε = 1
+        # on Beauty only 22 items then stood above the noise, against hundreds with t)
+        taste = np.asarray((sp.diags(1.0 / np.sqrt(np.maximum(deg, 1.0))) @ x).sum(axis=0)).ravel()
+        taste = gaussian_mechanism(taste, sensitivity=1.0, noise_multiplier=sigmas["item_counts"], rng=rng,
+                                   ledger=ledger, name="item_counts")
+        taste_sd = sigmas["item_counts"]
+        order = np.lexsort((np.arange(m), -taste))
+        size = int(min(m, self.max_items, max(int((taste > DP_SIGNAL_SD * taste_sd).sum()), 2)))
+        modelled = np.sort(order[:size])
+        # sums under twice their noise sd are mostly noise: most of a catalogue is rare, and keeping their
+        # noise would make rare items as likely as hits
+        in_model = np.zeros(m, dtype=bool)
+        in_model[modelled] = True
+        clean = np.where((taste > 2.0 * taste_sd) | in_model, np.maximum(taste, 0.0), 0.0)
+        # back to the scale of counts: Σ_i c_i = Σ_u n_u and Σ_i t_i = Σ_u √n_u, both from the released
+        # activity distribution
+        probs = np.linspace(0.0, 1.0, 1001)
+        n_draws = np.maximum(np.rint(activity.ppf(probs)), 1.0)
+        counts = clean * float(n_draws.mean() / np.sqrt(n_draws).mean())
+        bias = np.log(counts + 0.5).astype(np.float32)
+
+        gram = dp.normalised_gram(x[:, modelled], noise_multiplier=sigmas["item_gram"], rng=rng, ledger=ledger)
+        # the released diagonal sums to the number of users with a modelled item (each row has norm 1); its
+        # total is precise (noise sd σ√M against thousands), its entries are not: spread it by the counts
+        ratio = max(float(np.trace(gram)), 1.0) / max(float(counts[modelled].sum()), 1.0)
+        gram[np.diag_indices(size)] = ratio * counts[modelled]
+        noise_sd = sigmas["item_gram"] / np.sqrt(2.0)
+        l2 = self.dp_l2 * 2.0 * noise_sd * np.sqrt(size)
+        weights = ease_weights(gram, l2).astype(np.float32)
+        self.fit_report_ = {"modelled_items": size, "l2": float(l2), "gram_noise_sd": float(noise_sd)}
+        rel = DP_RELATIVE_SCALE if self.affinity_scale is None else float(self.affinity_scale)
+        self._set_walk(bias, weights, modelled, rel)
+
+        names = ["log_activity"]
+        quantiles: dict[str, EmpiricalQuantiles] = {"log_activity": activity}
+        self.time_model_ = None
+        if has_time:
+            self.time_model_, time_q = dp.time_model(users, frame[TIMESTAMP].to_numpy().astype(np.int64), sigmas,
+                                                     rng, ledger)
+            names += ["start_time", "tempo", "log_span"]
+            quantiles.update(time_q)
+        self.rating_model_ = None
+        if has_rating:
+            assert levels is not None
+            every = np.ones(len(users), dtype=bool)  # the table weighs each user's rows 1 / (her rows): no cap
+            scores = self._real_logits(x, users, items)
+            self.rating_model_, quantiles["mean_rating"] = dp.rating_model(
+                users, frame[RATING].to_numpy().astype(np.float64), levels, every, scores, sigmas, rng, ledger)
+            names.insert(1, "mean_rating")
+        self.trait_model_ = None  # under DP the traits are drawn independently (marginal histograms)
+        self.trait_names_ = names
+        self.trait_quantiles_ = quantiles
+        self.privacy_ledger_ = ledger
+        self.privacy_delta_ = float(delta)
+        self.fit_report_["privacy"] = ledger.to_dict(delta)
+
+    @property
+    def privacy(self) -> dict[str, object]:
+        """The fitted guarantee ``{"epsilon", "delta", "ledger"}``; ε = ∞, δ = 0, no ledger when exact."""
+        self._require_fitted()
+        if self.privacy_ledger_ is None:
+            return {"epsilon": float("inf"), "delta": 0.0, "ledger": None}
+        return {"epsilon": self.privacy_ledger_.spent(self.privacy_delta_), "delta": self.privacy_delta_,
+                "ledger": self.privacy_ledger_.to_dict(self.privacy_delta_)}
+
+    # ------------------------------------------------------------------ sampling
+
+    def _sample_block(self, n_users: int, rng: np.random.Generator, first_user: int) -> InteractionData:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._sample_impl(n_users, rng, first_user)
+
+    def _sample_impl(self, n_users: int, rng: np.random.Generator, first_user: int) -> InteractionData:
+        self._require_fitted()
+        names = self.trait_names_
+        if self.trait_model_ is not None:
+            z = self.trait_model_.sample(n_users, rng)
+            pct = {nm: self.trait_model_.marginal_cdf(j, z[:, j]) for j, nm in enumerate(names)}
+        else:
+            u = rng.random((n_users, len(names)))
+            pct = {nm: u[:, j] for j, nm in enumerate(names)}
+        m = self.walk_.n_items
+        activity = self.trait_quantiles_["log_activity"].ppf(pct["log_activity"])
+        length = np.clip(np.rint(activity), 1, m).astype(np.int64)
+        rows, items, logit = walk(self.walk_, length, rng)
+        cols: dict[str, pl.Series] = {USER: pl.Series(USER, rows, dtype=pl.Int32),
+                                      ITEM: pl.Series(ITEM, items, dtype=pl.Int32)}
+        if self.time_model_ is not None:
+            start = self.trait_quantiles_["start_time"].ppf(pct["start_time"])
+            tempo = self.trait_quantiles_["tempo"].ppf(pct["tempo"])
+            span = self.trait_quantiles_["log_span"].ppf(pct["log_span"])
+            cols[TIMESTAMP] = pl.Series(TIMESTAMP, self.time_model_.generate(start, tempo, span, length, rng),
+                                        dtype=pl.Int64)
+        if self.rating_model_ is not None:
+            affinity = (ranks_within_groups(rows, logit) + 0.5) / length[rows]
+            cols[RATING] = pl.Series(RATING, self.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
+                                     dtype=pl.Float32)
+        return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_)
+
+
+def _strength(weights: np.ndarray) -> float:
+    """s: the mean over rows of the largest weight (the typical strongest neighbour); 1 when all ≤ 0."""
+    if weights.size == 0:
+        return 1.0
+    top = weights.max(axis=1)
+    s = float(np.mean(np.maximum(top, 0.0)))
+    return s if s > 0 else 1.0
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_positive(name: str, value: object, hint: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not (
+        np.isfinite(value) and value > 0
+    ):
+        raise ConfigError(f"{name} must be a number > 0{hint}, got {value!r}")
