@@ -31,7 +31,7 @@ def test_unknown_generator_name_suggests_the_close_one() -> None:
         make_generator("latent-factr")
     msg = str(info.value)
     assert msg.startswith("unknown generator 'latent-factr'; did you mean 'latent-factor'? valid names: ")
-    assert "gan, latent-factor, profiled, sequence, vae" in msg
+    assert "gan, item-walk, latent-factor, profiled, sequence, vae" in msg
 
 
 def test_unknown_generator_name_without_a_close_one_just_lists_them() -> None:
