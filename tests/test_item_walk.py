@@ -373,7 +373,7 @@ def test_max_items_keeps_the_most_frequent() -> None:
 @pytest.mark.parametrize("kwargs", [
     {"l2": 0}, {"l2": -1.0}, {"affinity_scale": -1}, {"affinity_scale": 0.0}, {"max_items": 1},
     {"max_items": 2.5}, {"epsilon": 0}, {"epsilon": -1.0}, {"delta": 2}, {"delta": 0.0},
-    {"dp_l2": 0.0}, {"seed": -1}, {"l2": float("nan")},
+    {"dp_l2": 0.0}, {"seed": -1}, {"l2": float("nan")}, {"dp_gram": "cols"},
 ])
 def test_bad_params_raise_config_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
@@ -407,12 +407,12 @@ def test_dp_ledger_entries_and_sensitivities(dp_fitted: ItemWalkGenerator) -> No
     assert set(by_name) == {"item_counts", "item_gram", "activity_hist", "mean_rating_hist", "rating_table",
                             "start_coarse_hist", "start_hist", "tempo_hist", "span_hist", "gap_hist"}
     assert by_name["item_counts"].sensitivity == 1.0  # Σ_u x_u / ‖x_u‖₂: unit rows, no cap on items
-    assert by_name["item_gram"].sensitivity == 1.0  # the unit-norm rows of `normalised_gram`
+    assert by_name["item_gram"].sensitivity == 1.0  # `pair_gram`: each user's pairs weighted to unit norm
     assert all(e.noise_multiplier > 0 and e.sample_rate == 1.0 and e.steps == 1 for e in ledger.gaussian)
     # the Gram's largest share of ρ gives it the smallest noise multiplier
     assert by_name["item_gram"].noise_multiplier == min(e.noise_multiplier for e in ledger.gaussian)
-    assert dp_fitted.fit_report_["gram_noise_sd"] == pytest.approx(by_name["item_gram"].noise_multiplier
-                                                                   / math.sqrt(2.0))
+    # pair_gram: noise sd σ on every off-diagonal entry (the rows release puts σ/√2 there)
+    assert dp_fitted.fit_report_["gram_noise_sd"] == pytest.approx(by_name["item_gram"].noise_multiplier)
 
 
 def test_dp_fit_without_time_and_rating() -> None:
@@ -487,3 +487,14 @@ def test_dp_popularity_is_the_normalised_item_sum_at_large_epsilon() -> None:
     ratio = (np.exp(gen.walk_.bias.astype(np.float64)) - 0.5) / t
     assert ratio.max() / ratio.min() < 1.005
     assert ratio.mean() == pytest.approx(n_u.mean() / np.sqrt(n_u).mean(), rel=0.1)
+
+
+def test_dp_rows_release_is_the_alternative_gram() -> None:
+    data = two_group_log(300, time=False, rating=False)
+    gen = ItemWalkGenerator(epsilon=8.0, dp_gram="rows", seed=0).fit(data)
+    by_name = {e.name: e for e in gen.privacy_ledger_.gaussian}  # type: ignore[union-attr]
+    assert by_name["item_gram"].sensitivity == 1.0
+    # Analyze Gauss on unit rows: σ on the released vector is σ/√2 on an off-diagonal entry
+    assert gen.fit_report_["gram_noise_sd"] == pytest.approx(by_name["item_gram"].noise_multiplier / math.sqrt(2))
+    assert gen.privacy["epsilon"] <= 8.0 + 1e-6
+    assert no_duplicate_pairs(gen.sample(50, seed=1))

@@ -18,6 +18,7 @@ from synthrec.privacy import (
     gaussian_mechanism,
     laplace_mechanism,
     noisy_gram,
+    pair_gram,
     quantiles_from_histogram,
 )
 
@@ -113,6 +114,33 @@ def test_noisy_gram_refuses_uncapped_or_non_binary_input() -> None:
     with pytest.raises(DataValidationError, match="binary"):
         noisy_gram(sp.csr_matrix(np.full((1, 2), 2.0)), bound=ContributionBound(3), noise_multiplier=1.0,
                    rng=np.random.default_rng(0), ledger=PrivacyLedger())
+
+
+def test_pair_gram_weights_each_users_pairs_to_unit_norm() -> None:
+    # users with 2, 3 and 1 items: weights √(2/2) = 1, √(2/6), and nothing for the single item
+    x = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 1, 1, 1], [1, 0, 0, 0]], dtype=float))
+    ledger = PrivacyLedger()
+    g = pair_gram(x, noise_multiplier=1e-12, rng=np.random.default_rng(0), ledger=ledger)
+    w3 = math.sqrt(2 / 6)
+    expected = np.array([[0, 1, 0, 0], [1, 0, w3, w3], [0, w3, 0, w3], [0, w3, w3, 0]])
+    np.testing.assert_allclose(g, expected, atol=1e-9)
+    assert np.array_equal(g, g.T) and np.all(np.diag(g) == 0.0)
+    assert ledger.gaussian[0].sensitivity == 1.0 and ledger.gaussian[0].name == "pair_gram"
+    # one user's released vector (the strict upper triangle) has L2 norm exactly 1, whatever her length
+    for k in (2, 3, 10, 50):
+        one = pair_gram(sp.csr_matrix(np.ones((1, k))), noise_multiplier=1e-12, rng=np.random.default_rng(0),
+                        ledger=PrivacyLedger())
+        assert np.linalg.norm(one[np.triu_indices(k, 1)]) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_pair_gram_noise_sd_and_input_check() -> None:
+    zero = sp.csr_matrix((1, 200))
+    noisy = pair_gram(zero, noise_multiplier=0.5, rng=np.random.default_rng(3), ledger=PrivacyLedger())
+    assert noisy[np.triu_indices(200, 1)].std() == pytest.approx(0.5, rel=0.02)
+    assert np.all(np.diag(noisy) == 0.0)
+    with pytest.raises(DataValidationError, match="binary"):
+        pair_gram(sp.csr_matrix(np.full((1, 2), 2.0)), noise_multiplier=1.0, rng=np.random.default_rng(0),
+                  ledger=PrivacyLedger())
 
 
 def test_histogram_counts_one_per_user_and_per_user_normalised() -> None:

@@ -18,6 +18,7 @@ from synthrec.privacy.mechanisms import (
     gaussian_mechanism,
     laplace_mechanism,
     noisy_gram,
+    pair_gram,
     quantiles_from_histogram,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "gaussian_mechanism",
     "laplace_mechanism",
     "noisy_gram",
+    "pair_gram",
     "quantiles_from_histogram",
 ]
