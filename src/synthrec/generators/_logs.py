@@ -119,12 +119,15 @@ def public_rating_levels(ratings: np.ndarray, given: Sequence[float] | None) -> 
 def synthetic_block(
     cols: dict[str, pl.Series], first_user: int, n_users: int, item_ids: pl.Series, items: pl.DataFrame | None,
     source_name: str, *, users: pl.DataFrame | None = None, name: str | None = None,
+    row_order_is_time: bool = False,
 ) -> InteractionData:
     """A sampled block as an `InteractionData`: the interaction columns ``cols`` (dense users
     0..n_users−1), user ids ``syn-<first_user + u>``, the fitted catalogue, an optional users attribute
-    table, named ``name`` or ``<source>-synthetic``."""
+    table, named ``name`` or ``<source>-synthetic``. ``row_order_is_time``: the generator wrote each
+    user's rows in event order (declared only when there is no timestamp column to say it)."""
     user_ids = pl.select(
         pl.format("syn-{}", pl.int_range(first_user, first_user + n_users, dtype=pl.Int64))
     ).to_series().alias("user_id")
     return InteractionData(pl.DataFrame(cols), user_ids, item_ids, users, items,
-                           name=name or f"{source_name}-synthetic")
+                           name=name or f"{source_name}-synthetic",
+                           row_order_is_time=row_order_is_time and TIMESTAMP not in cols)

@@ -391,7 +391,8 @@ class ItemWalkGenerator(BaseGenerator):
             affinity = (ranks_within_groups(rows, logit) + 0.5) / length[rows]
             cols[RATING] = pl.Series(RATING, self.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
                                      dtype=pl.Float32)
-        return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_)
+        return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_,
+                               row_order_is_time=True)  # the walk's order is the event order
 
 
 def gram_release(x: sp.csr_matrix, noise_multiplier: float, rng: np.random.Generator, ledger: PrivacyLedger,

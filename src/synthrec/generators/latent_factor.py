@@ -514,7 +514,7 @@ class LatentFactorGenerator(BaseGenerator):
             cols[RATING] = pl.Series(RATING, self.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
                                      dtype=pl.Float32)
         return synthetic_block(cols, first_user, len(length), self.item_ids_, self.items_, self.source_name_,
-                               users=users, name=name)
+                               users=users, name=name, row_order_is_time=True)  # rows in step 7's event order
 
     def _draw_users(
         self, n_users: int, rng: np.random.Generator, *, fixed_length: int | None
