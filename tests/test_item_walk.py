@@ -483,7 +483,7 @@ def test_dp_popularity_is_the_normalised_item_sum_at_large_epsilon() -> None:
     users, items = ints["user"].to_numpy(), ints["item"].to_numpy()
     n_u = np.bincount(users).astype(float)
     t = np.bincount(items, weights=1.0 / np.sqrt(n_u[users]), minlength=data.n_items)
-    gen = ItemWalkGenerator(epsilon=1e5, delta=1e-5, seed=0).fit(data)
+    gen = ItemWalkGenerator(epsilon=1e5, delta=1e-5, seed=0, calibration_rounds=0).fit(data)
     ratio = (np.exp(gen.walk_.bias.astype(np.float64)) - 0.5) / t
     assert ratio.max() / ratio.min() < 1.005
     assert ratio.mean() == pytest.approx(n_u.mean() / np.sqrt(n_u).mean(), rel=0.1)
@@ -498,3 +498,19 @@ def test_dp_rows_release_is_the_alternative_gram() -> None:
     assert gen.fit_report_["gram_noise_sd"] == pytest.approx(by_name["item_gram"].noise_multiplier / math.sqrt(2))
     assert gen.privacy["epsilon"] <= 8.0 + 1e-6
     assert no_duplicate_pairs(gen.sample(50, seed=1))
+
+
+def test_calibration_brings_item_counts_toward_the_real_ones() -> None:
+    data = two_group_log(400, time=False, rating=False)
+    real = np.bincount(data.interactions["item"].to_numpy(), minlength=data.n_items).astype(float)
+
+    def l1(gen: ItemWalkGenerator) -> float:
+        syn = gen.sample(4000, seed=5)
+        c = np.bincount(syn.interactions["item"].to_numpy(), minlength=data.n_items).astype(float)
+        return float(np.abs(c / c.sum() - real / real.sum()).sum())
+
+    raw = ItemWalkGenerator(calibration_rounds=0, affinity_scale=64.0).fit(data)
+    raked = ItemWalkGenerator(calibration_rounds=4, affinity_scale=64.0).fit(data)
+    assert raked.fit_report_["calibration_l1"][0] > raked.fit_report_["calibration_l1"][-1]
+    assert l1(raked) < l1(raw)
+    assert "calibration_l1" in raw.fit_report_ and raw.fit_report_["calibration_l1"] == []

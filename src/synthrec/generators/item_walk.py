@@ -4,7 +4,8 @@ approximation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -46,6 +47,8 @@ DP_SHARES: dict[str, float] = {
     "mean_rating_hist": 0.02, "rating_table": 0.03,
     "start_coarse_hist": 0.01, "start_hist": 0.02, "tempo_hist": 0.02, "span_hist": 0.02, "gap_hist": 0.03,
 }
+#: largest change of one item's bias per raking round (log scale)
+RAKING_STEP = 2.0
 #: an item is modelled under DP when its noisy count exceeds this many count-noise sd
 DP_SIGNAL_SD = 2.0
 
@@ -99,6 +102,13 @@ class ItemWalkGenerator(BaseGenerator):
        the logit of a real event being b_i + a · Σ_{j in her history, j ≠ i} W_ji.
     5. Order and times: the walk's order is the event order; timestamps from the user's start time, tempo
        and span (`_timestamps.TimeModel`), strictly increasing within a user.
+    6. Popularity calibration: a large a makes the walk pile onto items with strong neighbours, so b is
+       raked (iterative proportional fitting, Deming & Stephan 1940) for ``calibration_rounds`` rounds:
+       ``calibration_users`` users with activities drawn from the log's are walked, and
+       b_i ← b_i + log((c_i + ½) / (ĉ_i + ½)) (ĉ the simulated counts scaled to the real total, each step
+       clipped to ±`RAKING_STEP`). Measured (Beauty, Toys): popularity Gini of 2,000 items from 0.68 / 0.63
+       to 0.52 / 0.48 (real: 0.33 / 0.27) after 3 rounds, share of the ceiling unchanged within noise
+       (0.85 → 0.87, 0.91 → 0.90). ``fit_report_["calibration_l1"]``: Σ|ĉ − c| / Σc before each round.
 
     **Differential privacy** (``epsilon`` finite): user-level (ε, δ)-DP, every release through
     `synthrec.privacy` and composed by opacus's RDP accountant; synthetic users are post-processing.
@@ -118,7 +128,8 @@ class ItemWalkGenerator(BaseGenerator):
       (Beauty, Toys; one seed, every non-source user scored): share 0.28 / 0.24 at ``dp_l2`` = 1,
       0.38 / 0.30 at 3, 0.37 / 0.33 at 5, 0.38 / 0.31 at 10, negative at 0.5 (the walk then follows
       noise). With λ far above the noise EASE tends to G̃ / λ: plain noisy co-occurrence;
-    * a = `DP_RELATIVE_SCALE` / s unless ``affinity_scale`` is given;
+    * a = `DP_RELATIVE_SCALE` / s unless ``affinity_scale`` is given; the calibration (step 6) rakes
+      toward the noisy counts, with activities from the DP activity histogram (post-processing);
     * activity, start time, tempo, span, gap residuals, mean ratings and the rating table: the DP
       histograms of `_latent_factor_dp` (traits drawn independently).
 
@@ -131,7 +142,9 @@ class ItemWalkGenerator(BaseGenerator):
         affinity_scale: the relative scale > 0 (a = value / s); None: `EXACT_RELATIVE_SCALE`, or
             `DP_RELATIVE_SCALE` under DP.
         max_items: M, the most items with item–item weights (≥ 2; W is M × M float32 in memory).
-        seed: seeds the DP fit's noise draws (the exact fit draws nothing).
+        calibration_rounds: raking rounds of step 6 (≥ 0; 0 keeps b = log(c + ½)).
+        calibration_users: simulated users per raking round (≥ 1).
+        seed: seeds the calibration's simulated users and, under DP, every noise draw.
         epsilon: None / ``inf`` for the exact fit; finite > 0 for the user-level DP fit.
         delta: δ of the DP fit; default min(10⁻⁵, n^−1.1).
         dp_l2: λ multiplier under DP (> 0), in units of the noise's spectral norm 2σ√M.
@@ -142,7 +155,8 @@ class ItemWalkGenerator(BaseGenerator):
         ConfigError: an argument out of range (the message names it).
 
     Fitted attributes: ``walk_`` (`WalkModel`), ``relative_scale_``, ``fit_report_`` (dict:
-    ``modelled_items``, ``l2``, ``relative_scale``; under DP ``gram_noise_sd`` and ``privacy``),
+    ``modelled_items``, ``l2``, ``relative_scale``, ``calibration_l1``; under DP ``gram_noise_sd`` and
+    ``privacy``),
     ``privacy_ledger_`` (or None), ``privacy_delta_``.
 
     Measured (benchmarks/transfer_share.py, issue 13's protocol): see benchmarks/README.md.
@@ -154,6 +168,8 @@ class ItemWalkGenerator(BaseGenerator):
         l2: float = 200.0,
         affinity_scale: float | None = None,
         max_items: int = 4000,
+        calibration_rounds: int = 3,
+        calibration_users: int = 5000,
         seed: int = 0,
         epsilon: float | None = None,
         delta: float | None = None,
@@ -166,6 +182,8 @@ class ItemWalkGenerator(BaseGenerator):
         if affinity_scale is not None:
             _check_positive("affinity_scale", affinity_scale, hint=" or None (the default)")
         _check_int("max_items", max_items, 2)
+        _check_int("calibration_rounds", calibration_rounds, 0)
+        _check_int("calibration_users", calibration_users, 1)
         _check_int("seed", seed, 0)
         if epsilon is not None and not (
             isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool) and epsilon > 0
@@ -176,6 +194,8 @@ class ItemWalkGenerator(BaseGenerator):
         self.l2 = float(l2)
         self.affinity_scale = affinity_scale
         self.max_items = max_items
+        self.calibration_rounds = calibration_rounds
+        self.calibration_users = calibration_users
         self.seed = seed
         self.epsilon = None if epsilon is None else float(epsilon)
         self.delta = None if delta is None else float(delta)
@@ -228,6 +248,8 @@ class ItemWalkGenerator(BaseGenerator):
         rel = EXACT_RELATIVE_SCALE if self.affinity_scale is None else float(self.affinity_scale)
         weights = self._weights(x[:, modelled])
         self._set_walk(bias, weights, modelled, rel)
+        degrees = np.diff(x.indptr)
+        self._calibrate(counts, lambda k, g: g.choice(degrees, size=k))
 
         traits, names, quantiles, time_model = user_traits(frame, users, x, has_time, has_rating)
         self.trait_model_: GaussianMixture | None = fit_gaussian_mixture(np.column_stack(traits), 1, seed=self.seed)
@@ -251,6 +273,20 @@ class ItemWalkGenerator(BaseGenerator):
         self.fit_report_["relative_scale"] = rel
         self.walk_ = WalkModel(bias.astype(np.float32), weights.astype(np.float32), modelled.astype(np.int64),
                                float(rel / s))
+
+    def _calibrate(self, counts: np.ndarray, draw_lengths: Callable[[int, np.random.Generator], np.ndarray]) -> None:
+        """Rake the walk's bias so simulated item counts match ``counts`` (step 6 of the class docstring)."""
+        rng = np.random.default_rng([self.seed, 1])
+        target = np.asarray(counts, np.float64)
+        history = []
+        for _ in range(self.calibration_rounds):
+            lengths = np.minimum(draw_lengths(self.calibration_users, rng), self.walk_.n_items)
+            _, items, _ = walk(self.walk_, lengths, rng)
+            sim = np.bincount(items, minlength=self.walk_.n_items) * (target.sum() / max(len(items), 1))
+            step = np.clip(np.log((target + 0.5) / (sim + 0.5)), -RAKING_STEP, RAKING_STEP)
+            history.append(float(np.abs(sim - target).sum() / max(target.sum(), 1.0)))
+            self.walk_ = replace(self.walk_, bias=(self.walk_.bias + step).astype(np.float32))
+        self.fit_report_["calibration_l1"] = history
 
     def _real_logits(self, x: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """b_i + a · Σ_{j in u, j ≠ i} W_ji of each real (user, item) row (W has a zero diagonal)."""
@@ -327,6 +363,7 @@ class ItemWalkGenerator(BaseGenerator):
         weights = ease_weights(gram, l2).astype(np.float32)
         rel = DP_RELATIVE_SCALE if self.affinity_scale is None else float(self.affinity_scale)
         self._set_walk(bias, weights, modelled, rel)
+        self._calibrate(counts, lambda k, g: np.maximum(np.rint(activity.sample(k, g)), 1).astype(np.int64))
 
         names = ["log_activity"]
         quantiles: dict[str, EmpiricalQuantiles] = {"log_activity": activity}
