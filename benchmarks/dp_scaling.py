@@ -110,7 +110,8 @@ def run(args: argparse.Namespace) -> None:
         block = real_block(data, seed)
         n_pool = block.split.train.compact_users().n_users + block.nonmembers.n_users
         cells = [("real", min(n, block.source.n_users)) for n in args.sizes]
-        cells += [("world", n) for n in args.world_sizes]
+        if args.world_seeds is None or seed in args.world_seeds:
+            cells += [("world", n) for n in args.world_sizes]
         for kind, n in cells:
             if (seed, kind, n) in done:
                 continue
@@ -188,6 +189,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 15000, 10**9],
                    help="real source sizes (the largest is capped at the whole source)")
     p.add_argument("--world-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
+    p.add_argument("--world-seeds", type=int, nargs="*", default=None,
+                   help="seeds that also run the world sizes (default: every seed)")
     p.add_argument("--epsilons", nargs="+", default=list(EPSILONS), choices=list(EPSILONS))
     p.add_argument("--ease-grid", type=float, nargs="+", default=[100.0, 300.0, 1000.0, 3000.0])
     p.add_argument("--max-synthetic", type=int, default=100_000)
