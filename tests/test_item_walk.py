@@ -373,7 +373,7 @@ def test_max_items_keeps_the_most_frequent() -> None:
 @pytest.mark.parametrize("kwargs", [
     {"l2": 0}, {"l2": -1.0}, {"affinity_scale": -1}, {"affinity_scale": 0.0}, {"max_items": 1},
     {"max_items": 2.5}, {"epsilon": 0}, {"epsilon": -1.0}, {"delta": 2}, {"delta": 0.0},
-    {"dp_l2": 0.0}, {"seed": -1}, {"l2": float("nan")}, {"dp_gram": "cols"},
+    {"dp_l2": 0.0}, {"seed": -1}, {"l2": float("nan")}, {"dp_gram": "cols"}, {"affinity_scale": 1e7},
 ])
 def test_bad_params_raise_config_error(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
@@ -514,3 +514,14 @@ def test_calibration_brings_item_counts_toward_the_real_ones() -> None:
     assert raked.fit_report_["calibration_l1"][0] > raked.fit_report_["calibration_l1"][-1]
     assert l1(raked) < l1(raw)
     assert "calibration_l1" in raw.fit_report_ and raw.fit_report_["calibration_l1"] == []
+
+
+def test_a_singular_gram_names_l2() -> None:
+    with pytest.raises(ConfigError, match="l2"):
+        ease_weights(-np.eye(3), 1.0)  # G + λI = 0
+
+
+def test_item_walk_is_exported_like_latent_factor() -> None:
+    import synthrec.generators as gens
+
+    assert gens.ItemWalkGenerator is ItemWalkGenerator and "ItemWalkGenerator" in gens.__all__

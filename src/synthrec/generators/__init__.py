@@ -2,10 +2,12 @@
 
 from synthrec.evaluation.fidelity import gini  # re-exported: the measure the generator is checked on
 from synthrec.generators.base import BaseGenerator, Generator
+from synthrec.generators.item_walk import ItemWalkGenerator
 from synthrec.generators.latent_factor import LatentFactorGenerator
 from synthrec.generators.registry import GENERATORS, make_generator
 
-__all__ = ["GENERATORS", "BaseGenerator", "Generator", "LatentFactorGenerator", "gini", "make_generator"]
+__all__ = ["GENERATORS", "BaseGenerator", "Generator", "ItemWalkGenerator", "LatentFactorGenerator", "gini",
+           "make_generator"]
 
 # The deep and attribute generators import torch; they load on first use (PEP 562), not with the package.
 _LAZY = {

@@ -47,6 +47,8 @@ DP_SHARES: dict[str, float] = {
     "mean_rating_hist": 0.02, "rating_table": 0.03,
     "start_coarse_hist": 0.01, "start_hist": 0.02, "tempo_hist": 0.02, "span_hist": 0.02, "gap_hist": 0.03,
 }
+#: largest accepted ``affinity_scale`` (far past where the walk is already deterministic)
+MAX_RELATIVE_SCALE = 1e6
 #: largest change of one item's bias per raking round (log scale)
 RAKING_STEP = 2.0
 #: an item is modelled under DP when its noisy count exceeds this many count-noise sd
@@ -66,8 +68,14 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
 
     Returns:
         float64 ``(M, M)``; B_ij is the weight of item i in the score of item j.
+
+    Raises:
+        ConfigError: G + λI is singular (λ too small for this Gram).
     """
-    p = np.linalg.inv(gram + l2 * np.eye(gram.shape[0]))
+    try:
+        p = np.linalg.inv(gram + l2 * np.eye(gram.shape[0]))
+    except np.linalg.LinAlgError:
+        raise ConfigError(f"l2={l2:g} leaves the item Gram matrix singular: use a larger l2 (e.g. 200)") from None
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
     return b
@@ -181,6 +189,9 @@ class ItemWalkGenerator(BaseGenerator):
         _check_positive("dp_l2", dp_l2)
         if affinity_scale is not None:
             _check_positive("affinity_scale", affinity_scale, hint=" or None (the default)")
+            if affinity_scale > MAX_RELATIVE_SCALE:  # a · W must stay finite in float32
+                raise ConfigError(f"affinity_scale must be <= {MAX_RELATIVE_SCALE:g} (a larger scale makes the "
+                                  f"walk deterministic anyway), got {affinity_scale!r}")
         _check_int("max_items", max_items, 2)
         _check_int("calibration_rounds", calibration_rounds, 0)
         _check_int("calibration_users", calibration_users, 1)
