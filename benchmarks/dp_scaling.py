@@ -186,7 +186,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dataset", choices=sorted(ts.DATASETS), default="sports")
     p.add_argument("--data-root", default=str(ts.ROOT.parent / "shared" / "data" / "amazon-seq"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 15000, 10**9],
+    p.add_argument("--sizes", type=int, nargs="*", default=[1000, 5000, 15000, 10**9],
                    help="real source sizes (the largest is capped at the whole source)")
     p.add_argument("--world-sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     p.add_argument("--world-seeds", type=int, nargs="*", default=None,
