@@ -360,6 +360,18 @@ def time_model(
     return TimeModel(edges=edges, residuals=residuals), out
 
 
+def time_traits(
+    users: np.ndarray, times: np.ndarray | None, sigmas: dict[str, float], rng: np.random.Generator,
+    ledger: PrivacyLedger,
+) -> tuple[TimeModel | None, list[str], dict[str, EmpiricalQuantiles]]:
+    """`time_model` when the log has times (``times`` not None): the model, the trait names ``start_time``,
+    ``tempo``, ``log_span`` and their quantiles; ``(None, [], {})`` without times (nothing released)."""
+    if times is None:
+        return None, [], {}
+    model, quantiles = time_model(users, np.asarray(times).astype(np.int64), sigmas, rng, ledger)
+    return model, ["start_time", "tempo", "log_span"], quantiles
+
+
 def rating_model(
     users: np.ndarray, ratings: np.ndarray, levels: np.ndarray, capped: np.ndarray, scores: np.ndarray,
     sigmas: dict[str, float], rng: np.random.Generator, ledger: PrivacyLedger,

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 
 from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
 from synthrec.errors import ConfigError, DataValidationError
+from synthrec.generators._ratings import RatingModel
 from synthrec.generators._sampling import EmpiricalQuantiles
 from synthrec.generators._timestamps import TimeModel
 
@@ -114,6 +115,35 @@ def public_rating_levels(ratings: np.ndarray, given: Sequence[float] | None) -> 
         raise ConfigError(f"the log has {len(levels)} distinct ratings; a DP fit needs the rating scale as "
                           "public knowledge: pass rating_levels=[...] (e.g. [1, 2, 3, 4, 5])")
     return levels
+
+
+def event_columns(
+    rows: np.ndarray, items: np.ndarray, length: np.ndarray, pct: dict[str, np.ndarray],
+    quantiles: dict[str, EmpiricalQuantiles], time_model: TimeModel | None, rating_model: RatingModel | None,
+    affinity: np.ndarray | None, rng: np.random.Generator,
+) -> dict[str, pl.Series]:
+    """The columns of sampled user-major events: user, item [, timestamp] [, rating].
+
+    Args:
+        rows, items: int ``(n,)`` events, rows ascending, each user's items in event order.
+        length: int ``(N,)`` events per user. pct: each user's trait probabilities (``start_time``,
+            ``tempo``, ``log_span``, ``mean_rating``) mapped by ``quantiles`` to values.
+        affinity: float ``(n,)`` within-user affinity percentiles of the events (needed with ratings).
+
+    Timestamps are drawn before ratings (the order of the random draws is part of the seed's contract).
+    """
+    cols: dict[str, pl.Series] = {USER: pl.Series(USER, rows, dtype=pl.Int32),
+                                  ITEM: pl.Series(ITEM, items, dtype=pl.Int32)}
+    if time_model is not None:
+        start = quantiles["start_time"].ppf(pct["start_time"])
+        tempo = quantiles["tempo"].ppf(pct["tempo"])
+        span = quantiles["log_span"].ppf(pct["log_span"])
+        cols[TIMESTAMP] = pl.Series(TIMESTAMP, time_model.generate(start, tempo, span, length, rng), dtype=pl.Int64)
+    if rating_model is not None:
+        assert affinity is not None
+        cols[RATING] = pl.Series(RATING, rating_model.sample(pct["mean_rating"], rows, affinity, rng),
+                                 dtype=pl.Float32)
+    return cols
 
 
 def synthetic_block(

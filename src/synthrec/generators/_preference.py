@@ -271,10 +271,7 @@ class PreferenceGenerator(BaseGenerator):
             train_rows, valid_rows = split_users(n, self.validation_fraction, self.seed)
             self._fit_network(x, train_rows, valid_rows)
             self._fit_history(frame, users, items, x, has_time, has_rating)
-        self.item_ids_ = data.item_ids
-        self.items_ = data.items
-        self.source_name_ = data.name
-        self._fitted = True
+        self._finish_fit(data)
         return self
 
     @property
@@ -408,12 +405,10 @@ class PreferenceGenerator(BaseGenerator):
                                     name="item_counts")
         names = ["log_activity"] + (["mean_rating"] if has_rating else [])
         quantiles: dict[str, EmpiricalQuantiles] = {"log_activity": activity}
-        self.time_model_ = None
-        if has_time:
-            self.time_model_, time_q = dp.time_model(users, frame[TIMESTAMP].to_numpy().astype(np.int64), sigmas,
-                                                     rng, ledger)
-            names += ["start_time", "tempo", "log_span"]
-            quantiles.update(time_q)
+        self.time_model_, time_names, time_q = dp.time_traits(
+            users, frame[TIMESTAMP].to_numpy() if has_time else None, sigmas, rng, ledger)
+        names += time_names
+        quantiles.update(time_q)
         self.order_model_ = dp.order_model(cu, ci, m, np.maximum(counts, 0.0), n_noisy, bound, sigmas, rng, ledger)
         self.rating_model_ = None
         if has_rating:

@@ -59,6 +59,13 @@ class BaseGenerator:
         """Fit on a real log; returns self."""
         raise NotImplementedError
 
+    def _finish_fit(self, data: InteractionData) -> None:
+        """Keep what sampling needs of the fitted log (its catalogue, items table and name); mark fitted."""
+        self.item_ids_ = data.item_ids
+        self.items_ = data.items
+        self.source_name_ = data.name
+        self._fitted = True
+
     def _sample_block(self, n_users: int, rng: np.random.Generator, first_user: int) -> InteractionData:
         raise NotImplementedError
 

@@ -9,15 +9,20 @@ from dataclasses import replace
 from typing import Literal
 
 import numpy as np
-import polars as pl
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
+from synthrec.data.interactions import RATING, TIMESTAMP, InteractionData
 from synthrec.errors import ConfigError
 from synthrec.generators import _latent_factor_dp as dp
 from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
-from synthrec.generators._logs import first_pairs, public_rating_levels, synthetic_block, user_traits
+from synthrec.generators._logs import (
+    event_columns,
+    first_pairs,
+    public_rating_levels,
+    synthetic_block,
+    user_traits,
+)
 from synthrec.generators._ratings import RatingModel
 from synthrec.generators._sampling import EmpiricalQuantiles, ranks_within_groups
 from synthrec.generators._timestamps import TimeModel
@@ -244,10 +249,7 @@ class ItemWalkGenerator(BaseGenerator):
                 self._fit_dp(data)
             else:
                 self._fit_exact(data)
-        self.item_ids_ = data.item_ids
-        self.items_ = data.items
-        self.source_name_ = data.name
-        self._fitted = True
+        self._finish_fit(data)
         return self
 
     def _fit_exact(self, data: InteractionData) -> None:
@@ -382,12 +384,10 @@ class ItemWalkGenerator(BaseGenerator):
 
         names = ["log_activity"]
         quantiles: dict[str, EmpiricalQuantiles] = {"log_activity": activity}
-        self.time_model_ = None
-        if has_time:
-            self.time_model_, time_q = dp.time_model(users, frame[TIMESTAMP].to_numpy().astype(np.int64), sigmas,
-                                                     rng, ledger)
-            names += ["start_time", "tempo", "log_span"]
-            quantiles.update(time_q)
+        self.time_model_, time_names, time_q = dp.time_traits(
+            users, frame[TIMESTAMP].to_numpy() if has_time else None, sigmas, rng, ledger)
+        names += time_names
+        quantiles.update(time_q)
         self.rating_model_ = None
         if has_rating:
             assert levels is not None
@@ -431,18 +431,9 @@ class ItemWalkGenerator(BaseGenerator):
         activity = self.trait_quantiles_["log_activity"].ppf(pct["log_activity"])
         length = np.clip(np.rint(activity), 1, m).astype(np.int64)
         rows, items, logit = walk(self.walk_, length, rng)
-        cols: dict[str, pl.Series] = {USER: pl.Series(USER, rows, dtype=pl.Int32),
-                                      ITEM: pl.Series(ITEM, items, dtype=pl.Int32)}
-        if self.time_model_ is not None:
-            start = self.trait_quantiles_["start_time"].ppf(pct["start_time"])
-            tempo = self.trait_quantiles_["tempo"].ppf(pct["tempo"])
-            span = self.trait_quantiles_["log_span"].ppf(pct["log_span"])
-            cols[TIMESTAMP] = pl.Series(TIMESTAMP, self.time_model_.generate(start, tempo, span, length, rng),
-                                        dtype=pl.Int64)
-        if self.rating_model_ is not None:
-            affinity = (ranks_within_groups(rows, logit) + 0.5) / length[rows]
-            cols[RATING] = pl.Series(RATING, self.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
-                                     dtype=pl.Float32)
+        affinity = None if self.rating_model_ is None else (ranks_within_groups(rows, logit) + 0.5) / length[rows]
+        cols = event_columns(rows, items, length, pct, self.trait_quantiles_, self.time_model_, self.rating_model_,
+                             affinity, rng)
         return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_,
                                row_order_is_time=True)  # the walk's order is the event order
 

@@ -12,11 +12,17 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
+from synthrec.data.interactions import RATING, TIMESTAMP, InteractionData
 from synthrec.errors import ConfigError
 from synthrec.generators import _latent_factor_dp as dp
 from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
-from synthrec.generators._logs import first_pairs, public_rating_levels, synthetic_block, user_traits
+from synthrec.generators._logs import (
+    event_columns,
+    first_pairs,
+    public_rating_levels,
+    synthetic_block,
+    user_traits,
+)
 from synthrec.generators._ratings import RatingModel
 from synthrec.generators._sampling import (
     EmpiricalQuantiles,
@@ -329,10 +335,7 @@ class LatentFactorGenerator(BaseGenerator):
             self.rating_model_ = RatingModel.fit(users, frame[RATING].to_numpy(), real_scores, n)
         self.order_model_ = OrderModel.fit(users, items, m)
         self.time_model_: TimeModel | None = time_model
-        self.item_ids_ = data.item_ids
-        self.items_ = data.items
-        self.source_name_ = data.name
-        self._fitted = True
+        self._finish_fit(data)
         return self
 
     def _fit_dp(self, data: InteractionData) -> LatentFactorGenerator:
@@ -500,19 +503,8 @@ class LatentFactorGenerator(BaseGenerator):
     ) -> InteractionData:
         """The output block from user-major events (rows ascending, each user's items in event order)
         with their within-user affinity percentiles: timestamps and ratings when the model has them."""
-        cols: dict[str, pl.Series] = {
-            USER: pl.Series(USER, rows, dtype=pl.Int32),
-            ITEM: pl.Series(ITEM, items, dtype=pl.Int32),
-        }
-        if self.time_model_ is not None:
-            start = self.trait_quantiles_["start_time"].ppf(pct["start_time"])
-            tempo = self.trait_quantiles_["tempo"].ppf(pct["tempo"])
-            span = self.trait_quantiles_["log_span"].ppf(pct["log_span"])
-            cols[TIMESTAMP] = pl.Series(TIMESTAMP, self.time_model_.generate(start, tempo, span, length, rng),
-                                        dtype=pl.Int64)
-        if self.rating_model_ is not None:
-            cols[RATING] = pl.Series(RATING, self.rating_model_.sample(pct["mean_rating"], rows, affinity, rng),
-                                     dtype=pl.Float32)
+        cols = event_columns(rows, items, length, pct, self.trait_quantiles_, self.time_model_, self.rating_model_,
+                             affinity, rng)
         return synthetic_block(cols, first_user, len(length), self.item_ids_, self.items_, self.source_name_,
                                users=users, name=name, row_order_is_time=True)  # rows in step 7's event order
 

@@ -254,10 +254,7 @@ class SequenceGenerator(BaseGenerator):
         self.net_ = net.to("cpu")
         self.has_time_ = has_time
         self.n_items_ = data.n_items
-        self.item_ids_ = data.item_ids
-        self.items_ = data.items
-        self.source_name_ = data.name
-        self._fitted = True
+        self._finish_fit(data)
         return self
 
     # ------------------------------------------------------------------ sampling
