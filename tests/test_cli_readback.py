@@ -247,3 +247,11 @@ def test_inspect_says_when_splits_need_event_times(tmp_path: Path) -> None:
     timed = tmp_path / "timed.csv"
     timed.write_text("user,item,ts\n" + "".join(f"u{k % 4},i{k % 7},{1_000_000 + k}\n" for k in range(20)))
     assert "no event times" not in runner.invoke(app, ["inspect", str(timed)]).output
+
+
+def test_param_values_like_1e6_and_inf_are_numbers() -> None:
+    from synthrec.cli import _parse_params
+
+    params = _parse_params(["affinity_scale=1e6", "epsilon=inf", "delta=1e-6", "dp_gram=pairs", "n=16"])
+    assert params == {"affinity_scale": 1e6, "epsilon": float("inf"), "delta": 1e-6, "dp_gram": "pairs", "n": 16}
+    assert isinstance(params["n"], int)

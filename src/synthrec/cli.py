@@ -349,7 +349,7 @@ GENERATOR_NAMES = ("latent-factor", "item-walk", "vae", "gan", "sequence", "prof
 
 def _parse_params(pairs: list[str]) -> dict[str, object]:
     """``--param KEY=VALUE`` options as a dict, each value read as a YAML scalar (``1.0``, ``16``, ``true``,
-    ``null``, ``auto``)."""
+    ``null``, ``auto``); text that reads as a float (``1e6``, ``inf``) becomes one."""
     import yaml
 
     params: dict[str, object] = {}
@@ -367,8 +367,19 @@ def _parse_params(pairs: list[str]) -> dict[str, object]:
         if isinstance(value, (dict, list)):
             raise ConfigError(f"--param {pair!r}: give a single value (a number, a word, true/false or null); "
                               "lists and mappings belong in a config file's generator.params")
-        params[key] = value
+        params[key] = _number_if_numeric(value)
     return params
+
+
+def _number_if_numeric(value: object) -> object:
+    """YAML 1.1 reads ``1e6``, ``1e-2`` and ``inf`` as text (it wants ``1.0e+6``, ``.inf``); a user typing
+    them means numbers. Other words (``auto``, ``pairs``) stay text."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _make_cli_generator(name: str, pairs: list[str], seed: int) -> BaseGenerator:
