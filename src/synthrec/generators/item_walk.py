@@ -370,7 +370,8 @@ class ItemWalkGenerator(BaseGenerator):
             ratio = float((weight * n_draws).mean() / n_draws.mean())
             noise_sd = float(sigmas["item_gram"])
         else:
-            gram = gram_release(x[:, modelled], sigmas["item_gram"], rng, ledger, "item_gram")
+            gram = dp.normalised_gram(x[:, modelled], noise_multiplier=sigmas["item_gram"], rng=rng, ledger=ledger,
+                                      name="item_gram")
             # the released diagonal sums to the number of users with a modelled item (each row has norm 1);
             # its total is precise (noise sd σ√M against thousands), its entries are not: spread it by counts
             ratio = max(float(np.trace(gram)), 1.0) / max(float(counts[modelled].sum()), 1.0)
@@ -438,12 +439,6 @@ class ItemWalkGenerator(BaseGenerator):
                              affinity, rng)
         return synthetic_block(cols, first_user, n_users, self.item_ids_, self.items_, self.source_name_,
                                row_order_is_time=True)  # the walk's order is the event order
-
-
-def gram_release(x: sp.csr_matrix, noise_multiplier: float, rng: np.random.Generator, ledger: PrivacyLedger,
-                 name: str) -> np.ndarray:
-    """`_latent_factor_dp.normalised_gram` of ``x`` (unit-norm rows, sensitivity 1) under ``name``."""
-    return dp.normalised_gram(x, noise_multiplier=noise_multiplier, rng=rng, ledger=ledger, name=name)
 
 
 def _strength(weights: np.ndarray) -> float:

@@ -368,12 +368,10 @@ class LatentFactorGenerator(BaseGenerator):
         quantiles: dict[str, EmpiricalQuantiles] = {"log_activity": activity}
         if has_rating:
             names.append("mean_rating")
-        time_model = None
-        if has_time:
-            time_model, time_q = dp.time_model(users, frame[TIMESTAMP].to_numpy().astype(np.int64), sigmas, rng,
-                                               ledger)
-            names += ["start_time", "tempo", "log_span"]
-            quantiles.update(time_q)
+        time_model, time_names, time_q = dp.time_traits(
+            users, frame[TIMESTAMP].to_numpy() if has_time else None, sigmas, rng, ledger)
+        names += time_names
+        quantiles.update(time_q)
         self.n_factors_ = k
         self.item_factors_ = stats.item_vecs.astype(np.float32)
         self.n_items_ = m
