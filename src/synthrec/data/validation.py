@@ -19,8 +19,7 @@ from typing import Literal
 
 import polars as pl
 
-from synthrec._suggest import did_you_mean
-from synthrec.errors import DataValidationError
+from synthrec.errors import DataValidationError, did_you_mean
 
 # Seconds since 1970 pass 1e11 only in the year 5138; milliseconds pass it in 1973. So a time column
 # whose median exceeds this is almost surely in milliseconds (or finer).
