@@ -8,8 +8,7 @@ import pytest
 
 from synthrec.data.interactions import InteractionData
 from synthrec.errors import ConfigError, DataValidationError
-from synthrec.generators._gmm import GaussianMixture
-from synthrec.generators._latent_users import conditional_mixture_sample
+from synthrec.generators._gmm import GaussianMixture, conditional_mixture_sample
 from synthrec.generators.profiled import ProfiledGenerator, explained_directions
 
 FAST = {"calibration_users": 300, "gram_items": 40}

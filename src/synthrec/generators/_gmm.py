@@ -69,6 +69,10 @@ class GaussianMixture:
         return np.asarray(logsumexp(_component_logpdf(np.asarray(z, np.float64), self.weights, self.means,
                                                       self.chols), axis=1))
 
+    def conditional_sample(self, projection: np.ndarray, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Draw z ~ p(z | Hᵀz = y), one draw per row of ``values``: `conditional_mixture_sample`."""
+        return conditional_mixture_sample(self, projection, values, rng)
+
 
 def fit_gaussian_mixture(
     z: np.ndarray,
@@ -139,6 +143,52 @@ def fit_gaussian_mixture(
     )
 
 
+def conditional_mixture_sample(
+    mixture: GaussianMixture, projection: np.ndarray, values: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw z ~ p(z | Hᵀz = y) from a Gaussian mixture, one draw per row of ``values``; float64 ``(n, d)``.
+
+    Per component c the pair (y = Hᵀz, z) is jointly Gaussian, so (Bishop 2006, PRML eqs. 2.81–2.82)
+    z | y ~ N(μ_c + Σ_c H S_c⁻¹ (y − Hᵀμ_c), Σ_c − Σ_c H S_c⁻¹ Hᵀ Σ_c) with S_c = Hᵀ Σ_c H; the
+    posterior component weights are π_c N(y | Hᵀμ_c, S_c) normalised (PRML §9.2), and a component is
+    drawn per row by the Gumbel-max trick. The conditional covariance has rank d − t; it is factored by
+    its eigendecomposition (negative rounding errors set to 0), so Hᵀz = y holds up to rounding.
+
+    Args:
+        mixture: the fitted mixture over d coordinates.
+        projection: H, float ``(d, t)`` of full column rank (e.g. unit vectors to fix coordinates).
+        values: y, float ``(n, t)``.
+        rng: the random source.
+    """
+    h = np.asarray(projection, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    n, t = y.shape
+    d = mixture.dim
+    if t == 0:
+        return mixture.sample(n, rng)
+    covs = mixture.chols @ np.transpose(mixture.chols, (0, 2, 1))
+    logw = np.empty((n, mixture.n_components))
+    for c in range(mixture.n_components):  # loop over components, not users
+        l_s = np.linalg.cholesky(h.T @ covs[c] @ h)
+        sol = np.linalg.solve(l_s, (y - mixture.means[c] @ h).T)
+        logw[:, c] = np.log(mixture.weights[c]) - np.log(np.diag(l_s)).sum() - 0.5 * (sol * sol).sum(axis=0)
+    comp = np.argmax(logw - np.log(rng.standard_exponential(logw.shape)), axis=1)
+    out = np.empty((n, d))
+    eps = rng.standard_normal((n, d))
+    for c in range(mixture.n_components):
+        rows = comp == c
+        if not rows.any():
+            continue
+        s = covs[c]
+        sh = s @ h
+        gain = np.linalg.solve(h.T @ sh, sh.T).T  # Σ H S⁻¹, (d, t)
+        cond = s - gain @ sh.T
+        w, vecs = np.linalg.eigh((cond + cond.T) / 2.0)
+        root = vecs * np.sqrt(np.maximum(w, 0.0))
+        out[rows] = mixture.means[c] + (y[rows] - mixture.means[c] @ h) @ gain.T + eps[rows] @ root.T
+    return out
+
+
 def _component_logpdf(x: np.ndarray, weights: np.ndarray, means: np.ndarray, chols: np.ndarray) -> np.ndarray:
     """log π_c + log N(x_n | μ_c, L_c L_cᵀ), float64 ``(n, C)``."""
     n, d = x.shape
@@ -173,4 +223,4 @@ def _kmeans_pp_assign(x: np.ndarray, k: int, rng: np.random.Generator) -> np.nda
     return resp
 
 
-__all__ = ["GaussianMixture", "fit_gaussian_mixture"]
+__all__ = ["GaussianMixture", "conditional_mixture_sample", "fit_gaussian_mixture"]

@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 from synthrec.data.interactions import RATING, TIMESTAMP, InteractionData
 from synthrec.errors import ConfigError
 from synthrec.generators import _latent_factor_dp as dp
-from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
+from synthrec.generators._gmm import GaussianMixture, conditional_mixture_sample, fit_gaussian_mixture
 from synthrec.generators._logs import (
     event_columns,
     first_pairs,
@@ -537,7 +537,7 @@ class LatentFactorGenerator(BaseGenerator):
         1. K = min(``prototypes``, N) prototype vectors u_p ~ p(u), the user-vector marginal of the trait
            mixture; user j gets prototype σ(j) mod K (σ a random permutation: every prototype serves
            ⌊N/K⌋ or ⌈N/K⌉ users) and her scalar traits from p(traits | u = u_σ(j)), the mixture's
-           conditional (`_latent_users.conditional_mixture_sample`). Each user's (u, traits) is therefore
+           conditional (`_gmm.conditional_mixture_sample`). Each user's (u, traits) is therefore
            an exact draw of the fitted mixture; what is approximate is that users of a batch are not
            independent: ⌈N/K⌉ of them share a taste vector. With K ≥ N every user has her own vector.
         2. Items: prototype logits ℓ_p = a·u_p·V + b (K × m) and their guide tables (`GuideTables`).
@@ -551,8 +551,6 @@ class LatentFactorGenerator(BaseGenerator):
            sampler; the within-user ranks come from packed sorts (`rank_within_rows`: keys compared on 24
            bits, ties ordered by draw position).
         """
-        from synthrec.generators._latent_users import conditional_mixture_sample  # imports this module
-
         k = self.n_factors_  # fixed_length was checked by the caller, `_sample_block_impl`
         n_proto = min(prototypes, n_users)
         proto = self.user_model_.sample(n_proto, rng)[:, :k]
