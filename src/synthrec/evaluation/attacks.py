@@ -19,8 +19,8 @@ Three attacks, each returning a frozen dataclass with ``summary() -> dict[str, f
 
 Users are compared as item **sets** (repeats, ratings and times ignored), with the Jaccard similarity
 ``|A ∩ B| / |A ∪ B|`` (1 − the Jaccard distance of `synthrec.evaluation.privacy`). Pairwise work is done
-in (query block × synthetic block) tiles of sparse products, as in `privacy.jaccard_nearest`, so memory is
-bounded by ``block²`` floats; the only Python loops are over tiles, shadow models and classes.
+in (query block × synthetic block) tiles of sparse products, as in `synthrec.data.stats.jaccard_nearest`,
+so memory is bounded by ``block²`` floats; the only Python loops are over tiles, shadow models and classes.
 
 The classifiers are a small L2-regularised multinomial logistic regression fitted with L-BFGS
 (`fit_softmax_regression`); runtime dependencies stay numpy/scipy.
@@ -50,17 +50,17 @@ from synthrec.data.interactions import (
     InteractionData,
     concat_users,
 )
+from synthrec.data.stats import (
+    active_rows,
+    check_block,
+    check_same_catalogue,
+    item_degrees,
+    jaccard_nearest,
+    require_active_users,
+)
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.evaluation.bias import attribute_labels
-from synthrec.evaluation.fidelity import _item_degrees
-from synthrec.evaluation.privacy import (
-    _active_rows,
-    _check_block,
-    _check_catalogue,
-    _require_users,
-    jaccard_nearest,
-    rank_auc,
-)
+from synthrec.evaluation.privacy import rank_auc
 
 __all__ = [
     "FEATURE_NAMES",
@@ -238,7 +238,7 @@ def membership_features(
         query: the users to score (rows in increasing dense-id order of ``query.active_users()``).
         synthetic: the synthetic log, same item catalogue.
         k: neighbours averaged in feature 1, ≥ 1.
-        block: users per tile (see `synthrec.evaluation.privacy.jaccard_nearest`).
+        block: users per tile (see `synthrec.data.stats.jaccard_nearest`).
 
     Returns:
         float64 array ``(n_query_active, 4)``.
@@ -248,11 +248,11 @@ def membership_features(
         ConfigError: bad ``k`` or ``block``.
     """
     kk = _check_int("k", k, 1)
-    b = _check_block(block)
-    _check_catalogue(query, synthetic)
-    _, xq, q_size = _active_rows(query)
-    _, xs, s_size = _active_rows(synthetic)
-    _require_users(synthetic, xs.shape[0], "the synthetic data")
+    b = check_block(block)
+    check_same_catalogue(query, synthetic)
+    _, xq, q_size = active_rows(query)
+    _, xs, s_size = active_rows(synthetic)
+    require_active_users(synthetic, xs.shape[0], "the synthetic data")
     kk = min(kk, xs.shape[0])
     df = np.asarray(xs.sum(axis=0), dtype=np.float64).ravel()
     idf = np.log((1.0 + xs.shape[0]) / (1.0 + df)) + 1.0
@@ -394,11 +394,11 @@ def shadow_membership_inference(
     n_sh = _check_int("n_shadows", n_shadows, 1)
     s = _check_int("seed", seed, 0)
     for data in (members, non_members, auxiliary):
-        _check_catalogue(data, synthetic)
-    _require_users(members, len(members.active_users()), "members")
-    _require_users(non_members, len(non_members.active_users()), "non-members")
+        check_same_catalogue(data, synthetic)
+    require_active_users(members, len(members.active_users()), "members")
+    require_active_users(non_members, len(non_members.active_users()), "non-members")
     aux_users = auxiliary.active_users()
-    _require_users(auxiliary, len(aux_users), "the auxiliary population", at_least=4)
+    require_active_users(auxiliary, len(aux_users), "the auxiliary population", at_least=4)
     _check_disjoint(members, non_members, "members and non-members")
     _check_disjoint(members, auxiliary, "members and the auxiliary population")
     _check_disjoint(non_members, auxiliary, "non-members and the auxiliary population")
@@ -574,12 +574,12 @@ def attribute_inference(
             user with a known value.
         ConfigError: bad ``bins`` or ``l2``.
     """
-    _check_catalogue(targets, synthetic)
-    _check_catalogue(population, synthetic)
+    check_same_catalogue(targets, synthetic)
+    check_same_catalogue(population, synthetic)
     x_t, y_t = _labelled_histories(targets, column, bins, "targets")
     x_p, y_p = _labelled_histories(population, column, bins, "population")
     for x, what, data in ((x_t, "targets", targets), (x_p, "population", population)):
-        _require_users(data, x.shape[0], f"{what} (with a known '{column}')")
+        require_active_users(data, x.shape[0], f"{what} (with a known '{column}')")
     majority = float(np.unique(y_t, return_counts=True)[1].max() / y_t.size)
     nan = float("nan")
     if synthetic.users is None or column not in synthetic.users.columns:
@@ -685,7 +685,7 @@ def plant_canaries(
         raise ConfigError(f"pool_fraction must be a number in (0, 1], got {pool_fraction!r}")
     if data.n_interactions == 0:
         raise DataValidationError("cannot plant canaries in an empty log", source=data.name, hint="pass the real log")
-    degrees = _item_degrees(data)
+    degrees = item_degrees(data)
     pool_size = int(np.ceil(round(float(pool_fraction) * data.n_items, 9)))
     if m_c > pool_size:
         raise ConfigError(f"items_per_canary={m_c} exceeds the {pool_size} items of the rare-item pool "
@@ -769,7 +769,7 @@ def canary_exposure(
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < float(threshold) <= 1.0:
         raise ConfigError(f"threshold must be a Jaccard similarity in (0, 1], got {threshold!r}")
-    _require_users(synthetic, len(synthetic.active_users()), "the synthetic data")
+    require_active_users(synthetic, len(synthetic.active_users()), "the synthetic data")
     sim_c = 1.0 - jaccard_nearest(canaries.canaries, synthetic, block=block)[0]
     sim_k = 1.0 - jaccard_nearest(canaries.controls, synthetic, block=block)[0]
     at_least = np.searchsorted(np.sort(sim_k), sim_c, side="left")  # controls strictly below each canary

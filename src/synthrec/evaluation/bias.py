@@ -32,15 +32,9 @@ import polars as pl
 import scipy.sparse as sp
 
 from synthrec.data.interactions import ITEM, USER, InteractionData
+from synthrec.data.stats import check_same_catalogue, distinct_pairs, gini, item_degrees
 from synthrec.errors import ConfigError, DataValidationError
-from synthrec.evaluation.fidelity import (
-    HEAD_FRACTION,
-    _check_catalogue,
-    _distinct_pairs,
-    _item_degrees,
-    gini,
-    head_item_mask,
-)
+from synthrec.evaluation.fidelity import HEAD_FRACTION, head_item_mask
 from synthrec.evaluation.metrics import NO_ITEM, ndcg_at_k
 
 __all__ = [
@@ -199,7 +193,7 @@ def popularity_bias(
 ) -> PopularityBias:
     """Popularity-bias amplification of a synthetic log (Abdollahpouri, Burke & Mobasher 2017, "Controlling
     popularity bias in learning-to-rank recommendation", RecSys, measure it by head/tail shares; the Gini
-    form as in `synthrec.evaluation.fidelity.gini`).
+    form as in `synthrec.data.stats.gini`).
 
     With d = item degrees and H = `head_item_mask` (d_real, head_fraction):
     head share = Σ_{i∈H} d_i / Σ_i d_i for each log (same H for both); Gini = `gini` (d) over the catalogue.
@@ -215,12 +209,12 @@ def popularity_bias(
         DataValidationError: the catalogues differ, or either log has no interaction.
         ConfigError: bad ``head_fraction``.
     """
-    _check_catalogue(real, synthetic)
+    check_same_catalogue(real, synthetic)
     for data in (real, synthetic):
         if data.n_interactions == 0:
             raise DataValidationError("the log has no interactions, so it has no popularity to compare",
                                       source=data.name, column=ITEM, hint="pass a non-empty log")
-    d_real, d_syn = _item_degrees(real), _item_degrees(synthetic)
+    d_real, d_syn = item_degrees(real), item_degrees(synthetic)
     head = head_item_mask(d_real, head_fraction)
     return PopularityBias(
         gini_real=gini(d_real), gini_synthetic=gini(d_syn),
@@ -317,7 +311,7 @@ def representation(
             from the real table.
         ConfigError: bad bins or ``head_fraction``.
     """
-    _check_catalogue(real, synthetic)
+    check_same_catalogue(real, synthetic)
     for data in (real, synthetic):
         if data.n_interactions == 0:
             raise DataValidationError("the log has no interactions", source=data.name, hint="pass a non-empty log")
@@ -341,7 +335,7 @@ def representation(
         q = _item_label_counts(synthetic, real.items, col, bins.get(col))
         results.append(_shares(col, "item", p, q))
     if not item_cols:
-        d_real = _item_degrees(real)
+        d_real = item_degrees(real)
         head = head_item_mask(d_real, head_fraction)
         group = np.where(head, "head", np.where(d_real > 0, "tail", "unseen"))
         table = pl.DataFrame({ITEM: np.arange(real.n_items, dtype=np.int32), POPULARITY_GROUP: group})
@@ -387,7 +381,7 @@ def _user_label_counts(data: InteractionData, col: str, bins: Sequence[float] | 
 
 def _item_label_counts(data: InteractionData, items: pl.DataFrame, col: str, bins: Sequence[float] | None
                        ) -> pl.DataFrame:
-    _, item_of_pair = _distinct_pairs(data)
+    _, item_of_pair = distinct_pairs(data)
     pairs = pl.DataFrame({ITEM: item_of_pair.astype(np.int32)})
     joined = pairs.join(items.select(ITEM, col), on=ITEM, how="left")
     s = joined[col]

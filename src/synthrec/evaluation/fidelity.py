@@ -28,8 +28,9 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy import stats
 
-from synthrec.data.interactions import ITEM, RATING, SESSION, TIMESTAMP, USER, InteractionData
-from synthrec.errors import ConfigError, DataValidationError
+from synthrec.data.interactions import RATING, SESSION, TIMESTAMP, USER, InteractionData
+from synthrec.data.stats import check_same_catalogue, gini, item_degrees, user_degrees, within_user_gaps
+from synthrec.errors import ConfigError
 
 #: share of the real items (by real degree) that form the popular head; the rest is the long tail
 HEAD_FRACTION = 0.2
@@ -71,33 +72,8 @@ class FidelityWarning(UserWarning):
 
 
 # ---------------------------------------------------------------------------------------- primitives
-
-
-def gini(counts: npt.ArrayLike) -> float:
-    """Gini coefficient of non-negative counts (e.g. item popularity over the whole catalogue).
-
-    G = Σ_i (2i − n − 1) x_(i) / (n Σ_i x_i), with x_(1) ≤ … ≤ x_(n) sorted ascending and i 1-based
-    (the Lorenz-curve form; Damgaard & Weiner 2000, "Describing inequality in plant size or fecundity",
-    Ecology 81, eq. 1). It equals the mean-absolute-difference form Σ_i Σ_j |x_i − x_j| / (2 n Σ_i x_i).
-    Unitless: 0 = all counts equal, (n − 1)/n = one entry holds everything. E.g. [1, 2, 3, 4] → 0.25.
-
-    Args:
-        counts: array-like of shape ``(n,)`` (flattened if not 1-D), counts ≥ 0, zeros included.
-
-    Returns:
-        float in [0, 1); 0.0 for an empty or all-zero array.
-
-    Raises:
-        ValueError: a count is negative or not finite.
-    """
-    x = np.sort(np.asarray(counts, dtype=np.float64).ravel())
-    if x.size and (not np.isfinite(x).all() or x[0] < 0):
-        raise ValueError("gini needs finite, non-negative counts")
-    total = x.sum()
-    if x.size == 0 or total == 0:
-        return 0.0
-    i = np.arange(1, x.size + 1, dtype=np.float64)
-    return float(((2 * i - x.size - 1) @ x) / (x.size * total))
+# `gini`, `item_degrees`, `user_degrees` and `within_user_gaps` live in `synthrec.data.stats` (imported
+# above, so ``synthrec.evaluation.fidelity.gini`` keeps working).
 
 
 def boundary_adherence(real_values: npt.ArrayLike, synthetic_values: npt.ArrayLike) -> float:
@@ -188,9 +164,9 @@ def popularity_fidelity(real: InteractionData, synthetic: InteractionData) -> di
     Raises:
         DataValidationError: the two logs have different item catalogues.
     """
-    _check_catalogue(real, synthetic)
-    d_real = _item_degrees(real)
-    d_syn = _item_degrees(synthetic)
+    check_same_catalogue(real, synthetic)
+    d_real = item_degrees(real)
+    d_syn = item_degrees(synthetic)
     m = real.n_items
     g_real, g_syn = gini(d_real), gini(d_syn)
     tail = np.flatnonzero((d_real > 0) & ~head_item_mask(d_real))
@@ -216,8 +192,8 @@ def activity_fidelity(real: InteractionData, synthetic: InteractionData) -> dict
     Raises:
         DataValidationError: the two logs have different item catalogues.
     """
-    _check_catalogue(real, synthetic)
-    a_real, a_syn = _user_degrees(real), _user_degrees(synthetic)
+    check_same_catalogue(real, synthetic)
+    a_real, a_syn = user_degrees(real), user_degrees(synthetic)
     return {
         "activity_ks": _ks(a_real, a_syn),
         "activity_mean_real": _stat(np.mean, a_real),
@@ -243,7 +219,7 @@ def rating_fidelity(real: InteractionData, synthetic: InteractionData) -> dict[s
     Raises:
         DataValidationError: the two logs have different item catalogues.
     """
-    _check_catalogue(real, synthetic)
+    check_same_catalogue(real, synthetic)
     if not (real.has_rating and synthetic.has_rating):
         return None
     r = real.interactions[RATING].drop_nulls().to_numpy().astype(np.float64)
@@ -282,10 +258,10 @@ def time_gap_fidelity(real: InteractionData, synthetic: InteractionData) -> dict
     Raises:
         DataValidationError: the two logs have different item catalogues.
     """
-    _check_catalogue(real, synthetic)
+    check_same_catalogue(real, synthetic)
     if not (real.has_timestamp and synthetic.has_timestamp):
         return None
-    g_real, g_syn = _gaps(real), _gaps(synthetic)
+    g_real, g_syn = within_user_gaps(real), within_user_gaps(synthetic)
     t_real = real.interactions[TIMESTAMP].drop_nulls().to_numpy().astype(np.float64)
     t_syn = synthetic.interactions[TIMESTAMP].cast(float).fill_null(float("nan")).to_numpy()
     with warnings.catch_warnings():
@@ -313,7 +289,7 @@ def session_fidelity(real: InteractionData, synthetic: InteractionData) -> dict[
     Raises:
         DataValidationError: the two logs have different item catalogues.
     """
-    _check_catalogue(real, synthetic)
+    check_same_catalogue(real, synthetic)
     if SESSION not in real.interactions.columns or SESSION not in synthetic.interactions.columns:
         return None
     len_real, len_syn = _session_lengths(real), _session_lengths(synthetic)
@@ -354,8 +330,8 @@ def cooccurrence_fidelity(
     """
     if isinstance(top_items, bool) or not isinstance(top_items, (int, np.integer)) or top_items < 2:
         raise ConfigError(f"cooccurrence_fidelity: top_items must be an int >= 2, got {top_items!r}")
-    _check_catalogue(real, synthetic)
-    d_real = _item_degrees(real)
+    check_same_catalogue(real, synthetic)
+    d_real = item_degrees(real)
     top = np.argsort(-d_real, kind="stable")[: min(int(top_items), real.n_items)]
     iu = np.triu_indices(top.size, k=1)
     cos, pmi = [], []
@@ -405,49 +381,9 @@ def fidelity_report(
 # ---------------------------------------------------------------------------------------- helpers
 
 
-def _check_catalogue(real: InteractionData, synthetic: InteractionData) -> None:
-    if real.n_items != synthetic.n_items or not real.item_ids.equals(synthetic.item_ids):
-        raise DataValidationError(
-            f"cannot compare '{synthetic.name}' with '{real.name}': their item catalogues differ "
-            f"({synthetic.n_items} vs {real.n_items} items)",
-            source=synthetic.name, column="item",
-            hint="sample the synthetic data from a generator fitted on the real data, or build both with "
-                 "InteractionData.from_frame(item_vocabulary=...)",
-        )
-
-
-def _distinct_pairs(data: InteractionData) -> tuple[np.ndarray, np.ndarray]:
-    pairs = data.interactions.select(USER, ITEM).unique()
-    return pairs[USER].to_numpy(), pairs[ITEM].to_numpy()
-
-
-def _item_degrees(data: InteractionData) -> np.ndarray:
-    """Distinct users per item, int64 ``(n_items,)``."""
-    _, items = _distinct_pairs(data)
-    return np.bincount(items.astype(np.int64), minlength=data.n_items)
-
-
-def _user_degrees(data: InteractionData) -> np.ndarray:
-    """Distinct items per active user, int64 ``(n_active,)``."""
-    users, _ = _distinct_pairs(data)
-    deg = np.bincount(users.astype(np.int64), minlength=data.n_users)
-    return deg[deg > 0]
-
-
 def _session_lengths(data: InteractionData) -> np.ndarray:
     sessions = data.interactions.select(USER, SESSION).drop_nulls()
     return sessions.group_by(USER, SESSION).len()["len"].to_numpy().astype(np.float64)
-
-
-def _gaps(data: InteractionData) -> np.ndarray:
-    """Within-user gaps between consecutive events sorted by time, seconds, float64."""
-    df = data.interactions.select(USER, TIMESTAMP).drop_nulls()
-    u = df[USER].to_numpy().astype(np.int64)
-    t = df[TIMESTAMP].to_numpy().astype(np.int64)
-    order = np.lexsort((t, u))
-    u, t = u[order], t[order]
-    same = u[1:] == u[:-1]
-    return np.diff(t)[same].astype(np.float64)
 
 
 def _ks(a: np.ndarray, b: np.ndarray) -> float:

@@ -32,7 +32,9 @@ user × item matrices, computed in (query block × reference block) tiles so mem
 ``block²`` floats whatever the number of users; a running top-2 is merged across reference tiles. The
 only Python loops are over tiles.
 
-This module imports only `synthrec.data` and `synthrec.errors` (never generators or models).
+`jaccard_nearest` and its helpers live in `synthrec.data.stats` (the generators use it too); it is
+re-exported here. This module imports only `synthrec.data` and `synthrec.errors` (never generators or
+models).
 """
 
 from __future__ import annotations
@@ -40,11 +42,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from synthrec.data.interactions import ITEM, USER, InteractionData
-from synthrec.errors import ConfigError, DataValidationError
+from synthrec.data.interactions import InteractionData
+from synthrec.data.stats import jaccard_nearest, require_active_users
+from synthrec.errors import DataValidationError
 
 __all__ = [
     "REPORT_KEYS",
@@ -76,106 +78,6 @@ REPORT_KEYS: tuple[str, ...] = (
     "mia_auc",
 )
 """Keys of `privacy_report`, in order (stable: reports and ``results.json`` rely on them)."""
-
-
-# ---------------------------------------------------------------------------------------------- helpers
-
-
-def _check_catalogue(a: InteractionData, b: InteractionData) -> None:
-    if a.n_items != b.n_items or not a.item_ids.equals(b.item_ids):
-        raise DataValidationError(
-            f"item catalogues differ ({a.n_items} items in '{a.name}' vs {b.n_items} in '{b.name}'); "
-            "Jaccard distances between users need one shared catalogue",
-            source=b.name, column=ITEM,
-            hint="sample the synthetic data from a generator fitted on the same catalogue, or re-encode one "
-                 "log with InteractionData.from_frame(..., item_vocabulary=other.item_ids)",
-        )
-
-
-def _active_rows(data: InteractionData) -> tuple[np.ndarray, sp.csr_matrix, np.ndarray]:
-    """(active dense user ids int64, binary CSR of their rows (float32), item-set sizes float64)."""
-    active = data.active_users().astype(np.int64)
-    x = data.to_csr("binary")[active]
-    sizes = np.asarray(x.sum(axis=1), dtype=np.float64).ravel()
-    return active, sp.csr_matrix(x), sizes
-
-
-def _require_users(data: InteractionData, n_active: int, what: str, at_least: int = 1) -> None:
-    if n_active < at_least:
-        raise DataValidationError(
-            f"{what} has {n_active} user(s) with interactions; the privacy audit needs at least {at_least}",
-            source=data.name, column=USER, hint=f"pass a non-empty {what} log",
-        )
-
-
-def _check_block(block: int) -> int:
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise ConfigError(f"block must be a positive integer (users per tile), got {block!r}")
-    return int(block)
-
-
-# ------------------------------------------------------------------------------------------ distances
-
-
-def jaccard_nearest(
-    query: InteractionData,
-    reference: InteractionData,
-    *,
-    exclude_self: bool = False,
-    block: int = 1024,
-) -> tuple[np.ndarray, np.ndarray]:
-    r"""Jaccard distance from each active query user to its nearest and second-nearest reference user.
-
-    ``d(A, B) = 1 - |A ∩ B| / (|A| + |B| - |A ∩ B|)`` on item sets (module docstring). Only users with at
-    least one interaction take part, on both sides.
-
-    Args:
-        query: log whose active users are the rows of the result, in increasing dense-id order
-            (``query.active_users()``).
-        reference: log searched for neighbours; must share the query's item catalogue.
-        exclude_self: skip the reference user with the same dense user id as the query user (use with
-            ``reference is query`` to get leave-one-out neighbours within one log).
-        block: users per tile on each side; peak memory is about ``block² · 8`` bytes plus the tiles'
-            sparse products.
-
-    Returns:
-        ``(nearest, second)``: float64 arrays of shape ``(n_query_active,)`` with values in [0, 1].
-        ``second`` is NaN where fewer than two reference users are available.
-
-    Raises:
-        DataValidationError: the catalogues differ, or the reference has no active user (none other than
-            the query user itself with ``exclude_self``).
-        ConfigError: ``block`` is not a positive integer.
-    """
-    b = _check_block(block)
-    _check_catalogue(query, reference)
-    q_ids, xq, q_size = _active_rows(query)
-    r_ids, xr, r_size = _active_rows(reference)
-    _require_users(reference, len(r_ids), "the reference")
-    n_q = len(q_ids)
-    best = np.full((n_q, 2), np.inf)
-    for q0 in range(0, n_q, b):
-        q1 = min(q0 + b, n_q)
-        xq_b = xq[q0:q1]
-        run = best[q0:q1]
-        for r0 in range(0, len(r_ids), b):
-            r1 = min(r0 + b, len(r_ids))
-            inter = (xq_b @ xr[r0:r1].T).toarray().astype(np.float64)
-            union = q_size[q0:q1, None] + r_size[None, r0:r1] - inter
-            dist = 1.0 - inter / union
-            if exclude_self:
-                dist[q_ids[q0:q1, None] == r_ids[None, r0:r1]] = np.inf
-            both = np.concatenate([run, dist], axis=1)
-            run = np.partition(both, 1, axis=1)[:, :2]
-        best[q0:q1] = np.sort(run, axis=1)
-    if n_q and np.isinf(best[:, 0]).any():
-        raise DataValidationError(
-            "a query user has no reference user to compare with (exclude_self removed the only one)",
-            source=reference.name, column=USER, hint="pass a reference log with at least two active users",
-        )
-    second = best[:, 1]
-    second[np.isinf(second)] = np.nan
-    return best[:, 0].copy(), second.copy()
 
 
 # ------------------------------------------------------------------------------------------------ DCR
@@ -255,7 +157,7 @@ def dcr(
         ConfigError: bad ``block``.
     """
     for data, what in ((synthetic, "the synthetic data"), (train, "train"), (holdout, "holdout")):
-        _require_users(data, len(data.active_users()), what)
+        require_active_users(data, len(data.active_users()), what)
     to_train, _ = jaccard_nearest(synthetic, train, block=block)
     to_holdout, _ = jaccard_nearest(synthetic, holdout, block=block)
     holdout_to_train, _ = jaccard_nearest(holdout, train, block=block)
@@ -300,8 +202,8 @@ def nndr(synthetic: InteractionData, train: InteractionData, *, block: int = 102
             active users.
         ConfigError: bad ``block``.
     """
-    _require_users(synthetic, len(synthetic.active_users()), "the synthetic data")
-    _require_users(train, len(train.active_users()), "train", at_least=2)
+    require_active_users(synthetic, len(synthetic.active_users()), "the synthetic data")
+    require_active_users(train, len(train.active_users()), "train", at_least=2)
     d1, d2 = jaccard_nearest(synthetic, train, block=block)
     ratio = np.divide(d1, d2, out=np.zeros_like(d1), where=d2 > 0)
     return NNDRResult(ratio, d1, d2)
@@ -347,9 +249,9 @@ def membership_inference_auc(
         DataValidationError: catalogues differ or a log has no active user.
         ConfigError: bad ``block``.
     """
-    _require_users(synthetic, len(synthetic.active_users()), "the synthetic data")
-    _require_users(members, len(members.active_users()), "members")
-    _require_users(non_members, len(non_members.active_users()), "non-members")
+    require_active_users(synthetic, len(synthetic.active_users()), "the synthetic data")
+    require_active_users(members, len(members.active_users()), "members")
+    require_active_users(non_members, len(non_members.active_users()), "non-members")
     d_members, _ = jaccard_nearest(members, synthetic, block=block)
     d_non, _ = jaccard_nearest(non_members, synthetic, block=block)
     return rank_auc(-d_members, -d_non)

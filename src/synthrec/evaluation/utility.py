@@ -31,8 +31,8 @@ from scipy import stats
 
 from synthrec.data.interactions import InteractionData
 from synthrec.data.splits import Split
+from synthrec.data.stats import check_same_catalogue
 from synthrec.errors import ConfigError, DataValidationError
-from synthrec.evaluation.fidelity import _check_catalogue
 from synthrec.evaluation.metrics import ndcg_at_k
 from synthrec.models.base import Recommender
 from synthrec.models.registry import make_model
@@ -184,7 +184,7 @@ def tstr(
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ConfigError(f"k must be an integer >= 1, got {k!r}")
-    _check_catalogue(split.train, synthetic)
+    check_same_catalogue(split.train, synthetic)
     for data, what in ((split.train, "real training log"), (synthetic, "synthetic log")):
         if data.n_interactions == 0:
             raise DataValidationError(f"the {what} has no interactions, so no model can be trained on it",

@@ -1,6 +1,6 @@
 """Generators: fitted on a log, they sample new synthetic users (see `synthrec.generators.base`)."""
 
-from synthrec.evaluation.fidelity import gini  # re-exported: the measure the generator is checked on
+from synthrec.data.stats import gini  # re-exported: the measure the generator is checked on
 from synthrec.generators.base import BaseGenerator, Generator
 from synthrec.generators.item_walk import ItemWalkGenerator
 from synthrec.generators.latent_factor import LatentFactorGenerator

@@ -13,16 +13,16 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from synthrec.data.interactions import ITEM, USER, InteractionData
+from synthrec.data.interactions import InteractionData
+from synthrec.data.stats import item_degrees
 from synthrec.errors import ConfigError
 from synthrec.generators._gmm import conditional_mixture_sample  # also its old import path
 from synthrec.generators.latent_factor import LatentFactorGenerator
 
 
 def distinct_item_counts(data: InteractionData) -> np.ndarray:
-    """Users per item (repeated pairs count once): float64 ``(n_items,)``."""
-    pairs = data.interactions.select(USER, ITEM).unique()
-    return np.bincount(pairs[ITEM].to_numpy(), minlength=data.n_items).astype(np.float64)
+    """Users per item (repeated pairs count once): float64 ``(n_items,)`` (`data.stats.item_degrees`)."""
+    return item_degrees(data).astype(np.float64)
 
 
 def fold_in(item_factors: np.ndarray, counts: np.ndarray, histories: sp.csr_matrix) -> np.ndarray:

@@ -66,8 +66,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from synthrec.data.interactions import InteractionData
+from synthrec.data.stats import jaccard_nearest
 from synthrec.errors import ConfigError, DataValidationError
-from synthrec.evaluation.privacy import jaccard_nearest
 from synthrec.generators._preference import PreferenceGenerator, check_float, check_int
 from synthrec.generators._torch import (
     DEFAULT_MEMORY_BUDGET_MB,
@@ -190,7 +190,7 @@ def mode_collapse_report(
     1. *Low diversity*: mean pairwise Jaccard among generated users / the same among real users
        (`mean_pairwise_jaccard`); collapsed when > ``JACCARD_RATIO_LIMIT`` (2).
     2. *Copies*: share of generated users whose nearest real user (Jaccard,
-       `synthrec.evaluation.privacy.jaccard_nearest`) has similarity > 0.9; collapsed when >
+       `synthrec.data.stats.jaccard_nearest`) has similarity > 0.9; collapsed when >
        ``NEAR_COPY_LIMIT`` (5 %).
     3. *Noise ignored*: number of distinct sets of the ``top_k`` highest-scoring items over the preference
        vectors; collapsed when fewer than ``DISTINCT_TOP_LIMIT`` (50 %) of the vectors have their own set.

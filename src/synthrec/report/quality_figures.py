@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from synthrec.data.interactions import RATING, InteractionData
-from synthrec.evaluation.fidelity import _gaps  # the exact gaps behind the gap KS figure
+from synthrec.data.stats import within_user_gaps  # the exact gaps behind the gap KS figure
 from synthrec.evaluation.privacy import DCRResult
 
 if TYPE_CHECKING:  # utility imports the recommenders; only its result type is needed here
@@ -119,7 +119,7 @@ def gap_data(real: InteractionData, synthetic: InteractionData) -> dict[str, Any
     """
     if not (real.has_timestamp and synthetic.has_timestamp):
         return None
-    g_real, g_syn = np.sort(_gaps(real)), np.sort(_gaps(synthetic))
+    g_real, g_syn = np.sort(within_user_gaps(real)), np.sort(within_user_gaps(synthetic))
     top = max(g_real.max(initial=1.0), g_syn.max(initial=1.0), 1.0)
     grid = np.concatenate([[0.0], np.geomspace(1.0, top, LOG_BINS)])
 

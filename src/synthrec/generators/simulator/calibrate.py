@@ -59,8 +59,8 @@ from scipy import optimize, special
 
 from synthrec.data.atomic import atomic_write_text
 from synthrec.data.interactions import EVENT, ITEM, RATING, SESSION, TIMESTAMP, USER, InteractionData
+from synthrec.data.stats import gini
 from synthrec.errors import ConfigError
-from synthrec.evaluation.fidelity import gini
 from synthrec.generators.simulator.engine import utilities
 from synthrec.generators.simulator.generator import Simulator
 from synthrec.generators.simulator.scenario import Scenario, load_scenario, parse_scenario

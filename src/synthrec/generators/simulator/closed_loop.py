@@ -25,7 +25,7 @@ Metrics per round (`ClosedLoopResult.metrics`), all over the slates of the round
 * ``reach_<stage>`` = slates reaching that stage / slates; ``conversion`` = reach of the last stage;
 * ``coverage`` = distinct items shown / catalogue size;
 * ``gini_round`` / ``gini_cumulative`` = Gini of choices per item (whole catalogue, zeros included) in
-  this round / in the warm start and rounds ≤ r (`synthrec.evaluation.fidelity.gini`);
+  this round / in the warm start and rounds ≤ r (`synthrec.data.stats.gini`);
 * ``utility_shown`` = mean over slates of the mean true utility V_ui(t) of the released items shown;
   ``utility_best`` = the same for the oracle slate, the k highest V_ui(t) among released items not yet
   consumed (when ``exclude_seen``); ``regret`` = utility_best − utility_shown (≥ 0). Utilities use the
@@ -45,8 +45,8 @@ import polars as pl
 import scipy.sparse as sp
 
 from synthrec.data.interactions import EVENT, ITEM, RATING, SESSION, TIMESTAMP, USER, InteractionData
+from synthrec.data.stats import gini
 from synthrec.errors import ConfigError, DataValidationError
-from synthrec.evaluation.fidelity import gini
 from synthrec.generators.simulator.engine import SESSION_STRIDE, log_popularity_from_counts, utilities
 from synthrec.generators.simulator.policies import NO_ITEM, gumbel_top_k
 
