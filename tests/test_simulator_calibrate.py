@@ -110,7 +110,7 @@ def test_a_target_already_met_changes_nothing() -> None:
     start = parse_scenario(small_scenario())
     data = Simulator(start).sample(300, seed=0)
     target = CalibrationTarget(activity_mean=log_statistics(data)["activity_mean"])
-    result = Simulator(start).calibrate(target, n_users=300, seed=0)
+    result = calibrate(target, scenario=start, n_users=300, seed=0)
     assert result.scenario == start and result.evaluations == 1
     assert result.report["relative_error"].to_list() == [0.0]
 

@@ -10,8 +10,8 @@ import pytest
 import scipy.sparse as sp
 
 from synthrec.data.interactions import InteractionData
+from synthrec.data.stats import gini
 from synthrec.errors import ConfigError, DataValidationError
-from synthrec.evaluation.fidelity import gini
 from synthrec.generators.simulator import Simulator, StochasticPopularity, parse_scenario
 from synthrec.generators.simulator.closed_loop import ROUND, run_closed_loop
 from synthrec.generators.simulator.policies import NO_ITEM, gumbel_top_k
@@ -160,9 +160,9 @@ def test_regret_is_zero_for_the_oracle_and_positive_for_random_exposure() -> Non
 
 
 def test_runs_are_deterministic_and_seed_dependent(sim: Simulator) -> None:
-    a = sim.run(MostPopular(), 2, n_users=200, seed=5)
-    b = sim.run(MostPopular(), 2, n_users=200, seed=5)
-    c = sim.run(MostPopular(), 2, n_users=200, seed=6)
+    a = run_closed_loop(sim, MostPopular(), 2, n_users=200, seed=5)
+    b = run_closed_loop(sim, MostPopular(), 2, n_users=200, seed=5)
+    c = run_closed_loop(sim, MostPopular(), 2, n_users=200, seed=6)
     assert a.log.interactions.equals(b.log.interactions) and a.metrics.equals(b.metrics)
     assert not a.log.interactions.equals(c.log.interactions)
     assert a.log.user_ids[:2].to_list() == ["sim-0", "sim-1"]
@@ -171,7 +171,7 @@ def test_runs_are_deterministic_and_seed_dependent(sim: Simulator) -> None:
 
 def test_without_warm_start_round_zero_is_random_exposure_of_released_items() -> None:
     sim = Simulator(parse_scenario(scenario(items__release={"new_share": 0.5})))
-    res = sim.run(MostPopular(), 2, n_users=300, seed=0, warm_start="none")
+    res = run_closed_loop(sim, MostPopular(), 2, n_users=300, seed=0, warm_start="none")
     assert res.metrics["policy"].to_list() == ["random", "recommender"]
     assert np.isnan(res.warm_start_gini)
     r0 = res.round_log(0).interactions
@@ -183,11 +183,11 @@ def test_without_warm_start_round_zero_is_random_exposure_of_released_items() ->
 def test_a_given_warm_start_log_counts_as_the_initial_popularity(sim: Simulator) -> None:
     warm = sim.sample(100, seed=1)
     rec = FixedSlate()
-    res = sim.run(rec, 1, n_users=100, seed=1, warm_start=warm)
+    res = run_closed_loop(sim, rec, 1, n_users=100, seed=1, warm_start=warm)
     assert rec.fitted_rows == [warm.n_interactions]
     assert res.round_log(-1).n_interactions == warm.n_interactions
     with pytest.raises(DataValidationError, match="warm-start log has 100 users"):
-        sim.run(rec, 1, n_users=50, seed=1, warm_start=warm)
+        run_closed_loop(sim, rec, 1, n_users=50, seed=1, warm_start=warm)
 
 
 def test_bad_arguments_and_bad_recommender_output_raise_named_errors(sim: Simulator) -> None:
@@ -196,22 +196,22 @@ def test_bad_arguments_and_bad_recommender_output_raise_named_errors(sim: Simula
             return np.full((histories.shape[0], k), 500)
 
     with pytest.raises(DataValidationError, match=r"round 0: recommend\(\) returned item id 500"):
-        sim.run(Broken(), 1, n_users=20, seed=0)
+        run_closed_loop(sim, Broken(), 1, n_users=20, seed=0)
 
     class WrongShape(FixedSlate):
         def recommend(self, histories: Any, k: int, *, exclude_seen: bool = True) -> np.ndarray:
             return np.zeros((1, k), dtype=np.int64)
 
     with pytest.raises(DataValidationError, match="expected integers of shape"):
-        sim.run(WrongShape(), 1, n_users=20, seed=0)
+        run_closed_loop(sim, WrongShape(), 1, n_users=20, seed=0)
     with pytest.raises(ConfigError, match="rounds"):
-        sim.run(FixedSlate(), 0, n_users=20, seed=0)
+        run_closed_loop(sim, FixedSlate(), 0, n_users=20, seed=0)
     with pytest.raises(ConfigError, match="warm_start"):
-        sim.run(FixedSlate(), 1, n_users=20, seed=0, warm_start="organics")  # type: ignore[arg-type]
+        run_closed_loop(sim, FixedSlate(), 1, n_users=20, seed=0, warm_start="organics")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="has no fit"):
-        sim.run(object(), 1, n_users=20, seed=0)
+        run_closed_loop(sim, object(), 1, n_users=20, seed=0)
     with pytest.raises(ConfigError, match="warm_days"):
-        sim.run(FixedSlate(), 1, n_users=20, seed=0, warm_days=60)
+        run_closed_loop(sim, FixedSlate(), 1, n_users=20, seed=0, warm_days=60)
 
 
 # ---------------------------------------------------------------------------------------------- policies

@@ -6,9 +6,10 @@ A `Scenario` (YAML, validated by pydantic) describes the catalogue, the user seg
 commented scenario to start from. The engine's pieces (`utilities`, `respond`, `Population`) are public
 for closed-loop simulation and evaluation against the ground truth.
 
-`Simulator.run(recommender, rounds, ...)` runs a closed loop (`closed_loop`), with exposure policies in
-`policies`; `calibrate(target, scenario=...)` (or `Simulator.calibrate`) tunes a scenario to the statistics
-of a real log (`calibrate`).
+`run_closed_loop(simulator, recommender, rounds, ...)` runs a closed loop (`closed_loop`), with exposure
+policies in `policies`; `calibrate(target, scenario=...)` tunes a scenario to the statistics of a real log
+(`calibrate`). Both are functions that take a `Simulator` or a scenario: `closed_loop` and `calibrate`
+import `generator`, never the other way round.
 """
 
 from synthrec.generators.simulator.calibrate import (

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
@@ -34,10 +33,6 @@ from synthrec.generators.simulator.engine import (
 )
 from synthrec.generators.simulator.population import BLOCK_USERS, Population
 from synthrec.generators.simulator.scenario import Scenario, load_scenario
-
-if TYPE_CHECKING:
-    from synthrec.generators.simulator.calibrate import CalibrationResult
-    from synthrec.generators.simulator.closed_loop import ClosedLoopResult, WarmStart
 
 try:  # Python >= 3.11
     from typing import Self
@@ -59,6 +54,10 @@ class Simulator(BaseGenerator):
         sim = Simulator.from_preset("ecommerce")
         data = sim.sample(10_000, seed=0)          # InteractionData with users/items tables
         v = sim.true_utilities([0, 1], seed=0)     # (2, n_items) ground-truth utilities
+
+    A closed loop and a calibration are functions of a simulator, not methods:
+    ``run_closed_loop(sim, recommender, rounds, n_users=..., seed=...)`` (`closed_loop`) and
+    ``calibrate(target, scenario=sim.scenario)`` (`calibrate`); both modules import this one.
     """
 
     _fitted = True  # a scenario simulator is defined by its scenario, not by data
@@ -228,45 +227,6 @@ class Simulator(BaseGenerator):
         """Users' reaction to recommender slates (see `engine.respond`)."""
         return respond(self.world, population, rows, slates, np.asarray(t, dtype=np.int64), rng,
                        log_popularity=log_popularity, outside_utility=outside_utility)
-
-    # ------------------------------------------------------------------ closed loop and calibration
-
-    def run(
-        self,
-        recommender: Any,
-        rounds: int,
-        *,
-        n_users: int,
-        seed: int,
-        slate_size: int = 10,
-        warm_start: WarmStart = "organic",
-        **options: Any,
-    ) -> ClosedLoopResult:
-        """Closed loop: refit ``recommender`` on the log, show slates, simulate responses, for ``rounds``.
-
-        See `closed_loop.run_closed_loop` for the model, the options (``warm_days``, ``refit_every``,
-        ``exclude_seen``, ``popularity_feedback``, ``outside_utility``, ``on_round``) and the metrics.
-
-        Returns:
-            `ClosedLoopResult` (``.log`` with a ``round`` column, ``.metrics`` one row per round).
-        """
-        from synthrec.generators.simulator.closed_loop import run_closed_loop
-
-        return run_closed_loop(self, recommender, rounds, n_users=n_users, seed=seed, slate_size=slate_size,
-                               warm_start=warm_start, **options)
-
-    def calibrate(self, target: Any, *, n_users: int | None = None, seed: int = 0, max_iter: int = 12,
-                  **options: Any) -> CalibrationResult:
-        """Tune this scenario's knobs so its samples match ``target`` (see `calibrate.calibrate`).
-
-        Returns:
-            `CalibrationResult`: ``.scenario`` (calibrated), ``.simulator()``, ``.report`` (achieved vs
-            target with relative errors), ``.save(path)`` (YAML).
-        """
-        from synthrec.generators.simulator.calibrate import calibrate
-
-        return calibrate(target, scenario=self.scenario, n_users=n_users, seed=seed, max_iter=max_iter,
-                         **options)
 
     def __repr__(self) -> str:
         return f"Simulator(scenario={self.scenario.name!r})"
