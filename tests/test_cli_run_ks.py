@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from bench_fixtures import write_tiny_log
 from synthrec.cli import app
-from synthrec.experiments.results import headline_metrics, metric_ks
+from synthrec.evaluation.metrics import headline_metrics, metric_ks
 
 
 def test_headline_metrics_follow_the_configured_ks() -> None:

@@ -28,7 +28,6 @@ from synthrec.evaluation.cards import THRESHOLDS
 from synthrec.evaluation.utility import TSTRResult
 from synthrec.experiments.pipeline import synthetic_quality
 from synthrec.generators.latent_factor import LatentFactorGenerator
-from synthrec.report.html import quality_cards
 from synthrec.report.quality import render_quality_html, run_quality_audit
 from synthrec.report.quality_audits import (
     OptionalAudits,
@@ -40,6 +39,7 @@ from synthrec.report.quality_audits import (
     utility_split,
 )
 from synthrec.report.quality_figures import BIAS_GROUPS, bias_data, utility_data
+from synthrec.report.run_quality import quality_cards
 
 runner = CliRunner()
 

@@ -18,7 +18,6 @@ from synthrec.errors import DataValidationError
 from synthrec.evaluation.cards import FIDELITY_AUDITS, PRIVACY_AUDITS, THRESHOLDS, derived_figures
 from synthrec.evaluation.fidelity import FIDELITY_KEYS
 from synthrec.evaluation.privacy import REPORT_KEYS, DCRResult, privacy_report
-from synthrec.report.html import quality_cards
 from synthrec.report.quality import (
     SECTIONS,
     check_disjoint_users,
@@ -28,6 +27,7 @@ from synthrec.report.quality import (
     run_quality_audit,
 )
 from synthrec.report.quality_figures import activity_data, dcr_data, gap_data, popularity_data, rating_data
+from synthrec.report.run_quality import quality_cards
 
 runner = CliRunner()
 

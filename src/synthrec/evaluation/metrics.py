@@ -51,7 +51,7 @@ equals ``synthrec.models.base.NO_ITEM``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, overload
 
@@ -66,8 +66,10 @@ __all__ = [
     "catalog_coverage",
     "cold_counts",
     "evaluate",
+    "headline_metrics",
     "hr_at_k",
     "map_at_k",
+    "metric_ks",
     "mrr",
     "ndcg_at_k",
     "precision_at_k",
@@ -532,3 +534,34 @@ def cold_counts(targets: sp.spmatrix | sp.sparray, *, histories: sp.spmatrix | s
         out["n_targets_cold_item"] = int(cold_entry.sum())
         out["n_users_only_cold_targets"] = int((evaluated & (cold_per_user == per_user)).sum())
     return out
+
+
+# ---------------------------------------------------------------------------------------------- metric names
+
+
+def headline_metrics(ks: Iterable[int]) -> tuple[str, str]:
+    """The metrics a run's console table, findings and report lead with, from the config's ``ks``:
+    ``(NDCG@k, Recall@r)`` with k = 10 when 10 is among ``ks``, else the smallest k, and r = 20 when 20
+    is among ``ks``, else the largest k. E.g. ``[10, 20]`` → NDCG@10, Recall@20; ``[5]`` → NDCG@5,
+    Recall@5; ``[10]`` → NDCG@10, Recall@10; ``[5, 50]`` → NDCG@5, Recall@50.
+
+    Raises:
+        ValueError: ``ks`` is empty.
+    """
+    values = sorted(set(ks))
+    if not values:
+        raise ValueError("ks is empty")
+    k = 10 if 10 in values else values[0]
+    r = 20 if 20 in values else values[-1]
+    return f"NDCG@{k}", f"Recall@{r}"
+
+
+def metric_ks(metrics: Iterable[str], prefix: str = "NDCG") -> list[int]:
+    """The cut-offs of the measured ``metrics`` named ``prefix@k`` (sorted), e.g. ``["NDCG@5", "HR@5"]``
+    → ``[5]``."""
+    out = set()
+    for m in metrics:
+        name, _, k = m.partition("@")
+        if name == prefix and k.isdigit():
+            out.add(int(k))
+    return sorted(out)

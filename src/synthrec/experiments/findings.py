@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from synthrec.evaluation.metrics import headline_metrics
 from synthrec.experiments.pipeline import RunResult
-from synthrec.experiments.results import headline_metrics, records_frame, results_dict
+from synthrec.experiments.results import records_frame, results_dict
 from synthrec.report.first_screen import LINE_PREFIXES, MIN_SEEDS, first_screen
 
 
@@ -36,7 +37,7 @@ def verdicts(result: RunResult, metric: str | None = None) -> list[str]:
     """The first screen's lines (`synthrec.report.first_screen.FirstScreen.lines` of the run's results,
     selected again by `headlines`), then one sentence per (model, arm) (``"model, arm: ..."``) and summary
     lines per model (``"model: ..."``). ``metric``: of the per-arm sentences; by default the run's
-    headline NDCG (`synthrec.experiments.results.headline_metrics` of the config's ``ks``: NDCG@10 when
+    headline NDCG (`synthrec.evaluation.metrics.headline_metrics` of the config's ``ks``: NDCG@10 when
     10 is measured, else NDCG at the smallest k)."""
     if metric is None:
         metric = headline_metrics(result.config.ks)[0]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -22,37 +21,20 @@ import polars as pl
 
 from synthrec import __version__
 from synthrec.data.atomic import atomic_write_text
+from synthrec.evaluation.metrics import headline_metrics, metric_ks  # re-exported: their old home
 from synthrec.experiments.pipeline import RunResult
 
+__all__ = [
+    "KEYS",
+    "headline_metrics",
+    "metric_ks",
+    "records_frame",
+    "results_dict",
+    "summary_frame",
+    "write_json_atomic",
+]
+
 KEYS = ["arm", "strategy", "source", "ratio", "model", "metric"]
-
-
-def headline_metrics(ks: Iterable[int]) -> tuple[str, str]:
-    """The metrics a run's console table, findings and report lead with, from the config's ``ks``:
-    ``(NDCG@k, Recall@r)`` with k = 10 when 10 is among ``ks``, else the smallest k, and r = 20 when 20
-    is among ``ks``, else the largest k. E.g. ``[10, 20]`` → NDCG@10, Recall@20; ``[5]`` → NDCG@5,
-    Recall@5; ``[10]`` → NDCG@10, Recall@10; ``[5, 50]`` → NDCG@5, Recall@50.
-
-    Raises:
-        ValueError: ``ks`` is empty.
-    """
-    values = sorted(set(ks))
-    if not values:
-        raise ValueError("ks is empty")
-    k = 10 if 10 in values else values[0]
-    r = 20 if 20 in values else values[-1]
-    return f"NDCG@{k}", f"Recall@{r}"
-
-
-def metric_ks(metrics: Iterable[str], prefix: str = "NDCG") -> list[int]:
-    """The cut-offs of the measured ``metrics`` named ``prefix@k`` (sorted), e.g. ``["NDCG@5", "HR@5"]``
-    → ``[5]``."""
-    out = set()
-    for m in metrics:
-        name, _, k = m.partition("@")
-        if name == prefix and k.isdigit():
-            out.add(int(k))
-    return sorted(out)
 
 
 def records_frame(result: RunResult) -> pl.DataFrame:

@@ -16,6 +16,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from synthrec.evaluation.metrics import headline_metrics
+from synthrec.report.run_quality import quality_cards
+
 #: the labels that start every line of `FirstScreen.lines`; `synthrec.experiments.findings.headlines`
 #: picks the first screen out of a run's findings by them.
 LINE_PREFIXES = ("Verdict:", "auto (", "best arm (", "Ceiling (", "Failed audit", "Audits:", "Only ", "Test set:")
@@ -217,9 +220,6 @@ def first_screen(results: dict[str, Any]) -> FirstScreen:
     """The first screen of a run from its ``results.json`` payload (`synthrec.experiments.results.
     results_dict`): ``config.ks``, ``records``, ``auto_choices`` and each seed's ``synthetic_quality``
     and ``test_users`` are read; the rest is ignored."""
-    from synthrec.experiments.results import headline_metrics
-    from synthrec.report.html import quality_cards
-
     ks = results.get("config", {}).get("ks") or [10]
     metric = headline_metrics(ks)[0]
     records = [r for r in results.get("records", []) if r.get("metric") == metric]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +9,12 @@ import jinja2
 import polars as pl
 
 from synthrec.data.atomic import atomic_write_text
-from synthrec.evaluation.cards import fidelity_cards, optional_cards, privacy_cards
+from synthrec.evaluation.metrics import headline_metrics, metric_ks
 from synthrec.report.figures import arm_bars
+from synthrec.report.first_screen import LINE_PREFIXES, ceiling_share_text, first_screen
+from synthrec.report.run_quality import QUALITY_ROWS, format_figure, quality_cards, quality_table
+
+__all__ = ["QUALITY_ROWS", "quality_cards", "quality_table", "report_metrics", "write_run_report"]
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("synthrec.report", "templates"),
@@ -19,78 +22,10 @@ _ENV = jinja2.Environment(
 )
 
 
-def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None or x != x:  # None or NaN
-        return "–"
-    return f"{x:.{digits}f}"
-
-
-#: (key, label) of the synthetic-data quality figures shown in the report; all are in results.json.
-QUALITY_ROWS = (
-    ("popularity_gini_real", "item-popularity Gini, real"),
-    ("popularity_gini_synthetic", "item-popularity Gini, synthetic"),
-    ("popularity_ks", "KS on item degrees"),
-    ("activity_ks", "KS on user activity"),
-    ("long_tail_coverage", "long-tail items covered"),
-    ("cooccurrence_cosine_corr", "item-item cosine correlation"),
-    ("rating_tvd", "rating histogram TVD"),
-    ("popularity_head_share_ratio", "head-item share, synthetic / real"),
-    ("mia_auc", "membership-inference AUC (0.5 = no leak)"),
-    ("dcr_share_closer_to_train", "synthetic users closer to train than holdout"),
-    ("dcr_share_baseline", "… expected without memorisation"),
-    ("exact_copy_share", "exact copies of a training user"),
-)
-
-
-def _quality_values(results: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
-    """source -> figure -> the non-missing values over seeds."""
-    per_source: dict[str, dict[str, list[float]]] = {}
-    for seed in results.get("seeds", []):
-        for src, figures in seed.get("synthetic_quality", {}).items():
-            for key, value in figures.items():
-                if value is not None:
-                    per_source.setdefault(src, {}).setdefault(key, []).append(float(value))
-    return per_source
-
-
-def quality_cards(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Pass/warn/fail cards (`synthrec.evaluation.cards`) per source, judged on the mean over seeds of
-    each figure: fidelity, privacy, popularity bias (the ``popularity_*`` ratios of `synthetic_quality`)
-    and, when the generator reports its privacy (``dp`` key), the DP card. Sources without a privacy audit
-    (no real users outside the generator's training data) get not-applicable privacy cards."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for src, values in _quality_values(results).items():
-        mean = {k: sum(v) / len(v) for k, v in values.items() if v}
-        privacy = mean if "mia_auc" in mean else None
-        summaries: dict[str, dict[str, float]] = {}
-        if "popularity_head_share_ratio" in mean:
-            summaries["popularity_bias"] = {k: v for k, v in mean.items() if k.startswith("popularity_")}
-        if "dp" in mean:  # not DP (dp = 0) has no dp_epsilon: ε = ∞
-            eps = mean.get("dp_epsilon") if mean["dp"] == 1.0 else None
-            summaries["dp"] = {"epsilon": math.inf if eps is None else eps, "delta": mean.get("dp_delta", 0.0)}
-        cards = fidelity_cards(mean) + privacy_cards(
-            privacy, reason="no real users outside the generator's training data in this run") + optional_cards(summaries)
-        out[src] = [{**c.to_dict(), "value_s": _fmt(c.value, 3)} for c in cards]
-    return out
-
-
-def quality_table(results: dict[str, Any]) -> list[dict[str, str]]:
-    """Mean over seeds of each quality figure, one column per source (``self``, ``source``)."""
-    per_source = _quality_values(results)
-    rows = []
-    for key, label in QUALITY_ROWS:
-        cells = {src: _fmt(sum(v[key]) / len(v[key]), 3) if v.get(key) else "–" for src, v in per_source.items()}
-        if any(c != "–" for c in cells.values()):
-            rows.append({"label": label, **cells})
-    return rows
-
-
 def report_metrics(metrics: list[str]) -> list[str]:
     """The metrics of the report's Results table, headline NDCG first: `headline_metrics` of the
     measured cut-offs (NDCG@10 or the smallest k, Recall@20 or the largest k) plus Recall at the NDCG's
     k, those of ``metrics`` that exist. Empty when no NDCG was measured."""
-    from synthrec.experiments.results import headline_metrics, metric_ks
-
     ks = metric_ks(metrics)
     if not ks:
         return []
@@ -102,8 +37,6 @@ def report_metrics(metrics: list[str]) -> list[str]:
 def _recovered(row: dict[str, Any]) -> str:
     """The ceiling-recovered cell: a share, or "below real-only" for an arm below real-only (a negative
     share would read as "recovers −115 %")."""
-    from synthrec.report.first_screen import ceiling_share_text
-
     if row["arm"] in ("real-only", "ceiling"):
         return "–"
     return ceiling_share_text(row["ceiling_recovered"])
@@ -123,13 +56,11 @@ def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: l
     shown = report_metrics(metrics)
     primary = shown[0] if shown else metrics[0]
     table = [
-        {**r, "mean_s": _fmt(r["mean"]), "std_s": _fmt(r["std"]),
+        {**r, "mean_s": format_figure(r["mean"]), "std_s": format_figure(r["std"]),
          "delta_s": "–" if r["delta_vs_real"] is None else f"{100 * r['delta_vs_real']:+.1f}%",
          "ceil_s": _recovered(r)}
         for r in summary.filter(pl.col("metric").is_in(shown or metrics)).iter_rows(named=True)
     ]
-    from synthrec.report.first_screen import LINE_PREFIXES, first_screen
-
     html = _ENV.get_template("report.html").render(
         results=results, table=table, fs=first_screen(results), primary=primary,
         verdicts=[v for v in verdicts if not v.startswith(LINE_PREFIXES)],
