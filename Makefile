@@ -30,7 +30,7 @@ demo: $(STAMP)
 	$(BIN)/synthrec demo --out $(OUT)
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests scripts benchmarks
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

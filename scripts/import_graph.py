@@ -7,7 +7,8 @@ excluded: they never run), builds the file graph and the package graph (first le
 * file circles (strongly connected components with more than one module);
 * package circles (the same over packages);
 * the stated rules: ``data/`` imports nothing of ours but ``errors``; generators and models never
-  import each other; ``report/`` imports no ``experiments/``.
+  import each other; ``report/`` imports no ``experiments/``; ``generators/`` import no ``evaluation/``
+  (the statistics a generator checks itself with live in ``data/stats.py``).
 
 Run ``python scripts/import_graph.py`` (exit 1 when a rule is broken); ``tests/test_architecture.py``
 runs the same check in CI.
@@ -28,6 +29,7 @@ FORBIDDEN: tuple[tuple[str, str, str], ...] = (
     ("generators", "models", "generators and models never import each other"),
     ("models", "generators", "generators and models never import each other"),
     ("report", "experiments", "report/ renders only: it imports no experiments/"),
+    ("generators", "evaluation", "generators/ import no evaluation/ (shared statistics: data/stats.py)"),
 )
 # data/ may import only these of ours.
 DATA_MAY_IMPORT = {"data", "errors"}
