@@ -9,8 +9,9 @@ import pytest
 from synthrec.config import parse_config
 from synthrec.data import InteractionData
 from synthrec.data.splits import leave_last_out
-from synthrec.experiments.arms import Arm
-from synthrec.experiments.pipeline import auto_context, prepare_target, run_experiment
+from synthrec.experiments.arms import Arm, candidate_arms
+from synthrec.experiments.auto import choose_auto
+from synthrec.experiments.pipeline import auto_choice, auto_context, prepare_target, run_experiment
 from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
 from synthrec.models import MostPopular
 
@@ -82,6 +83,7 @@ def test_auto_validates_inside_the_training_data() -> None:
     split = leave_last_out(target)
     pools = {"source": SyntheticPool(source.compact_users(), 10)} if source else {}
     ctx = auto_context(cfg, split, source.compact_users() if source else None, pools, seed=0)
+    assert ctx is not None
     test_pairs = _pairs(split.test)
     # every pair auto trains on comes from the training part, never from the test part
     inner_train = _pairs(ctx.inputs.train)
@@ -122,3 +124,27 @@ def test_derived_seeds_differ_by_purpose_and_are_stable() -> None:
     assert derive_seed(0, "sample", "self") == derive_seed(0, "sample", "self")
     assert derive_seed(0, "sample", "self") != derive_seed(0, "sample", "source")
     assert derive_seed(0, "sample", "self") != derive_seed(1, "sample", "self")
+
+
+def test_auto_rule_needs_a_margin_and_a_score() -> None:
+    real, aug = Arm("real-only"), Arm("augment", "self", 1.0)
+    assert choose_auto({real: 0.10, aug: 0.101}, 0.02) == real
+    assert choose_auto({real: 0.10, aug: 0.2}, 0.02) == aug
+    assert choose_auto({real: None, aug: 0.2}, 0.02) == real
+    assert choose_auto({real: 0.1, aug: None}, 0.0) == real
+
+
+def test_auto_without_validation_data_keeps_real_only() -> None:
+    cfg = parse_config(CFG)
+    chosen, val = auto_choice(cfg, None, cfg.models[0], seed=0)
+    assert chosen == Arm("real-only")
+    assert set(val.values()) == {None} and "real-only" in val
+
+
+def test_auto_chooses_among_the_listed_strategies() -> None:
+    listed = parse_config({**CFG, "strategies": ["real-only", "augment", "auto"]})
+    assert [a.label for a in candidate_arms(listed)] == [
+        "real-only", "augment x1 [self]", "augment x2 [self]", "augment x1 [source]", "augment x2 [source]"]
+    bare = parse_config({**CFG, "strategies": ["auto"]})  # none listed: all of them
+    assert {a.strategy for a in candidate_arms(bare)} == {"real-only", "synthetic-only", "augment",
+                                                          "pretrain-finetune"}

@@ -15,11 +15,15 @@ Sources say where the generator was fitted: ``self`` (the target's own training 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from synthrec.config import ExperimentConfig
 
 NO_SOURCE = "-"
+#: the strategies that train on synthetic users
+SYNTHETIC_STRATEGIES = ("synthetic-only", "augment", "pretrain-finetune")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Arm:
 
     @property
     def uses_synthetic(self) -> bool:
-        return self.strategy in ("synthetic-only", "augment", "pretrain-finetune")
+        return self.strategy in SYNTHETIC_STRATEGIES
 
 
 def plan_arms(cfg: ExperimentConfig) -> list[Arm]:
@@ -59,19 +63,50 @@ def plan_arms(cfg: ExperimentConfig) -> list[Arm]:
     return arms
 
 
+def auto_candidates(strategies: Iterable[str], sources: Iterable[str], *, synthetic_ratio: float,
+                    augment_ratios: Iterable[float]) -> list[Arm]:
+    """What ``auto`` chooses among (`synthrec.experiments.auto.choose_auto`): real-only, then per source the
+    synthetic strategies listed in ``strategies`` — synthetic-only, augment at each ratio,
+    pretrain-finetune — in that order. Never the ceiling, which needs raw source data the user does not
+    have. The bench's rule, per (generator, source)."""
+    listed = set(strategies)
+    arms = [Arm("real-only")]
+    for source in sources:
+        if "synthetic-only" in listed:
+            arms.append(Arm("synthetic-only", source, synthetic_ratio))
+        if "augment" in listed:
+            arms.extend(Arm("augment", source, r) for r in augment_ratios)
+        if "pretrain-finetune" in listed:
+            arms.append(Arm("pretrain-finetune", source, synthetic_ratio))
+    return arms
+
+
 def candidate_arms(cfg: ExperimentConfig) -> list[Arm]:
-    """What ``auto`` may choose from: real-only and every synthetic arm (never the ceiling, which needs
-    raw source data the user does not have)."""
-    cands = [Arm("real-only")]
-    for source in cfg.sources:
-        cands.extend(Arm("augment", source, r) for r in cfg.augment_ratios)
-        cands.append(Arm("pretrain-finetune", source, cfg.synthetic_ratio))
-        cands.append(Arm("synthetic-only", source, cfg.synthetic_ratio))
-    return cands
+    """What ``auto`` chooses among in `synthrec run`: `auto_candidates` over the config's sources; a config
+    that lists no synthetic strategy (e.g. only ``auto``) lets it choose among all three."""
+    strategies: list[str] = list(cfg.strategies)
+    if not set(strategies) & set(SYNTHETIC_STRATEGIES):
+        strategies.extend(SYNTHETIC_STRATEGIES)
+    return auto_candidates(strategies, cfg.sources, synthetic_ratio=cfg.synthetic_ratio,
+                           augment_ratios=cfg.augment_ratios)
 
 
-def max_ratio(cfg: ExperimentConfig) -> float:
-    """Largest number of synthetic users per fitted real user any arm (or auto) needs."""
+class RatioConfig(Protocol):
+    """What `max_ratio` reads (`synthrec.config.ExperimentConfig`, `synthrec.experiments.bench.config.BenchConfig`)."""
+
+    @property
+    def strategies(self) -> Sequence[str]: ...
+
+    @property
+    def synthetic_ratio(self) -> float: ...
+
+    @property
+    def augment_ratios(self) -> Sequence[float]: ...
+
+
+def max_ratio(cfg: RatioConfig) -> float:
+    """Largest number of synthetic users per fitted real user any arm (or auto) needs: the size of a pool
+    (`synthrec.experiments.pools`), in `synthrec run` and in the bench."""
     ratios = [cfg.synthetic_ratio]
     if "augment" in cfg.strategies or "auto" in cfg.strategies:
         ratios.extend(cfg.augment_ratios)

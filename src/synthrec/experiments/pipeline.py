@@ -5,6 +5,11 @@ test, fit the generator on each requested source (``self``: the target's trainin
 raw source users), draw synthetic users once per source, then train every model on every arm and score
 it on the target's real test users. ``auto`` chooses its arm on a validation split carved from the
 target's training data and is then refitted on the whole training data.
+
+Pools, the ``auto`` rule, model seeds and the source/target and validation splits are those of
+`synthrec bench` (`synthrec.experiments.pools`, `synthrec.experiments.auto`,
+`synthrec.experiments.protocol`): a seed of a run scores exactly as the bench's cell with the same data,
+split, generator, ratios and recommender (dataset = `synthrec.experiments.protocol.dataset_label`).
 """
 
 from __future__ import annotations
@@ -18,14 +23,7 @@ import numpy as np
 
 from synthrec.config import ComponentConfig, ExperimentConfig
 from synthrec.data.interactions import InteractionData
-from synthrec.data.splits import (
-    Split,
-    before_test_time,
-    carve_validation,
-    make_split,
-    split_users,
-    subsample_users,
-)
+from synthrec.data.splits import Split, before_test_time, make_split, subsample_users
 from synthrec.errors import ConfigError
 from synthrec.evaluation.bias import popularity_bias
 from synthrec.evaluation.cards import dp_summary
@@ -33,15 +31,15 @@ from synthrec.evaluation.fidelity import fidelity_report
 from synthrec.evaluation.metrics import cold_counts
 from synthrec.evaluation.privacy import privacy_report
 from synthrec.experiments.arms import Arm, candidate_arms, max_ratio, plan_arms
+from synthrec.experiments.auto import choose_auto, validation_score
+from synthrec.experiments.pools import draw_pool, fit_generator, pool_purpose
+from synthrec.experiments.protocol import dataset_label, level_label, source_and_target, validation_data
 from synthrec.experiments.scoring import EvalSet, eval_set, score
-from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
+from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, model_factory, train_arm
 from synthrec.generators.base import BaseGenerator
 from synthrec.generators.registry import make_generator
 from synthrec.models.base import Recommender
-from synthrec.models.registry import make_model
 from synthrec.progress import StepProgress, step_progress
-
-PRIMARY_METRIC = "NDCG@10"
 
 
 @dataclass
@@ -64,24 +62,25 @@ class RunResult:
 
 
 def _model_factory(mc: ComponentConfig, seed: int) -> Callable[[], Recommender]:
-    def build() -> Recommender:
-        params = dict(mc.params)
-        return make_model(mc.name, seed=seed, **params)
-
-    return build
+    return model_factory(mc.name, mc.params, seed, mc.display)
 
 
-def _fit_pool(cfg: ExperimentConfig, fit_data: InteractionData, seed: int, source: str
+def _pool_purpose(cfg: ExperimentConfig, source: str) -> tuple[str, ...]:
+    """The seeds' purpose of the pool of ``source`` (`synthrec.experiments.pools.pool_purpose`): the run is
+    the bench cell (dataset label, split kind, level of the scarcity knobs)."""
+    return pool_purpose(source, dataset=dataset_label(cfg.data), split=cfg.split.kind,
+                        level=level_label(cfg.target.keep_fraction, cfg.target.max_per_user),
+                        split_kind=cfg.split.kind, fitted_on_target=source == "self")
+
+
+def _fit_pool(cfg: ExperimentConfig, fit_data: InteractionData, seed: int, purpose: tuple[str, ...]
               ) -> tuple[SyntheticPool, float, BaseGenerator]:
-    """Fit the generator on ``fit_data`` and draw the largest synthetic pool any arm needs; also returns
-    the fitted generator (for its privacy report)."""
+    """Fit the generator on ``fit_data`` and draw the largest synthetic pool any arm needs
+    (`synthrec.experiments.pools`); also returns the seconds it took and the fitted generator (for its
+    privacy report)."""
     start = time.perf_counter()
-    params = dict(cfg.generator.params)
-    gen = make_generator(cfg.generator.name, seed=derive_seed(seed, "fit", source), **params)
-    gen.fit(fit_data)
-    base = max(1, len(fit_data.active_users()))
-    n = max(1, round(max_ratio(cfg) * base))
-    pool = SyntheticPool(gen.sample(n, seed=derive_seed(seed, "sample", source)), base)
+    gen = fit_generator(cfg.generator, fit_data, seed=seed, purpose=purpose)
+    pool = draw_pool(gen, fit_data, seed=seed, purpose=purpose, max_ratio=max_ratio(cfg))
     return pool, time.perf_counter() - start, gen
 
 
@@ -114,11 +113,12 @@ def synthetic_quality(fitted_on: InteractionData, synthetic: InteractionData,
 def prepare_target(
     data: InteractionData, cfg: ExperimentConfig, seed: int
 ) -> tuple[InteractionData, InteractionData | None]:
-    """Split users into (scarce target, private source); apply the scarcity knobs to the target."""
+    """Split users into (scarce target, private source) as the bench does
+    (`synthrec.experiments.protocol.source_and_target`); apply the scarcity knobs to the target."""
     source: InteractionData | None = None
     target = data
     if cfg.target.source_fraction > 0:
-        target, source = split_users(data, 1.0 - cfg.target.source_fraction, seed=derive_seed(seed, "users"))
+        source, target = source_and_target(data, cfg.target.source_fraction, seed)
     if cfg.target.keep_fraction < 1.0:
         target = subsample_users(target, cfg.target.keep_fraction, seed=derive_seed(seed, "scarcity"))
     if cfg.target.max_per_user is not None:
@@ -196,7 +196,7 @@ def _run_seed(
         bar.describe(f"seed {seed}: fit generator on {src}")
         fit_data = train if src == "self" else source_c
         assert fit_data is not None  # config validation guarantees source users exist
-        pools[src], secs, gen = _fit_pool(cfg, fit_data, seed, src)
+        pools[src], secs, gen = _fit_pool(cfg, fit_data, seed, _pool_purpose(cfg, src))
         info["generator_seconds"][src] = round(secs, 3)
         info[f"synthetic_users_{src}"] = pools[src].data.n_users
         holdout = source_c if src == "self" else train
@@ -205,6 +205,8 @@ def _run_seed(
         bar.advance()
     inputs = ArmInputs(train, source_c, pools)
     ctx = auto_context(cfg, split, source_c, pools, seed) if with_auto else None
+    if with_auto and ctx is None and log:
+        log(f"seed {seed}: the training data is too small to carve a validation split: auto keeps real-only")
     for mc in cfg.models:
         factory = _model_factory(mc, seed)
         for arm in arms:
@@ -214,8 +216,7 @@ def _run_seed(
             bar.advance()
         if with_auto:
             bar.describe(f"seed {seed}: {mc.display} auto (validation)")
-            assert ctx is not None
-            chosen, val_scores = choose_auto(cfg, ctx, mc, seed)
+            chosen, val_scores = auto_choice(cfg, ctx, mc, seed)
             model = train_arm(chosen, factory, inputs)
             _record(result, seed, Arm("auto"), mc.display, score(model, es, cfg.ks))
             result.auto_choices.append({"seed": seed, "model": mc.display, "chosen": chosen.label,
@@ -239,32 +240,32 @@ class AutoContext:
 
 
 def auto_context(cfg: ExperimentConfig, split: Split, source: InteractionData | None,
-                 pools: dict[str, SyntheticPool], seed: int) -> AutoContext:
-    """Carve a validation split from the training data (never the test data) and draw its pools."""
-    inner = carve_validation(split, seed=derive_seed(seed, "validation"))
-    inner_train = inner.train.compact_users()
+                 pools: dict[str, SyntheticPool], seed: int) -> AutoContext | None:
+    """Carve a validation split from the training data (never the test data) and draw its pools, as the
+    bench does (`synthrec.experiments.protocol.validation_data`); None when the training data is too small
+    to hold a validation target."""
+    validation, _ = validation_data(split.train, cfg.split.kind, seed=seed, test_fraction=cfg.split.test_fraction)
+    if validation is None:
+        return None
+    inner_train, es = validation
     inner_pools = dict(pools)
     if "self" in cfg.sources:
-        inner_pools["self"], _, _ = _fit_pool(cfg, inner_train, seed, "self-validation")
-    return AutoContext(ArmInputs(inner_train, source, inner_pools), eval_set(inner))
+        purpose = (*_pool_purpose(cfg, "self"), "validation")
+        inner_pools["self"], _, _ = _fit_pool(cfg, inner_train, seed, purpose)
+    return AutoContext(ArmInputs(inner_train, source, inner_pools), es)
 
 
-def choose_auto(cfg: ExperimentConfig, ctx: AutoContext, mc: ComponentConfig, seed: int) -> tuple[Arm, dict[str, float]]:
-    """Pick the arm with the best validation NDCG@10.
-
-    Real-only is kept unless a synthetic arm beats it by ``cfg.auto_min_gain`` (relative): small
-    validation sets are noisy and synthetic data must earn its place.
-    """
+def auto_choice(cfg: ExperimentConfig, ctx: AutoContext | None, mc: ComponentConfig, seed: int
+                ) -> tuple[Arm, dict[str, float | None]]:
+    """The arm ``auto`` picks for model ``mc`` (`synthrec.experiments.auto.choose_auto` over
+    `synthrec.experiments.arms.candidate_arms`, ``cfg.auto_min_gain``) and every candidate's validation
+    score by label (None for all without validation data: real-only is kept)."""
     factory = _model_factory(mc, seed)
-    val: dict[str, float] = {}
-    arms = {a.label: a for a in candidate_arms(cfg)}
-    for label, arm in arms.items():
-        val[label] = score(train_arm(arm, factory, ctx.inputs), ctx.eval_set, [10])[PRIMARY_METRIC]
-    base = val["real-only"]
-    best = max(val, key=lambda k: val[k])
-    if best != "real-only" and val[best] <= base * (1.0 + cfg.auto_min_gain):
-        best = "real-only"
-    return arms[best], val
+    val: dict[Arm, float | None] = {
+        arm: validation_score(arm, factory, ctx.inputs, ctx.eval_set) if ctx is not None else None
+        for arm in candidate_arms(cfg)
+    }
+    return choose_auto(val, cfg.auto_min_gain), {arm.label: v for arm, v in val.items()}
 
 
 def _record(result: RunResult, seed: int, arm: Arm, model: str, metrics: dict[str, float]) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from synthrec.data.interactions import InteractionData, concat_users
 from synthrec.experiments.arms import Arm
 from synthrec.models.base import Recommender
+from synthrec.models.registry import make_model as make_registered_model
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,18 @@ class ArmInputs:
     train: InteractionData
     source: InteractionData | None
     pools: Mapping[str, SyntheticPool]
+
+
+def model_factory(name: str, params: Mapping[str, Any], seed: int, label: str) -> Callable[[], Recommender]:
+    """Builds fresh registered models ``name(**params)`` seeded ``derive_seed(seed, "model", label)``
+    (``label``: the recommender's display name), the same for every arm, in `synthrec run` and in the
+    bench."""
+    kwargs = dict(params)
+
+    def build() -> Recommender:
+        return make_registered_model(name, seed=derive_seed(seed, "model", label), **kwargs)
+
+    return build
 
 
 def train_arm(arm: Arm, make_model: Callable[[], Recommender], inputs: ArmInputs) -> Recommender:

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from synthrec.experiments.bench.config import SPLIT_ALIASES, BenchConfig
+from synthrec.experiments.protocol import level_label
 
 #: bump when the measuring protocol changes in a way that makes old results incomparable
 PROTOCOL_VERSION = 1
@@ -35,7 +36,7 @@ class Level:
 
     @property
     def label(self) -> str:
-        return f"cap={self.cap}" if self.cap is not None else f"users={self.users:g}"
+        return level_label(self.users, self.cap)
 
     @property
     def kind(self) -> str:

@@ -1,7 +1,8 @@
 """Run the cells of a sweep: one task (cells sharing data preparation and a fitted generator) at a time,
 in this process, a local process pool, or on a Dask cluster.
 
-**Per cell** (reusing `synthrec.experiments.strategies` and `synthrec.experiments.scoring`):
+**Per cell** (the experiment core `synthrec run` uses too: `synthrec.experiments.strategies`,
+`synthrec.experiments.scoring`, `synthrec.experiments.pools`, `synthrec.experiments.auto`):
 
 1. *Tuning.* Every strategy — real-only and ceiling included — gets the same search: the same
    `tuning.budget` grid points of its recommender (`trials`), each trained the strategy's way on the
@@ -29,12 +30,10 @@ near-tied scores can swap places in a top-K list.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import multiprocessing
 import os
-import pickle
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -47,32 +46,22 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import InteractionData
-from synthrec.experiments.arms import Arm
+from synthrec.experiments.arms import Arm, auto_candidates
+from synthrec.experiments.auto import choose_auto, validation_score
 from synthrec.experiments.bench.breakdowns import evaluate_groups
 from synthrec.experiments.bench.cells import OWN_GENERATOR_SOURCES, Cell, expand, group_tasks
-from synthrec.experiments.bench.config import (
-    SPLIT_ALIASES,
-    BenchConfig,
-    GeneratorSpec,
-    RecommenderSpec,
-    check_runnable,
-)
+from synthrec.experiments.bench.config import SPLIT_ALIASES, BenchConfig, RecommenderSpec, check_runnable
 from synthrec.experiments.bench.frames import Frame, LevelData, Unavailable, get_frame, level_data
 from synthrec.experiments.bench.store import ResultStore, write_part
-from synthrec.experiments.scoring import EvalSet, score
-from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, train_arm
-from synthrec.generators.registry import make_generator
+from synthrec.experiments.pools import cached_pool, fit_pool, max_ratio, pool_purpose
+from synthrec.experiments.scoring import EvalSet
+from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, model_factory, train_arm
 from synthrec.models.base import Recommender
-from synthrec.models.registry import make_model
 from synthrec.progress import step_progress
 
 if TYPE_CHECKING:
     from rich.console import Console
-
-PRIMARY = "NDCG@10"
-
 
 @dataclass(frozen=True)
 class CellOutcome:
@@ -101,10 +90,7 @@ def trials(spec: RecommenderSpec, budget: int, seed: int, dataset: str) -> list[
 
 
 def _factory(spec: RecommenderSpec, seed: int, trial: dict[str, Any]) -> Callable[[], Recommender]:
-    def build() -> Recommender:
-        return make_model(spec.name, seed=derive_seed(seed, "model", spec.display), **{**spec.params, **trial})
-
-    return build
+    return model_factory(spec.name, {**spec.params, **trial}, seed, spec.display)
 
 
 def tune(arm: Arm, spec: RecommenderSpec, seed: int, grid: list[dict[str, Any]],
@@ -118,7 +104,7 @@ def tune(arm: Arm, spec: RecommenderSpec, seed: int, grid: list[dict[str, Any]],
     errors = []
     for trial in grid:
         try:
-            value = score(train_arm(arm, _factory(spec, seed, trial), inputs), es, [10])[PRIMARY]
+            value = validation_score(arm, _factory(spec, seed, trial), inputs, es)
         except Exception as exc:  # a grid point that cannot be fitted is skipped, and said so
             errors.append(f"{trial}: {type(exc).__name__}: {exc}")
             continue
@@ -127,49 +113,6 @@ def tune(arm: Arm, spec: RecommenderSpec, seed: int, grid: list[dict[str, Any]],
     if best is None:
         return {}, None, "every grid point failed on validation: " + "; ".join(errors)
     return best[0], best[1], ("; ".join(errors) if errors else "")
-
-
-# ---------------------------------------------------------------------------------------------- pools
-
-
-def _max_ratio(cfg: BenchConfig) -> float:
-    ratios = [cfg.synthetic_ratio]
-    if "augment" in cfg.strategies or "auto" in cfg.strategies:
-        ratios.extend(cfg.augment_ratios)
-    return max(ratios)
-
-
-def fit_pool(gspec: GeneratorSpec, fit_data: InteractionData, *, epsilon: float | None, seed: int,
-             purpose: tuple[str, ...], max_ratio: float) -> SyntheticPool:
-    """Fit the generator on ``fit_data`` and draw ``round(max_ratio × active users)`` synthetic users (at
-    least 1). Seeds: ``derive_seed(seed, "fit", *purpose)`` and ``derive_seed(seed, "sample", *purpose)``."""
-    params = dict(gspec.params)
-    if epsilon is not None:
-        params["epsilon"] = epsilon
-    gen = make_generator(gspec.name, seed=derive_seed(seed, "fit", *purpose), **params)
-    gen.fit(fit_data)
-    base = max(1, len(fit_data.active_users()))
-    n = max(1, round(max_ratio * base))
-    return SyntheticPool(gen.sample(n, seed=derive_seed(seed, "sample", *purpose)), base)
-
-
-def _cached_pool(cache_dir: Path | None, key: dict[str, Any], make: Callable[[], SyntheticPool]) -> SyntheticPool:
-    """A pool from ``cache_dir`` (pickle named by the hash of ``key``), made and stored when absent."""
-    if cache_dir is None:
-        return make()
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:20]
-    path = cache_dir / f"pool-{digest}.pkl"
-    if path.is_file():
-        try:
-            with path.open("rb") as fh:
-                pool = pickle.load(fh)
-            if isinstance(pool, SyntheticPool):
-                return pool
-        except Exception:  # a damaged cache entry is rebuilt
-            pass
-    pool = make()
-    atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(pool, protocol=pickle.HIGHEST_PROTOCOL)))
-    return pool
 
 
 # ---------------------------------------------------------------------------------------------- tasks
@@ -186,6 +129,12 @@ def _status_rows(cell: Cell, status: str, note: str, n_train_users: int | None =
 def _metric_rows(cell: Cell, groups: dict[str, tuple[dict[str, float], int]], **extra: Any) -> list[dict[str, Any]]:
     return [_row(cell, metric=metric, group=group, value=float(value), n_users=n, status="ok", **extra)
             for group, (metrics, n) in groups.items() for metric, value in metrics.items()]
+
+
+def _purpose(cell: Cell, *, fitted_on_target: bool) -> tuple[str, ...]:
+    """The seeds' purpose of the pool of ``cell``'s task (`synthrec.experiments.pools.pool_purpose`)."""
+    return pool_purpose(cell.source, dataset=cell.dataset, split=cell.split, level=cell.level.label,
+                        split_kind=SPLIT_ALIASES[cell.split], fitted_on_target=fitted_on_target)
 
 
 def _cell_arm(cell: Cell) -> Arm:
@@ -277,17 +226,6 @@ def _run_real(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelData,
         emit(cell, rows)
 
 
-def _synthetic_candidates(cfg: BenchConfig, source: str) -> list[Arm]:
-    arms = [Arm("real-only")]
-    if "synthetic-only" in cfg.strategies:
-        arms.append(Arm("synthetic-only", source, cfg.synthetic_ratio))
-    if "augment" in cfg.strategies:
-        arms.extend(Arm("augment", source, r) for r in cfg.augment_ratios)
-    if "pretrain-finetune" in cfg.strategies:
-        arms.append(Arm("pretrain-finetune", source, cfg.synthetic_ratio))
-    return arms
-
-
 def _own_source_pools(cfg: BenchConfig, first: Cell, ld: LevelData, cache_dir: Path | None
                       ) -> tuple[SyntheticPool, SyntheticPool | None]:
     """Pools of a source with its own generator (`synthrec.experiments.bench.sources`): one fitted on the
@@ -296,19 +234,19 @@ def _own_source_pools(cfg: BenchConfig, first: Cell, ld: LevelData, cache_dir: P
     from synthrec.experiments.bench.sources import fit_source_pool
 
     ds = next(d for d in cfg.datasets if d.name == first.dataset)
-    purpose: tuple[str, ...] = (first.dataset, first.split, first.level.label, first.source)
+    purpose = _purpose(first, fitted_on_target=True)
     options = cfg.simulator_source if first.source == "simulator" else cfg.attributes_source
     key = {"dataset": ds.model_dump_json(), "split": first.split, "level": first.level.label, "seed": first.seed,
            "source_fraction": cfg.source_fraction, "test_fraction": cfg.test_fraction,
            "head_share": cfg.breakdowns.head_share, "options": options.model_dump(mode="json"),
-           "max_ratio": _max_ratio(cfg), "purpose": purpose}
-    pool = _cached_pool(cache_dir, {**key, "part": "train"}, lambda: fit_source_pool(
-        cfg, first.source, ld.train, seed=first.seed, purpose=purpose, max_ratio=_max_ratio(cfg)))
+           "max_ratio": max_ratio(cfg), "purpose": purpose}
+    pool = cached_pool(cache_dir, {**key, "part": "train"}, lambda: fit_source_pool(
+        cfg, first.source, ld.train, seed=first.seed, purpose=purpose, max_ratio=max_ratio(cfg)))
     val_pool = None
     if ld.validation is not None:
         inner = ld.validation[0]
-        val_pool = _cached_pool(cache_dir, {**key, "part": "validation"}, lambda: fit_source_pool(
-            cfg, first.source, inner, seed=first.seed, purpose=(*purpose, "validation"), max_ratio=_max_ratio(cfg)))
+        val_pool = cached_pool(cache_dir, {**key, "part": "validation"}, lambda: fit_source_pool(
+            cfg, first.source, inner, seed=first.seed, purpose=(*purpose, "validation"), max_ratio=max_ratio(cfg)))
     return pool, val_pool
 
 
@@ -325,26 +263,23 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
             pool, val_pool = _own_source_pools(cfg, first, ld, cache_dir)
         elif src == "self":
             assert gspec is not None
-            purpose: tuple[str, ...] = (first.dataset, first.split, first.level.label, "self")
-            pool = fit_pool(gspec, ld.train, epsilon=None, seed=seed, purpose=purpose, max_ratio=_max_ratio(cfg))
+            purpose = _purpose(first, fitted_on_target=True)
+            pool = fit_pool(gspec, ld.train, seed=seed, purpose=purpose, max_ratio=max_ratio(cfg))
             val_pool = None
             if ld.validation is not None:
-                val_pool = fit_pool(gspec, ld.validation[0], epsilon=None, seed=seed,
-                                    purpose=(*purpose, "validation"), max_ratio=_max_ratio(cfg))
+                val_pool = fit_pool(gspec, ld.validation[0], seed=seed, purpose=(*purpose, "validation"),
+                                    max_ratio=max_ratio(cfg))
         else:
             assert gspec is not None
             # The source users do not depend on the level, nor on the split except under a global time
             # cut (the source then ends at the cut): one pool per (dataset, seed[, temporal split]).
-            kind = SPLIT_ALIASES[first.split]
-            purpose = (first.dataset, src) if kind != "temporal-global" else (first.dataset, src, kind)
+            purpose = _purpose(first, fitted_on_target=False)
             key = {"dataset": next(d for d in cfg.datasets if d.name == first.dataset).model_dump_json(
                        exclude={"item_attributes"}),
                    "seed": seed, "source_fraction": cfg.source_fraction, "generator": gspec.model_dump(),
-                   "epsilon": first.epsilon, "max_ratio": _max_ratio(cfg), "purpose": purpose}
-            source_gen = gspec
-            pool = _cached_pool(cache_dir, key, lambda: fit_pool(
-                source_gen, frame.source, epsilon=first.epsilon, seed=seed, purpose=purpose,
-                max_ratio=_max_ratio(cfg)))
+                   "epsilon": first.epsilon, "max_ratio": max_ratio(cfg), "purpose": purpose}
+            pool = fit_pool(gspec, frame.source, epsilon=first.epsilon, seed=seed, purpose=purpose,
+                            max_ratio=max_ratio(cfg), cache_dir=cache_dir, cache_key=key)
             val_pool = pool
     except Unavailable as exc:
         for c in cells:
@@ -363,7 +298,8 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
         rcells = [c for c in cells if c.recommender == rec]
         spec = specs[rec]
         arms = _ArmRuns(cfg, spec, seed, trials(spec, cfg.tuning.budget, seed, first.dataset), validation, inputs, ld)
-        candidates = _synthetic_candidates(cfg, src)
+        candidates = auto_candidates(cfg.strategies, [src], synthetic_ratio=cfg.synthetic_ratio,
+                                     augment_ratios=cfg.augment_ratios)
         for cell in rcells:
             try:
                 if cell.strategy == "auto":
@@ -420,19 +356,6 @@ class _ArmRuns:
 
     def seconds(self, arm: Arm) -> float:
         return self._seconds.get(arm, 0.0)
-
-
-def choose_auto(validation: dict[Arm, float | None], min_gain: float) -> Arm:
-    """The candidate with the best validation score; real-only unless the best beats it by ``min_gain``
-    (relative). Candidates without a score (no validation data, failed fits) never win."""
-    real = Arm("real-only")
-    scored = {a: v for a, v in validation.items() if v is not None}
-    if not scored or real not in scored:
-        return real
-    best = max(scored, key=lambda a: scored[a])
-    if best != real and scored[best] <= scored[real] * (1.0 + min_gain):
-        return real
-    return best
 
 
 # ---------------------------------------------------------------------------------------------- sweep

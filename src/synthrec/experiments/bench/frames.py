@@ -21,15 +21,7 @@ from typing import Literal
 import numpy as np
 
 from synthrec.data.interactions import ITEM, InteractionData
-from synthrec.data.splits import (
-    Split,
-    before_test_time,
-    cap_history,
-    carve_validation,
-    make_split,
-    split_users,
-)
-from synthrec.errors import ConfigError, DataValidationError
+from synthrec.data.splits import Split, before_test_time, cap_history, make_split
 from synthrec.experiments.bench.breakdowns import Groups, make_groups
 from synthrec.experiments.bench.cells import Level
 from synthrec.experiments.bench.config import (
@@ -40,6 +32,7 @@ from synthrec.experiments.bench.config import (
     BenchDataset,
 )
 from synthrec.experiments.bench.datasets import load_bench_dataset
+from synthrec.experiments.protocol import source_and_target, validation_data
 from synthrec.experiments.scoring import EvalSet, eval_set
 from synthrec.experiments.strategies import derive_seed
 
@@ -119,7 +112,7 @@ def build_frame(data: InteractionData, split: str, seed: int, *, source_fraction
     reason = split_unavailable(data, split)
     if reason is not None:
         raise Unavailable(reason)
-    source, pool = split_users(data, source_fraction, seed=derive_seed(seed, "users"))
+    source, pool = source_and_target(data, source_fraction, seed)
     sp_ = make_split(pool, kind, test_fraction=test_fraction, seed=derive_seed(seed, "split"))
     es = eval_set(sp_)
     train_users = sp_.train.active_users()
@@ -157,12 +150,5 @@ def level_data(cfg: BenchConfig, frame: Frame, split: str, level: Level, seed: i
     kept = train.filter_users(frame.user_order[:n_keep], name=f"{frame.split.train.name}/{level.label}")
     groups = make_groups(es.histories, frame.item_counts, cold_max_history=cfg.breakdowns.cold_max_history,
                          head_share=cfg.breakdowns.head_share)
-    validation: tuple[InteractionData, EvalSet] | None = None
-    note = ""
-    try:
-        inner = carve_validation(kept, SPLIT_ALIASES[split], seed=derive_seed(seed, "validation"),
-                                 test_fraction=cfg.test_fraction)
-        validation = (inner.train.compact_users(), eval_set(inner))
-    except (DataValidationError, ConfigError) as exc:
-        note = f"no validation split ({exc}): defaults used"
+    validation, note = validation_data(kept, SPLIT_ALIASES[split], seed=seed, test_fraction=cfg.test_fraction)
     return LevelData(kept.compact_users(), n_keep, es, groups, validation, note)

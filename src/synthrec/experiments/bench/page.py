@@ -28,15 +28,9 @@ import numpy as np
 import polars as pl
 
 from synthrec.data.atomic import atomic_write_text
+from synthrec.experiments.auto import PRIMARY_METRIC
 from synthrec.experiments.bench.breakdowns import GROUPS
-from synthrec.experiments.bench.stats import (
-    ALPHA,
-    PRIMARY,
-    auto_report,
-    summarise,
-    versus_best_real,
-    worth_table,
-)
+from synthrec.experiments.bench.stats import ALPHA, auto_report, summarise, versus_best_real, worth_table
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("synthrec.experiments.bench", "templates"),
@@ -95,7 +89,7 @@ def arm_styles(arms: Iterable[str]) -> dict[str, dict[str, Any]]:
 
 
 def _curve_rows(summary: pl.DataFrame) -> pl.DataFrame:
-    return summary.filter((pl.col("metric") == PRIMARY) & (pl.col("group") == "all") & (pl.col("level_kind") == "users"))
+    return summary.filter((pl.col("metric") == PRIMARY_METRIC) & (pl.col("group") == "all") & (pl.col("level_kind") == "users"))
 
 
 #: fewest seeds for a learning-curve band: with 2 the t-interval (t_{0.975,1} = 12.7) spans the plot
@@ -151,7 +145,7 @@ def learning_curve_plot(summary: pl.DataFrame, dataset: str, split: str,
             if row == len(sources) - 1:
                 ax.set_xlabel("fraction of real training users kept")
             ax.grid(alpha=0.3)
-        axes[row][0].set_ylabel(f"{PRIMARY}\n(mean, 95% CI)")
+        axes[row][0].set_ylabel(f"{PRIMARY_METRIC}\n(mean, 95% CI)")
         order = ([a for a in ("real-only", "ceiling") if a in handles]
                  + sorted(a for a in handles if a not in REFERENCE_STYLES))
         axes[row][-1].legend([handles[a] for a in order], order, fontsize=7, loc="center left",
@@ -195,7 +189,7 @@ def _winloss(vs: pl.DataFrame, dataset: str, split: str) -> dict[str, Any]:
 
 
 def _breakdown(summary: pl.DataFrame, dataset: str, split: str) -> list[dict[str, Any]]:
-    s = summary.filter((pl.col("dataset") == dataset) & (pl.col("split") == split) & (pl.col("metric") == PRIMARY))
+    s = summary.filter((pl.col("dataset") == dataset) & (pl.col("split") == split) & (pl.col("metric") == PRIMARY_METRIC))
     out = []
     for (level, arm, rec), sub in s.group_by(["level", "arm", "recommender"], maintain_order=True):
         vals = {g: sub.filter(pl.col("group") == g) for g in GROUPS}

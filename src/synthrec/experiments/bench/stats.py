@@ -41,7 +41,8 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
-PRIMARY = "NDCG@10"
+from synthrec.experiments.auto import PRIMARY_METRIC
+
 #: significance level of the verdicts (two-sided, after Holm in `versus_best_real`)
 ALPHA = 0.05
 SUMMARY_KEYS = ["dataset", "split", "level", "level_kind", "users_fraction", "history_cap", "strategy", "source",
@@ -140,7 +141,7 @@ def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
     return out
 
 
-def ok_rows(table: pl.DataFrame, metric: str = PRIMARY, group: str = "all") -> pl.DataFrame:
+def ok_rows(table: pl.DataFrame, metric: str = PRIMARY_METRIC, group: str = "all") -> pl.DataFrame:
     """Measured rows of one metric and group (status ok)."""
     return table.filter((pl.col("status") == "ok") & (pl.col("metric") == metric) & (pl.col("group") == group))
 
@@ -165,7 +166,7 @@ def summarise(table: pl.DataFrame, confidence: float = 0.95) -> pl.DataFrame:
     return agg.with_columns(pl.Series("ci_low", mean - half), pl.Series("ci_high", mean + half))
 
 
-def versus_best_real(table: pl.DataFrame, metric: str = PRIMARY, group: str = "all", alpha: float = ALPHA
+def versus_best_real(table: pl.DataFrame, metric: str = PRIMARY_METRIC, group: str = "all", alpha: float = ALPHA
                      ) -> pl.DataFrame:
     """Every non-real-only (strategy, recommender) against the best real-only recommender of its
     (dataset, split, level), paired by seed (see the module docstring).
@@ -272,7 +273,7 @@ def worth_real_users(curve_users: np.ndarray | list[float], curve_scores: np.nda
 _BOUNDS = {"interpolated": "exact", "below-curve": "at most", "above-curve": "more than"}
 
 
-def worth_table(summary: pl.DataFrame, metric: str = PRIMARY, group: str = "all") -> pl.DataFrame:
+def worth_table(summary: pl.DataFrame, metric: str = PRIMARY_METRIC, group: str = "all") -> pl.DataFrame:
     """"Synthetic data is worth N real users" for every non-real-only summary row of a user-fraction level.
 
     The curve is the same recommender's real-only mean score against its mean number of real training
