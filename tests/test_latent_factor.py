@@ -417,23 +417,29 @@ def test_without_timestamps_or_ratings() -> None:
 
 
 def test_save_load_round_trip(fitted: LatentFactorGenerator, tmp_path: Path) -> None:
-    path = tmp_path / "gen.pkl"
+    path = tmp_path / "gen.synthrec"
     fitted.save(path)
-    assert [p.name for p in tmp_path.iterdir()] == ["gen.pkl"]  # no temporary file left
+    assert [p.name for p in tmp_path.iterdir()] == ["gen.synthrec"]  # no temporary file left
     loaded = LatentFactorGenerator.load(path)
     assert loaded.sample(30, seed=4).interactions.equals(fitted.sample(30, seed=4).interactions)
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataValidationError, match="damaged"):
+        LatentFactorGenerator.load(path)
+    # legacy pickles: refused unless trusted, then checked as before
     with path.open("wb") as fh:
         pickle.dump({"not": "a generator"}, fh)
-    with pytest.raises(DataValidationError, match="holds a dict"):
+    with pytest.raises(DataValidationError, match="is a pickle"):
         LatentFactorGenerator.load(path)
+    with pytest.raises(DataValidationError, match="holds a dict"):
+        LatentFactorGenerator.load(path, trusted=True)
     path.write_bytes(path.read_bytes()[:10])
     with pytest.raises(DataValidationError, match="damaged file"):
-        LatentFactorGenerator.load(path)
+        LatentFactorGenerator.load(path, trusted=True)
     with pytest.raises(DataValidationError, match="no such file"):
-        LatentFactorGenerator.load(tmp_path / "missing.pkl")
+        LatentFactorGenerator.load(tmp_path / "missing.synthrec")
     with pytest.raises(DataValidationError, match="is a folder"):
         fitted.save(tmp_path)
-    assert [p.name for p in tmp_path.iterdir()] == ["gen.pkl"]
+    assert [p.name for p in tmp_path.iterdir()] == ["gen.synthrec"]
 
 
 def test_small_logs_clamp_factors_with_warning() -> None:

@@ -34,6 +34,7 @@ from synthrec.commands._data_options import (
     load_cli_data as _load_cli_data,  # shared with `scenario calibrate`
 )
 from synthrec.commands._output import require_writable
+from synthrec.commands._trusted import TrustedOpt
 from synthrec.errors import ConfigError, SynthrecError
 
 if TYPE_CHECKING:
@@ -416,7 +417,9 @@ def _make_cli_generator(name: str, pairs: list[str], seed: int) -> BaseGenerator
 @app.command()
 def fit(
     data: DataArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the fitted generator (.pkl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the fitted generator, e.g. "
+                                      "generator.synthrec: a synthrec model file, which runs no code when "
+                                      "loaded (any suffix works).")],
     generator: Annotated[str, typer.Option(
         "--generator", "-g", help=f"Generator name: one of {', '.join(GENERATOR_NAMES)}.")] = "latent-factor",
     param: Annotated[list[str] | None, typer.Option(
@@ -441,7 +444,7 @@ def fit(
     from synthrec.progress import step_progress
 
     if out.is_dir():
-        _fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.pkl'}"))
+        _fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.synthrec'}"))
     require_writable(out, kind="file")
     try:
         gen = _make_cli_generator(generator, param or [], seed)  # checked before the data is loaded
@@ -473,6 +476,7 @@ def sample(
     batch_users: Annotated[int, typer.Option("--batch-users", min=1, help="Users generated per batch "
                                              "(the output depends on the seed and on this size).")] = 10_000,
     time_type: TimeTypeOpt = "auto",
+    trusted: TrustedOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Draw new synthetic users with histories from a fitted generator and write them with external
@@ -493,7 +497,7 @@ def sample(
         _fail(ValueError(f"GENERATOR {generator}: no such file (save one with `synthrec fit`)"))
     require_writable(out, kind="file")
     try:
-        gen = BaseGenerator.load(generator)
+        gen = BaseGenerator.load(generator, trusted=trusted)
         parts = []
         n_batches = -(-users // batch_users)
         with step_progress(n_batches, f"sampling {users:,} users", console=err_console, enabled=not quiet,

@@ -25,6 +25,7 @@ from rich.text import Text
 from synthrec.commands._console import console as _console
 from synthrec.commands._console import err_console as _err_console
 from synthrec.commands._output import parse_time_type, require_writable
+from synthrec.commands._trusted import TrustedOpt
 from synthrec.errors import ConfigError, SynthrecError
 from synthrec.progress import step_progress
 from synthrec.scale.backends import BACKENDS
@@ -88,6 +89,7 @@ def generate(
     time_type: Annotated[str, typer.Option("--time-type", help="How to write times: auto (as the log the "
                                            "generator was fitted on wrote them), seconds, date or datetime "
                                            "(recbole keeps seconds).")] = "auto",
+    trusted: TrustedOpt = False,
 ) -> None:
     """Generate many synthetic users in shards, in parallel, resumably.
 
@@ -116,7 +118,7 @@ def generate(
         written_type = parse_time_type(time_type)
         name, n_workers = choose_backend(backend, workers, scheduler)
         plan = ShardPlan(users, shard_users, seed)
-        gen = BaseGenerator.load(model_path)
+        gen = BaseGenerator.load(model_path, trusted=trusted)
         checksum = file_sha256(model_path)
         columns = (SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
                    MofNCompleteColumn(), RowsPerSecondColumn(), TimeElapsedColumn(), TextColumn("eta"),

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from synthrec.commands._console import console, err_console
 from synthrec.commands._output import require_writable
+from synthrec.commands._trusted import TRUSTED_HELP
 from synthrec.data.interactions import InteractionData
 from synthrec.data.validation import TimeUnit
 from synthrec.errors import ConfigError, DataValidationError, SynthrecError
@@ -245,6 +246,7 @@ def report(
     canaries: Annotated[int, typer.Option("--canaries", min=0, help="With --generator: plant this many "
                                           "canaries and refit the generator class on members + canaries "
                                           "(0 = no canary audit).")] = 0,
+    trusted: Annotated[bool, typer.Option("--trusted", help=f"With --generator: {TRUSTED_HELP}")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     from synthrec.data.splits import split_users
@@ -270,7 +272,7 @@ def report(
             _check_fraction(holdout_fraction)
         if canaries and generator is None:
             raise ConfigError("--canaries refits the generator's class: give --generator MODEL_PATH too")
-        fitted = BaseGenerator.load(generator) if generator is not None else None
+        fitted = BaseGenerator.load(generator, trusted=trusted) if generator is not None else None
         optional = OptionalAudits(utility=utility, generator=fitted, n_shadows=shadows, n_canaries=canaries,
                                   seed=seed)
         with step_progress(4 + audit_steps(optional), "loading the real log", enabled=not quiet,

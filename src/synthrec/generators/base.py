@@ -35,7 +35,7 @@ class Generator(Protocol):
     def save(self, path: str | Path) -> None: ...
 
     @classmethod
-    def load(cls, path: str | Path) -> Self: ...
+    def load(cls, path: str | Path, *, trusted: bool = False) -> Self: ...
 
 
 class BaseGenerator:
@@ -86,31 +86,63 @@ class BaseGenerator:
             yield self._sample_block(size, np.random.default_rng(ss), b * batch_users)
 
     def save(self, path: str | Path) -> None:
-        """Write the fitted generator to ``path`` (a pickle, written atomically).
+        """Write the generator to ``path`` as a synthrec model file, atomically.
 
-        A pickle can run code when loaded: load only generators you or a party you trust saved.
-        """
-        atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)))
-
-    @classmethod
-    def load(cls, path: str | Path) -> Self:
-        """Read a generator written by `save`. Only load files you trust (pickle can run code).
+        The file (`synthrec.generators._model_file`: a ZIP of a JSON header, a JSON state tree and numeric
+        arrays) runs no code when loaded, so it may be handed to a partner; the same generator always
+        gives the same bytes. Any suffix works; ``.synthrec`` is the convention.
 
         Raises:
-            DataValidationError: the file is missing, is not a saved generator, or is corrupt.
+            TypeError: the generator holds a value the format cannot store (the message names it).
+            DataValidationError: ``path`` is a folder.
         """
+        from synthrec.generators._model_file import model_bytes
+
+        data = model_bytes(self)
+        atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+    @classmethod
+    def load(cls, path: str | Path, *, trusted: bool = False) -> Self:
+        """Read a generator written by `save`, without running any code the file names.
+
+        A file saved by another synthrec version loads with a
+        `synthrec.generators._model_file.ModelFileVersionWarning`. A pickle (what synthrec saved before
+        the model file format) is refused unless ``trusted=True``: unpickling runs whatever code the file
+        says, so pass it only for a file you or someone you trust wrote — or re-save it in the new format.
+
+        Raises:
+            DataValidationError: the file is missing, is a pickle and ``trusted`` is false, is not a saved
+                generator, is damaged, or holds another class than ``cls``.
+        """
+        from synthrec.generators._model_file import looks_like_model_file, looks_like_pickle, read_model
+
         path = Path(path)
         if not path.is_file():
             raise DataValidationError("no such file", source=str(path),
                                       hint="give the path of a generator saved by `synthrec fit`")
-        try:
-            with path.open("rb") as fh:
-                obj = pickle.load(fh)
-        except Exception as exc:  # any unpickling failure means: not one of our files, or damaged
+        with path.open("rb") as fh:
+            head = fh.read(8)
+        if looks_like_model_file(head):
+            obj = read_model(path)
+        elif not trusted and looks_like_pickle(head):
             raise DataValidationError(
-                f"not a generator saved by synthrec, or a damaged file ({type(exc).__name__}: {exc})",
-                source=str(path), hint="re-run `synthrec fit` to write it again",
-            ) from None
+                "is a pickle (an old synthrec save, or not a synthrec file at all); loading a pickle can run "
+                "any code its author chose, so it is refused", source=str(path),
+                hint="re-save it in the safe format with `synthrec fit` (or load it once with trusted=True and "
+                     "save it again); pass --trusted / trusted=True only if you trust whoever wrote it",
+            )
+        elif not trusted:
+            raise DataValidationError("not a synthrec model file, or a damaged one", source=str(path),
+                                      hint="give the path of a generator saved by `synthrec fit`")
+        else:  # legacy pickle, trusted by the caller
+            try:
+                with path.open("rb") as fh:
+                    obj = pickle.load(fh)
+            except Exception as exc:  # any unpickling failure means: not one of our files, or damaged
+                raise DataValidationError(
+                    f"not a generator saved by synthrec, or a damaged file ({type(exc).__name__}: {exc})",
+                    source=str(path), hint="re-run `synthrec fit` to write it again",
+                ) from None
         if not isinstance(obj, cls):
             raise DataValidationError(f"holds a {type(obj).__name__}, not a {cls.__name__}", source=str(path),
                                       hint="give the path of a generator saved by `synthrec fit`")

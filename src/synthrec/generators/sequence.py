@@ -257,6 +257,33 @@ class SequenceGenerator(BaseGenerator):
         self._finish_fit(data)
         return self
 
+    # ------------------------------------------------------------------ persistence
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The network is kept as a CPU state dict (what `save` stores and pickle copies to workers)."""
+        state = self.__dict__.copy()
+        net = state.get("net_")
+        if net is not None and not isinstance(net, dict):
+            from synthrec.generators._torch import cpu_state
+
+            state["net_"] = cpu_state(net)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild the network from its state dict, on the CPU (where it is kept between calls)."""
+        self.__dict__.update(state)
+        net = state.get("net_")
+        if isinstance(net, dict):  # a module pickled before this method existed is kept as it is
+            import torch
+
+            from synthrec.generators._sequence_net import SequenceNet
+            from synthrec.generators._torch import load_network
+
+            built = SequenceNet(self.n_items_, self.dim, self.hidden, self.n_layers, self.n_mixture, self.dropout,
+                                self.has_time_)
+            load_network(built, net, torch.device("cpu"))  # loads, moves and sets eval mode in place
+            self.net_ = built
+
     # ------------------------------------------------------------------ sampling
 
     def _lengths(self, n_users: int, rng: np.random.Generator) -> np.ndarray:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,12 +139,22 @@ class Manifest:
 
 
 def model_checksum(generator: object) -> str:
-    """SHA-256 (hex) of the generator's pickle (``pickle.HIGHEST_PROTOCOL``).
+    """SHA-256 (hex) of the generator's model file: the bytes `BaseGenerator.save` writes.
 
-    A saved generator is that same pickle, so this equals the checksum of the file `BaseGenerator.save`
-    wrote; `file_sha256` of the file can be passed instead when it is at hand.
+    Those bytes are deterministic (`synthrec.generators._model_file.model_bytes`), so this equals the
+    checksum of the saved file; `file_sha256` of the file can be passed instead when it is at hand (and
+    must be, for a legacy pickle loaded with ``trusted=True``). A generator the model file cannot hold
+    (a class of your own, outside synthrec) is identified by the SHA-256 of its pickle instead.
     """
-    return hashlib.sha256(pickle.dumps(generator, protocol=pickle.HIGHEST_PROTOCOL)).hexdigest()
+    from synthrec.generators._model_file import model_bytes
+
+    try:
+        data = model_bytes(generator)
+    except TypeError:  # not savable as a model file: its pickle still identifies it within a run
+        import pickle
+
+        data = pickle.dumps(generator, protocol=pickle.HIGHEST_PROTOCOL)
+    return hashlib.sha256(data).hexdigest()
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 22) -> str:

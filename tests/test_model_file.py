@@ -1,0 +1,300 @@
+"""The saved model file: safe to load (no code runs), versioned, deterministic, and every registered
+generator round-trips through it bit for bit."""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+import pickle
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from synthrec.cli import app
+from synthrec.data.interactions import InteractionData
+from synthrec.errors import DataValidationError
+from synthrec.generators._model_file import (
+    FORMAT_VERSION,
+    ModelFileVersionWarning,
+    model_bytes,
+    read_header,
+)
+from synthrec.generators.base import BaseGenerator
+from synthrec.generators.registry import GENERATORS, make_generator
+
+runner = CliRunner()
+
+#: tiny settings per registered generator (a new generator must add its own: see the test below)
+SMALL: dict[str, dict[str, Any]] = {
+    "latent-factor": {"n_factors": 4, "calibration_users": 100},
+    "item-walk": {},
+    "vae": {"hidden": 8, "latent": 2, "max_epochs": 2, "batch_size": 16},
+    "gan": {"noise_dim": 4, "hidden": 8, "critic_hidden": 8, "batch_size": 16, "max_epochs": 2,
+            "collapse_users": 50},
+    "sequence": {"dim": 8, "hidden": 16, "n_mixture": 2, "batch_size": 32, "epochs": 1},
+    "profiled": {"n_factors": 3, "n_taste": 2, "generator_params": {"calibration_users": 100, "gram_items": 20}},
+}
+
+
+def small_log(n_users: int = 60, n_items: int = 20, seed: int = 0) -> InteractionData:
+    """Users with 3-7 distinct items, ratings, timestamps, two user attributes and an items table."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(n_users):
+        for j, i in enumerate(rng.choice(n_items, int(rng.integers(3, 8)), replace=False)):
+            rows.append((f"u{u}", f"i{i}", float(rng.integers(1, 6)), 1_000_000 + 3600 * u + 60 * j))
+    frame = pl.DataFrame(rows, schema=["user", "item", "rating", "ts"], orient="row")
+    users = pl.DataFrame({"user": [f"u{u}" for u in range(n_users)],
+                          "gender": np.where(rng.random(n_users) < 0.5, "F", "M"),
+                          "age": rng.integers(18, 70, n_users)})
+    items = pl.DataFrame({"item": [f"i{i}" for i in range(n_items)],
+                          "genre": pl.Series(["a", "b"] * (n_items // 2), dtype=pl.Categorical)})
+    return InteractionData.from_frame(frame, rating_col="rating", time_col="ts", users=users, items=items,
+                                      name="toy")
+
+
+@pytest.fixture(scope="module")
+def log() -> InteractionData:
+    return small_log()
+
+
+@pytest.fixture(scope="module")
+def fitted(log: InteractionData) -> dict[str, BaseGenerator]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {name: make_generator(name, **SMALL[name], seed=0).fit(log) for name in GENERATORS}
+
+
+class PlantedPayload:
+    """Unpickling this creates ``marker``: what a hostile 'generator' file could do instead."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def _rewrite(src: Path, dst: Path, *, header: dict[str, Any] | None = None, state: Any = None,
+             extra: dict[str, bytes] | None = None) -> Path:
+    """A copy of the model file ``src`` with its header, state or members replaced."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == "header.json" and header is not None:
+                data = json.dumps(header).encode()
+            elif name == "state.json" and state is not None:
+                data = json.dumps(state).encode()
+            zout.writestr(name, data)
+        for name, data in (extra or {}).items():
+            zout.writestr(name, data)
+    return dst
+
+
+def _header(path: Path) -> dict[str, Any]:
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read("header.json"))
+
+
+def test_every_registered_generator_has_small_settings_here() -> None:
+    assert set(SMALL) == set(GENERATORS)
+
+
+@pytest.mark.parametrize("name", list(GENERATORS))
+def test_round_trip_is_exact_and_deterministic(name: str, fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    gen = fitted[name]
+    path = tmp_path / "g.synthrec"
+    gen.save(path)
+    first = path.read_bytes()
+    assert first[:4] == b"PK\x03\x04"
+    gen.save(path)
+    assert path.read_bytes() == first  # the same generator, the same bytes
+    assert model_bytes(gen) == first
+    back = BaseGenerator.load(path)
+    assert type(back) is type(gen)
+    a, b = gen.sample(40, seed=7), back.sample(40, seed=7)
+    assert a.interactions.equals(b.interactions)
+    assert (a.users is None) == (b.users is None) and (a.users is None or a.users.equals(b.users))
+    assert model_bytes(back) == first  # loading loses nothing
+    header = read_header(path)
+    assert header["format"] == "synthrec-model" and header["format_version"] == FORMAT_VERSION
+    assert header["generator"] == name and header["class"].endswith(type(gen).__name__)
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        assert names[:2] == ["header.json", "state.json"]
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_dp_generator_header_carries_its_guarantee(log: InteractionData, fitted: dict[str, BaseGenerator],
+                                                   tmp_path: Path) -> None:
+    dp = make_generator("item-walk", epsilon=1.0, delta=1e-5, seed=0).fit(log)
+    dp.save(tmp_path / "dp.synthrec")
+    privacy = read_header(tmp_path / "dp.synthrec")["privacy"]
+    assert privacy["epsilon"] == pytest.approx(dp.privacy["epsilon"]) and privacy["epsilon"] <= 1.0  # type: ignore[attr-defined]
+    assert privacy["delta"] == 1e-5
+    fitted["item-walk"].save(tmp_path / "plain.synthrec")
+    assert read_header(tmp_path / "plain.synthrec")["privacy"] is None  # ε = ∞: no guarantee
+
+
+def test_unknown_types_are_refused_at_save_time_with_their_path(fitted: dict[str, BaseGenerator],
+                                                                tmp_path: Path) -> None:
+    gen = make_generator("item-walk", seed=0)
+    gen.extra_ = {"inner": [1, object()]}  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match=r"generator\.extra_\['inner'\]\[1\]: cannot store a builtins\.object"):
+        gen.save(tmp_path / "x.synthrec")
+    gen.extra_ = np.array([object()])  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match=r"generator\.extra_: numpy array of dtype object"):
+        gen.save(tmp_path / "x.synthrec")
+    assert not (tmp_path / "x.synthrec").exists()
+
+
+def test_plain_values_round_trip(tmp_path: Path) -> None:
+    gen = make_generator("item-walk", seed=0)
+    values = {"nan": float("nan"), "inf": -float("inf"), "big": 2**80, "tuple": (1, "a", None),
+              "set": {3, 1, 2}, "frozen": frozenset({"x"}), "keys": {1.5: "a", (1, 2): "b"},
+              "np": np.float32(0.1), "i": np.int16(-3), "b": np.bool_(True), "bytes": b"\x00\x01",
+              "rng": np.random.default_rng(4), "mt": np.random.Generator(np.random.MT19937(2)),
+              "series": pl.Series("s", [1, None, 3]), "dtype": pl.Datetime("ms"),
+              "arr": np.arange(6, dtype=np.uint8).reshape(2, 3), "strs": np.array(["ab", "c"])}
+    gen.extra_ = values  # type: ignore[attr-defined]
+    gen.save(tmp_path / "v.synthrec")
+    back = BaseGenerator.load(tmp_path / "v.synthrec").extra_  # type: ignore[attr-defined]
+    assert np.isnan(back["nan"]) and back["inf"] == -float("inf") and back["big"] == 2**80
+    assert back["tuple"] == (1, "a", None) and back["set"] == {1, 2, 3} and back["frozen"] == frozenset({"x"})
+    assert back["keys"] == {1.5: "a", (1, 2): "b"} and back["bytes"] == b"\x00\x01"
+    assert type(back["np"]) is np.float32 and back["np"] == np.float32(0.1) and type(back["i"]) is np.int16
+    assert back["rng"].random() == np.random.default_rng(4).random()
+    assert back["mt"].integers(1 << 30) == np.random.Generator(np.random.MT19937(2)).integers(1 << 30)
+    assert back["series"].equals(values["series"]) and back["dtype"] == pl.Datetime("ms")
+    np.testing.assert_array_equal(back["arr"], values["arr"])
+    assert back["arr"].dtype == np.uint8 and back["strs"].tolist() == ["ab", "c"]
+
+
+# ------------------------------------------------------------------------------ nothing runs on load
+
+
+def test_a_planted_pickle_is_refused_and_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "partner.synthrec"
+    evil.write_bytes(pickle.dumps(PlantedPayload(marker), protocol=pickle.HIGHEST_PROTOCOL))
+    with pytest.raises(DataValidationError, match="is a pickle") as info:
+        BaseGenerator.load(evil)
+    assert str(evil) in str(info.value) and "trusted" in str(info.value)
+    res = runner.invoke(app, ["sample", str(evil), "--users", "3", "--out", str(tmp_path / "s.csv")])
+    assert res.exit_code != 0
+    assert "pickle" in res.output and "--trusted" in res.output, res.output
+    res = runner.invoke(app, ["generate", str(evil), "--users", "3", "--out", str(tmp_path / "big")])
+    assert res.exit_code != 0 and "pickle" in res.output, res.output
+    assert not marker.exists()
+    # the payload is real: trusting the file runs it (and then finds no generator in it)
+    with pytest.raises(DataValidationError, match="holds a NoneType"):
+        BaseGenerator.load(evil, trusted=True)
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("cls", ["os.system", "builtins.eval", "subprocess.Popen", "synthrec.errors.ConfigError",
+                                 "synthrec.data.atomic.Path", "synthrec.nope.Thing", "synthrec..x"])
+def test_a_class_outside_the_allow_list_is_refused(cls: str, fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    good = tmp_path / "good.synthrec"
+    fitted["item-walk"].save(good)
+    header = _header(good)
+    as_root = _rewrite(good, tmp_path / "root.synthrec", header={**header, "class": cls},
+                       state={"$": "object", "class": cls, "state": {"command": "touch pwned"}})
+    with pytest.raises(DataValidationError, match="refused to load: it names") as info:
+        BaseGenerator.load(as_root)
+    assert str(as_root) in str(info.value)
+    with zipfile.ZipFile(good) as zf:
+        state = json.loads(zf.read("state.json"))
+    state["state"]["fit_report_"] = {"$": "object", "class": cls, "state": {}}  # nested deep inside a generator
+    nested = _rewrite(good, tmp_path / "nested.synthrec", state=state)
+    with pytest.raises(DataValidationError, match="refused to load: it names"):
+        BaseGenerator.load(nested)
+
+
+def test_an_object_array_is_refused(fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    good = tmp_path / "good.synthrec"
+    fitted["item-walk"].save(good)
+    buf = io.BytesIO()
+    np.save(buf, np.array([PlantedPayload(marker)], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(good) as zf:
+        state = json.loads(zf.read("state.json"))
+        first = sorted(n for n in zf.namelist() if n.startswith("arrays/"))[0]
+    state["state"]["bait_"] = {"$": "ndarray", "member": "arrays/999999.npy"}
+    bad = _rewrite(good, tmp_path / "bad.synthrec", state=state, extra={"arrays/999999.npy": buf.getvalue()})
+    with pytest.raises(DataValidationError, match="not a plain numeric array"):
+        BaseGenerator.load(bad)
+    # the same payload in place of a legitimate member
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(tmp_path / "swap.synthrec", "w") as zout:
+        for name in zin.namelist():
+            zout.writestr(name, buf.getvalue() if name == first else zin.read(name))
+    with pytest.raises(DataValidationError, match="not a plain numeric array"):
+        BaseGenerator.load(tmp_path / "swap.synthrec")
+    assert not marker.exists()
+
+
+def test_damaged_and_foreign_files_are_named(fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    good = tmp_path / "good.synthrec"
+    fitted["latent-factor"].save(good)
+    cut = tmp_path / "cut.synthrec"
+    cut.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(DataValidationError, match="damaged") as info:
+        BaseGenerator.load(cut)
+    assert str(cut) in str(info.value)
+    text = tmp_path / "notes.synthrec"
+    text.write_text("hello")
+    with pytest.raises(DataValidationError, match="not a synthrec model file") as info:
+        BaseGenerator.load(text)
+    assert str(text) in str(info.value)
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as zf:
+        zf.writestr("readme.txt", "hi")
+    with pytest.raises(DataValidationError, match=r"header\.json"):
+        BaseGenerator.load(tmp_path / "other.zip")
+    from synthrec.generators.item_walk import ItemWalkGenerator
+
+    with pytest.raises(DataValidationError, match="holds a LatentFactorGenerator, not a ItemWalkGenerator"):
+        ItemWalkGenerator.load(good)
+
+
+# ------------------------------------------------------------------------------ versions and legacy files
+
+
+def test_another_synthrec_version_loads_with_a_warning(fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    good = tmp_path / "good.synthrec"
+    fitted["latent-factor"].save(good)
+    old = _rewrite(good, tmp_path / "old.synthrec", header={**_header(good), "synthrec_version": "0.0.7"})
+    with pytest.warns(ModelFileVersionWarning, match="saved by synthrec 0.0.7"):
+        back = BaseGenerator.load(old)
+    assert back.sample(10, seed=1).interactions.equals(fitted["latent-factor"].sample(10, seed=1).interactions)
+    newer = _rewrite(good, tmp_path / "new.synthrec", header={**_header(good), "format_version": FORMAT_VERSION + 1})
+    with pytest.raises(DataValidationError, match=f"format version {FORMAT_VERSION + 1}"):
+        BaseGenerator.load(newer)
+
+
+def test_a_legacy_pickle_loads_only_when_trusted(fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    gen = fitted["sequence"]
+    legacy = tmp_path / "generator.pkl"
+    legacy.write_bytes(pickle.dumps(gen, protocol=pickle.HIGHEST_PROTOCOL))
+    with pytest.raises(DataValidationError, match="is a pickle"):
+        BaseGenerator.load(legacy)
+    back = BaseGenerator.load(legacy, trusted=True)
+    assert back.sample(20, seed=3).interactions.equals(gen.sample(20, seed=3).interactions)
+    out = tmp_path / "s.csv"
+    res = runner.invoke(app, ["sample", str(legacy), "--users", "5", "--out", str(out)])
+    assert res.exit_code != 0 and "--trusted" in res.output
+    res = runner.invoke(app, ["sample", str(legacy), "--users", "5", "--out", str(out), "--trusted", "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert pl.read_csv(out)["user"].n_unique() == 5
+
+
+@pytest.mark.parametrize("cmd", ["sample", "generate", "report"])
+def test_every_loading_command_offers_trusted(cmd: str) -> None:
+    res = runner.invoke(app, [cmd, "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "--trusted" in res.output and "run any code" in res.output
