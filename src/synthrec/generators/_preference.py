@@ -500,7 +500,8 @@ class PreferenceGenerator(BaseGenerator):
     # ------------------------------------------------------------------ persistence
 
     def __getstate__(self) -> dict[str, Any]:
-        """Networks are pickled as CPU state dicts (load on any device); the DP hook is not kept."""
+        """Networks are kept as CPU state dicts (by `save` and by pickle; load on any device); the DP hook is
+        not kept."""
         state = self.__dict__.copy()
         state["dp_hook"] = None
         for transient in ("device_", "_dp_plan", "_dp_run"):

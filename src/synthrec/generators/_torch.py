@@ -168,7 +168,7 @@ def unwrap(module: nn.Module) -> nn.Module:
 
 
 def cpu_state(module: nn.Module) -> dict[str, torch.Tensor]:
-    """A detached CPU copy of the (unwrapped) module's state dict: safe to pickle and to load anywhere."""
+    """A detached CPU copy of the (unwrapped) module's state dict: saved as plain tensors, loads anywhere."""
     return {k: v.detach().to("cpu", copy=True) for k, v in unwrap(module).state_dict().items()}
 
 
