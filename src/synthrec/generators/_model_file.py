@@ -369,6 +369,18 @@ class _Refused(_Bad):
     """A model file asks for something a model file may not hold (a foreign class, an object array)."""
 
 
+def _importable(module_name: str) -> bool:
+    """May decoding import ``module_name``: already imported, or the module of an allow-listed class or of
+    a registered generator? (A file never gets an arbitrary synthrec module imported.)"""
+    if module_name in sys.modules:
+        return True
+    if any(n.rpartition(".")[0] == module_name for n in ALLOWED_CLASSES):
+        return True
+    registry = sys.modules.get("synthrec.generators.registry")
+    entries = getattr(getattr(registry, "GENERATORS", None), "_entries", {})
+    return any(isinstance(e, str) and e.partition(":")[0] == module_name for e in entries.values())
+
+
 def _resolve_class(name: object) -> type[Any]:
     """The allow-listed class named ``name``; refuses anything else before importing it if it can."""
     if not isinstance(name, str) or not _DOTTED.fullmatch(name):
@@ -376,9 +388,12 @@ def _resolve_class(name: object) -> type[Any]:
                        "hold synthrec generators and their allow-listed parts")
     module_name, _, qualname = name.rpartition(".")
     listed = name in ALLOWED_CLASSES
+    if not _importable(module_name):
+        raise _Refused(f"it names {name!r}, which is not a synthrec generator or an allow-listed part of "
+                       "one")
     try:
         module = import_module(module_name)
-    except ImportError:
+    except ImportError:  # pragma: no cover - an allow-listed module that was removed
         raise _Refused(f"it names the class {name!r}, whose module does not exist in this synthrec") from None
     cls = getattr(module, qualname, None)
     if not isinstance(cls, type) or class_path(cls) != name or not (listed or _is_base_generator(cls)):
