@@ -13,6 +13,12 @@ recommender); it is shipped to each worker **once** per `Backend.map` call, neve
   of ``workers`` single-threaded worker processes (closed again by `close`); otherwise it connects to the
   running scheduler at that address (and leaves the cluster running).
 
+**One BLAS thread per worker** (`single_thread_env`, `single_thread_blas`): worker processes are started
+with ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS`` and ``POLARS_MAX_THREADS`` set
+to 1, and limit BLAS to one thread (`threadpoolctl`) before their first task: the backend provides the
+parallelism, and with more BLAS threads floating-point sums change in the last bits, so near-tied scores
+could rank differently from one worker count to another.
+
 At most ``2 × workers`` tasks are in flight at once, so neither the workers nor this process hold more
 than a few task results at a time: memory stays bounded by (shard size + shared object) per worker, not
 by the number of tasks. ``func`` must be a module-level function (it is pickled by reference).
@@ -25,6 +31,7 @@ import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any, Literal, TypeVar
 
@@ -37,19 +44,57 @@ R = TypeVar("R")
 BackendName = Literal["inprocess", "processes", "dask"]
 BACKENDS: tuple[str, ...] = ("inprocess", "processes", "dask")
 
+#: environment variables set to 1 while worker processes start (`single_thread_env`)
+SINGLE_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
+
 # Worker-process global holding the shared object of the current pool (set once by `_install_shared`).
 _SHARED: Any = None
+# Worker-process global keeping the BLAS thread limit alive (set once by `single_thread_blas`).
+_BLAS_LIMITS: Any = None
+
+
+@contextmanager
+def single_thread_env() -> Iterator[None]:
+    """Set `SINGLE_THREAD_VARS` to 1 in this process's environment (inherited by the worker processes
+    started meanwhile); the old values come back on exit."""
+    old = {k: os.environ.get(k) for k in SINGLE_THREAD_VARS}
+    for k in SINGLE_THREAD_VARS:
+        os.environ[k] = "1"
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def single_thread_blas() -> None:
+    """Limit BLAS (and OpenMP) to one thread in this process, for good (once per worker process)."""
+    global _BLAS_LIMITS
+    if _BLAS_LIMITS is None:
+        from threadpoolctl import threadpool_limits
+
+        _BLAS_LIMITS = threadpool_limits(limits=1)
 
 
 def _install_shared(payload: bytes) -> None:
-    """Pool initializer: unpickle the shared object once per worker process."""
+    """Pool initializer: one BLAS thread, then unpickle the shared object once per worker process."""
     global _SHARED
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    single_thread_blas()
     _SHARED = pickle.loads(payload)
 
 
 def _call_with_shared(func: Callable[[Any, Any], Any], task: Any) -> Any:
     return func(_SHARED, task)
+
+
+def _call_single_threaded(func: Callable[[Any, Any], Any], shared: Any, task: Any) -> Any:
+    """A Dask task: one BLAS thread in the worker (set on its first task), then ``func(shared, task)``."""
+    single_thread_blas()
+    return func(shared, task)
 
 
 class Backend(ABC):
@@ -102,8 +147,10 @@ class ProcessPoolBackend(Backend):
 
     def map(self, func: Callable[[S, T], R], shared: S, tasks: Sequence[T]) -> Iterator[tuple[int, R]]:
         payload = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
-                                 initializer=_install_shared, initargs=(payload,)) as pool:
+        # Workers are spawned as tasks are submitted: they inherit the single-thread environment.
+        with single_thread_env(), ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=get_context("spawn"), initializer=_install_shared,
+                initargs=(payload,)) as pool:
             del payload
             yield from _windowed(lambda task: pool.submit(_call_with_shared, func, task), tasks,
                                  2 * self.workers, cancel=lambda f: f.cancel())
@@ -129,10 +176,13 @@ class DaskBackend(Backend):
         from dask.distributed import Client, LocalCluster
 
         self._cluster: Any = None
+        # worker processes get one BLAS thread; threads of this process (processes=False) are left alone
+        self._single_thread = processes or scheduler is not None
         if scheduler is None:
             _check_workers(workers)
-            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                         dashboard_address=None)
+            with single_thread_env():  # the worker processes inherit it
+                self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                             dashboard_address=None)
             self.client: Any = Client(self._cluster)
             self.client.wait_for_workers(workers)
         else:
@@ -151,6 +201,8 @@ class DaskBackend(Backend):
         shared_ref = self.client.scatter(shared, broadcast=True, hash=False)
 
         def submit(task: T) -> Any:
+            if self._single_thread:
+                return self.client.submit(_call_single_threaded, func, shared_ref, task, pure=False)
             return self.client.submit(func, shared_ref, task, pure=False)
 
         pending: dict[Any, int] = {}

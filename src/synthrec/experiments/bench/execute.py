@@ -1,5 +1,5 @@
 """Run the cells of a sweep: one task (cells sharing data preparation and a fitted generator) at a time,
-in this process, a local process pool, or on a Dask cluster.
+in this process, a local process pool, or on a Dask cluster (`synthrec.scale.backends`).
 
 **Per cell** (the experiment core `synthrec run` uses too: `synthrec.experiments.strategies`,
 `synthrec.experiments.scoring`, `synthrec.experiments.pools`, `synthrec.experiments.auto`):
@@ -32,13 +32,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +56,7 @@ from synthrec.experiments.scoring import EvalSet
 from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, model_factory, train_arm
 from synthrec.models.base import Recommender
 from synthrec.progress import step_progress
+from synthrec.scale.backends import Backend, make_backend
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -387,32 +385,22 @@ class SweepSummary:
         return self.n_cells > 0 and self.n_skipped_total == self.n_cells
 
 
-def _worker_init() -> None:
-    # One BLAS thread per worker process: the pool provides the parallelism.
-    from threadpoolctl import threadpool_limits
-
-    globals()["_LIMITS"] = threadpool_limits(limits=1)
-
-
-def _run_task_remote(cfg: BenchConfig, cells: list[Cell], parts_dir: str, cache_dir: str) -> list[CellOutcome]:
-    _worker_init()
+def run_task_shared(shared: tuple[BenchConfig, str, str], cells: list[Cell]) -> list[CellOutcome]:
+    """`run_task` as a `synthrec.scale.backends.Backend` task: ``shared`` is ``(cfg, parts folder, cache
+    folder)``, sent to each worker once."""
+    cfg, parts_dir, cache_dir = shared
     return run_task(cfg, cells, parts_dir=Path(parts_dir), cache_dir=Path(cache_dir))
 
 
-@contextmanager
-def _single_thread_env() -> Iterator[None]:
-    keys = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "POLARS_MAX_THREADS")
-    old = {k: os.environ.get(k) for k in keys}
-    for k in keys:
-        os.environ[k] = "1"
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def _backend(workers: int, scheduler: str | None) -> Backend:
+    """The backend of `run_sweep`'s options: a local pool of ``workers`` processes, a local Dask cluster
+    of ``workers`` processes (``scheduler="local"``), or a running Dask scheduler. Their workers run with
+    one BLAS thread (`synthrec.scale.backends`)."""
+    if scheduler is None:
+        return make_backend("processes", workers=workers)
+    if scheduler == "local":
+        return make_backend("dask", workers=max(1, workers))
+    return make_backend("dask", scheduler=scheduler)
 
 
 def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int = 1, scheduler: str | None = None,
@@ -483,10 +471,12 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
                 for task in tasks:
                     bar.describe(task_description(task[0]))
                     run_task(cfg, task, parts_dir=store.parts_dir, cache_dir=store.cache_dir, on_cell=record)
-        elif scheduler is None:
-            _run_pool(cfg, tasks, store, workers, lambda o: record(o, from_worker=True))
-        else:
-            _run_dask(cfg, tasks, store, scheduler, workers, lambda o: record(o, from_worker=True))
+        elif tasks:
+            shared = (cfg, str(store.parts_dir), str(store.cache_dir))
+            with _backend(workers, scheduler) as backend:
+                for _, outcomes in backend.map(run_task_shared, shared, tasks):
+                    for out in outcomes:
+                        record(out, from_worker=True)
     table = store.rebuild_csv(order)
     skips = skip_reasons(table)
     return SweepSummary(len(cells), len(done & set(order)), len(pending), counts["ok"], counts["skipped"],
@@ -578,48 +568,3 @@ def preview(cfg: BenchConfig) -> SweepPreview:
                 reasons[reason] += 1
     skips = tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0])))
     return SweepPreview(len(cells), len(group_tasks(cells)), skips, tuple(unloadable))
-
-
-def _run_pool(cfg: BenchConfig, tasks: list[list[Cell]], store: ResultStore, workers: int,
-              record: Callable[[CellOutcome], None]) -> None:
-    # Workers are spawned when tasks are submitted: they inherit single-threaded BLAS and polars.
-    with _single_thread_env():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init)
-        try:
-            futures: list[Future[list[CellOutcome]]] = [
-                pool.submit(run_task, cfg, task, parts_dir=store.parts_dir, cache_dir=store.cache_dir)
-                for task in tasks
-            ]
-            for fut in as_completed(futures):
-                for out in fut.result():
-                    record(out)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
-
-
-def _run_dask(cfg: BenchConfig, tasks: list[list[Cell]], store: ResultStore, scheduler: str, workers: int,
-              record: Callable[[CellOutcome], None]) -> None:
-    from dask.distributed import Client, LocalCluster
-    from dask.distributed import as_completed as dask_completed
-
-    cluster = None
-    if scheduler == "local":
-        with _single_thread_env():
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler)
-    try:
-        futures = [client.submit(_run_task_remote, cfg, task, str(store.parts_dir), str(store.cache_dir),
-                                 pure=False) for task in tasks]
-        for fut in dask_completed(futures):
-            for out in fut.result():
-                record(out)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
