@@ -16,6 +16,7 @@ generator promises (``generators/base.py``):
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from synthrec._params import param_names
 from synthrec.data.interactions import InteractionData, concat_users
 from synthrec.errors import NotFittedError
 from synthrec.generators.base import BaseGenerator
@@ -96,6 +98,18 @@ def _same(a: InteractionData, b: InteractionData) -> bool:
 def test_registry_is_covered() -> None:
     """A generator added to the registry must get fast settings here (the contract runs on it)."""
     assert set(FAST) == set(GENERATORS)
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_get_params_reads_back_every_constructor_argument(name: str) -> None:
+    """``get_params`` holds every constructor parameter, and ``cls(**get_params())`` is the same generator."""
+    cls = GENERATORS[name]
+    gen = make_generator(name, **FAST[name], seed=3)
+    params = gen.get_params()
+    assert list(params) == param_names(cls)
+    assert {k: params[k] for k in FAST[name]} == FAST[name] and params["seed"] == 3
+    assert cls(**params).get_params() == params
+    assert json.loads(json.dumps(gen.get_params(as_json=True)))  # JSON-able as it stands
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))

@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from synthrec._params import ParamsMixin
 from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import InteractionData, concat_users
 from synthrec.errors import DataValidationError, NotFittedError
@@ -38,8 +39,9 @@ class Generator(Protocol):
     def load(cls, path: str | Path, *, trusted: bool = False) -> Self: ...
 
 
-class BaseGenerator:
-    """Shared plumbing: batch streaming with per-batch seeds, persistence, fitted-state checks.
+class BaseGenerator(ParamsMixin):
+    """Shared plumbing: batch streaming with per-batch seeds, persistence, fitted-state checks, and
+    ``get_params`` (the constructor arguments, read back from the attributes of the same names).
 
     Subclasses implement `fit` and `_sample_block(n_users, rng, first_user)`.
 

@@ -119,6 +119,8 @@ class ProfiledGenerator(BaseGenerator):
             raise ConfigError("ProfiledGenerator has no differentially private fit (its attribute copula is "
                               "not private); drop 'epsilon' from generator_params")
         self.generator = LatentFactorGenerator(n_factors, seed=seed, **params)  # validates its arguments
+        self.n_factors = n_factors
+        self.generator_params = params or None
         self.n_taste = n_taste
         self.taste_axes = taste_axes
         self.ridge = float(ridge)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
 from importlib import import_module
-from inspect import Parameter, signature
 from typing import Any
 
+from synthrec._params import param_names, takes_any_keyword
 from synthrec._suggest import did_you_mean, did_you_mean_each
 from synthrec.errors import ConfigError
 from synthrec.generators.base import BaseGenerator
@@ -84,8 +84,4 @@ def make_generator(name: str, **params: Any) -> BaseGenerator:
 def generator_params(cls: type[BaseGenerator]) -> list[str] | None:
     """The keyword parameters of a generator class's constructor (``seed`` included), in their order, or
     None when it takes ``**kwargs`` (then any name may be valid)."""
-    params = signature(cls).parameters
-    if any(p.kind is Parameter.VAR_KEYWORD for p in params.values()):
-        return None
-    return [n for n, p in params.items()
-            if n != "self" and p.kind in (Parameter.POSITIONAL_OR_KEYWORD, Parameter.KEYWORD_ONLY)]
+    return None if takes_any_keyword(cls) else param_names(cls)

@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
+from synthrec._params import ParamsMixin
 from synthrec.data.interactions import InteractionData
 from synthrec.data.ordering import item_tie_order
 from synthrec.errors import ConfigError, DataValidationError, NotFittedError
@@ -271,7 +272,7 @@ def check_non_negative(name: str, value: float, *, integer: bool = False) -> Non
 # ------------------------------------------------------------------------------------------ base class
 
 
-class BaseRecommender:
+class BaseRecommender(ParamsMixin):
     """Shared plumbing of the models in `synthrec.models`: validation, batching, popularity fallback.
 
     Subclasses implement `fit` and `fine_tune` (calling `_start_fit` / `_start_fine_tune` first) and
@@ -399,10 +400,3 @@ class BaseRecommender:
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor arguments of this model (as currently set)."""
-        import inspect
-
-        names = [p for p in inspect.signature(type(self)).parameters if p != "self"]
-        return {p: getattr(self, p) for p in names if hasattr(self, p)}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
+from synthrec._params import param_names
 from synthrec._suggest import did_you_mean, did_you_mean_each
 from synthrec.errors import ConfigError
 from synthrec.models.als import ALS, BPR
@@ -18,10 +18,6 @@ from synthrec.models.sasrec import SASRec
 MODELS: dict[str, type[BaseRecommender]] = {
     "pop": MostPopular, "ease": EASE, "als": ALS, "bpr": BPR, "mf-bpr": MFBPR, "sasrec": SASRec,
 }
-
-
-def _params_of(cls: type) -> list[str]:
-    return [p for p in inspect.signature(cls).parameters if p != "self"]
 
 
 def make_model(name: str, *, seed: int | None = None, **params: Any) -> BaseRecommender:
@@ -42,7 +38,7 @@ def make_model(name: str, *, seed: int | None = None, **params: Any) -> BaseReco
     except (KeyError, TypeError):
         raise ConfigError(f"unknown model {name!r}; {did_you_mean(name, MODELS)}valid names: "
                           f"{', '.join(sorted(MODELS))}") from None
-    valid = _params_of(cls)
+    valid = param_names(cls)
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ConfigError(

@@ -25,14 +25,12 @@ Layout (``format_version`` 1)::
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from synthrec._params import read_params
 from synthrec.data.atomic import atomic_write_text
 from synthrec.errors import ConfigError, DataValidationError
 
@@ -173,20 +171,4 @@ def generator_description(generator: object) -> dict[str, Any]:
     scikit-learn convention our generators follow); values JSON cannot hold are stored as ``repr``.
     """
     cls = type(generator)
-    params: dict[str, Any] = {}
-    for name in inspect.signature(cls.__init__).parameters:
-        if name != "self" and hasattr(generator, name):
-            params[name] = _json_safe(getattr(generator, name))
-    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": params}
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    return repr(value)
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": read_params(generator, as_json=True)}
