@@ -10,6 +10,7 @@ generator promises (``generators/base.py``):
   ``sample_batches`` yields ``n`` users in order, deterministically for a given ``batch_users``;
 * the catalogue it was fitted on is kept (same external item ids, same order);
 * no (user, item) pair repeats unless the generator declares ``emits_repeats``;
+* ``supports_dp`` is declared exactly by the classes whose constructor takes ``epsilon``;
 * a save/load round trip samples the same bytes;
 * a DP generator reports a spent ε no larger than its target.
 """
@@ -149,8 +150,24 @@ def test_no_repeated_pair_unless_declared(fitted: tuple[str, BaseGenerator]) -> 
     _, gen = fitted
     out = gen.sample(N_SAMPLE, seed=2).interactions
     repeats = out.height - out.select("user", "item").unique().height
-    if not getattr(gen, "emits_repeats", False):
+    if not gen.emits_repeats:
         assert repeats == 0
+
+
+def test_emits_repeats_follows_the_parameter_that_allows_them() -> None:
+    assert not make_generator("sequence", **FAST["sequence"]).emits_repeats
+    assert make_generator("sequence", **FAST["sequence"], allow_repeats=True).emits_repeats
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_supports_dp_is_declared_exactly_when_epsilon_is_accepted(name: str) -> None:
+    cls = GENERATORS[name]
+    assert isinstance(cls.supports_dp, bool)
+    assert cls.supports_dp == ("epsilon" in param_names(cls))
+
+
+def test_every_dp_generator_has_a_dp_case() -> None:
+    assert {n for n, _ in DP_CASES} == {n for n in GENERATORS if GENERATORS[n].supports_dp}
 
 
 def test_save_load_round_trip_samples_the_same_bytes(fitted: tuple[str, BaseGenerator], tmp_path: Path) -> None:
@@ -170,6 +187,8 @@ def test_dp_generator_spends_at_most_its_target(name: str, params: dict[str, Any
 
 
 def test_simulator_keeps_the_contract(simulator: BaseGenerator, tmp_path: Path) -> None:
+    assert simulator.emits_repeats and not simulator.supports_dp
+    assert "epsilon" not in param_names(type(simulator))
     a, b = simulator.sample(N_SAMPLE, seed=4), simulator.sample(N_SAMPLE, seed=4)
     assert _same(a, b)
     assert not a.interactions.equals(simulator.sample(N_SAMPLE, seed=5).interactions)

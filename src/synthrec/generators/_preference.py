@@ -185,6 +185,8 @@ class PreferenceGenerator(BaseGenerator):
     """
 
     _NETWORKS: ClassVar[tuple[str, ...]] = ()
+    #: every subclass takes ``epsilon`` (DP-SGD plus DP history releases; `_fit_private`)
+    supports_dp: ClassVar[bool] = True
     #: share of users held out to early-stop the network on its validation likelihood
     validation_fraction: ClassVar[float] = 0.1
     seed: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -51,7 +51,19 @@ class BaseGenerator(ParamsMixin):
     the same as concatenating ``sample_batches(n, batch_users=n, seed=seed)``.
     """
 
+    #: Declared capability: the constructor takes ``epsilon`` and a finite ε gives a user-level (ε, δ)-DP
+    #: fit whose spend ``privacy`` reports (checked by tests/test_generator_contract.py). Set by the class,
+    #: never guessed from its signature.
+    supports_dp: ClassVar[bool] = False
+
     _fitted: bool = False
+
+    @property
+    def emits_repeats(self) -> bool:
+        """Declared capability: may a sampled user hold the same item more than once? False by default
+        (every (user, item) pair at most once); a subclass whose output repeats pairs says so (a property,
+        as it may depend on a parameter, e.g. `SequenceGenerator`'s ``allow_repeats``)."""
+        return False
 
     def _require_fitted(self) -> None:
         if not self._fitted:

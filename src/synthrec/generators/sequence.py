@@ -133,6 +133,11 @@ class SequenceGenerator(BaseGenerator):
         self.seed = seed
         self.device = device
 
+    @property
+    def emits_repeats(self) -> bool:
+        """A user may draw an item twice exactly when ``allow_repeats`` is set."""
+        return self.allow_repeats
+
     def __repr__(self) -> str:
         state = "fitted" if self._fitted else "not fitted"
         return (f"SequenceGenerator(dim={self.dim}, hidden={self.hidden}, n_layers={self.n_layers}, "

@@ -65,6 +65,13 @@ class Simulator(BaseGenerator):
     def __init__(self, scenario: Scenario | str | Path) -> None:
         self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
 
+    @property
+    def emits_repeats(self) -> bool:
+        """Always True: a user's events repeat items — one row per funnel stage a choice reaches, repeat
+        consumption (``repeat`` of a segment), and fresh choices in later sessions, which may pick an item
+        chosen before (even the one-stage, repeat-free ``news`` preset repeats pairs)."""
+        return True
+
     @classmethod
     def from_preset(cls, name: str) -> Simulator:
         """A simulator of a shipped preset scenario (`synthrec.generators.simulator.presets.PRESETS`).
