@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from synthrec.errors import ConfigError
@@ -24,6 +25,7 @@ from synthrec.evaluation.cards import (
     privacy_cards,
     worst_status,
 )
+from synthrec.privacy import PrivacyGuarantee
 
 
 def _just_beyond(t: Threshold, at: float) -> float:
@@ -95,19 +97,26 @@ class _Reports:
         self.privacy = privacy
 
 
-def test_dp_summary_reads_the_privacy_attribute() -> None:
+def test_dp_summary_reads_the_privacy_guarantee() -> None:
     assert dp_summary(object()) == {"epsilon": math.inf, "delta": 0.0, "dp": 0.0}
-    assert dp_summary(_Reports({"epsilon": 2.5, "delta": 1e-5, "ledger": {}})) == {
-        "epsilon": 2.5, "delta": 1e-5, "dp": 1.0}
-    assert dp_summary(_Reports((0.8, 1e-6, {"gaussian": []}))) == {"epsilon": 0.8, "delta": 1e-6, "dp": 1.0}
-    assert dp_summary(_Reports({"epsilon": math.inf, "delta": 0.0, "ledger": None}))["dp"] == 0.0
-    assert dp_summary(_Reports({"epsilon": None, "delta": None}))["epsilon"] == math.inf
-    with pytest.raises(ConfigError, match="mapping"):
-        dp_summary(_Reports("eps=1"))
-    with pytest.raises(ConfigError, match="expected a number >= 0"):
-        dp_summary(_Reports((-1.0, 0.0)))
-    statuses = [optional_cards({"dp": dp_summary(_Reports((e, 1e-5)))})[0].status for e in (1.0, 8.0, 12.0)]
+    assert dp_summary(_Reports(PrivacyGuarantee(2.5, 1e-5, {}))) == {"epsilon": 2.5, "delta": 1e-5, "dp": 1.0}
+    assert dp_summary(_Reports(PrivacyGuarantee.none())) == {"epsilon": math.inf, "delta": 0.0, "dp": 0.0}
+    with pytest.raises(ConfigError, match="PrivacyGuarantee"):
+        dp_summary(_Reports({"epsilon": 2.5, "delta": 1e-5}))  # a mapping is no longer read
+    statuses = [optional_cards({"dp": dp_summary(_Reports(PrivacyGuarantee(e, 1e-5)))})[0].status
+                for e in (1.0, 8.0, 12.0)]
     assert statuses == ["pass", "warn", "fail"]
+
+
+def test_privacy_guarantee_checks_its_values_and_answers_old_readers() -> None:
+    g = PrivacyGuarantee(np.float64(0.8), 1e-6, {"gaussian": []})
+    assert type(g.epsilon) is float and g.is_dp and not PrivacyGuarantee.none().is_dp
+    assert (g["epsilon"], g["delta"], g["ledger"]) == (0.8, 1e-6, {"gaussian": []})  # compatibility shim
+    with pytest.raises(KeyError):
+        g["sigma"]
+    for eps, delta in ((-1.0, 0.0), (math.nan, 0.0), (1.0, 1.0), (1.0, -0.1)):
+        with pytest.raises(ValueError):
+            PrivacyGuarantee(eps, delta)
 
 
 def test_one_summary_feeds_the_utility_and_rank_agreement_cards() -> None:

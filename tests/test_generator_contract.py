@@ -30,6 +30,7 @@ from synthrec.data.interactions import InteractionData, concat_users
 from synthrec.errors import NotFittedError
 from synthrec.generators.base import BaseGenerator
 from synthrec.generators.registry import GENERATORS, make_generator
+from synthrec.privacy import PrivacyGuarantee
 
 # Tiny settings so that every generator fits in about a second on the contract log.
 FAST: dict[str, dict[str, Any]] = {
@@ -181,9 +182,16 @@ def test_save_load_round_trip_samples_the_same_bytes(fitted: tuple[str, BaseGene
 @pytest.mark.parametrize(("name", "params"), DP_CASES, ids=[n for n, _ in DP_CASES])
 def test_dp_generator_spends_at_most_its_target(name: str, params: dict[str, Any], log: InteractionData) -> None:
     gen = make_generator(name, **params, seed=0).fit(log)
+    assert type(gen).supports_dp
     privacy = gen.privacy
-    spent = privacy["epsilon"] if isinstance(privacy, dict) else privacy.epsilon
-    assert 0 < spent <= params["epsilon"] * (1 + 1e-9)
+    assert isinstance(privacy, PrivacyGuarantee) and privacy.is_dp and privacy.ledger is not None
+    assert 0 < privacy.epsilon <= params["epsilon"] * (1 + 1e-9)
+    assert 0 < privacy.delta == params["delta"]
+
+
+def test_a_fit_without_epsilon_is_not_dp(fitted: tuple[str, BaseGenerator]) -> None:
+    _, gen = fitted
+    assert gen.privacy == PrivacyGuarantee.none()
 
 
 def test_simulator_keeps_the_contract(simulator: BaseGenerator, tmp_path: Path) -> None:

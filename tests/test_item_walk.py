@@ -23,6 +23,7 @@ from synthrec.errors import ConfigError, NotFittedError
 from synthrec.generators import GENERATORS, _walk, make_generator
 from synthrec.generators._walk import WalkModel, walk
 from synthrec.generators.item_walk import ItemWalkGenerator, ease_weights
+from synthrec.privacy import PrivacyGuarantee
 
 LEVELS = (1.0, 2.0, 4.0, 5.0)  # no 3: a sampled 3 would be a rating the log never had
 
@@ -392,11 +393,11 @@ def test_unknown_param_raises_config_error() -> None:
 
 def test_dp_privacy_spends_nearly_all_the_budget(dp_fitted: ItemWalkGenerator) -> None:
     info = dp_fitted.privacy
-    assert 0.9 < info["epsilon"] <= 1.0 + 1e-6  # type: ignore[operator]
-    assert info["delta"] == 1e-5
+    assert 0.9 < info.epsilon <= 1.0 + 1e-6
+    assert info.delta == 1e-5
     assert dp_fitted.is_private and dp_fitted.fit_report_["privacy"]["delta"] == 1e-5  # type: ignore[index]
     exact = ItemWalkGenerator().fit(two_group_log(60))
-    assert exact.privacy == {"epsilon": float("inf"), "delta": 0.0, "ledger": None}
+    assert exact.privacy == PrivacyGuarantee.none() and not exact.privacy.is_dp
 
 
 def test_dp_ledger_entries_and_sensitivities(dp_fitted: ItemWalkGenerator) -> None:
@@ -420,8 +421,8 @@ def test_dp_fit_without_time_and_rating() -> None:
     gen = ItemWalkGenerator(epsilon=1.0, delta=1e-6, seed=0).fit(data)
     assert gen.privacy_ledger_ is not None
     assert {e.name for e in gen.privacy_ledger_.gaussian} == {"item_counts", "item_gram", "activity_hist"}
-    assert 0.9 < gen.privacy["epsilon"] <= 1.0 + 1e-6  # type: ignore[operator]
-    assert gen.privacy["delta"] == 1e-6
+    assert 0.9 < gen.privacy.epsilon <= 1.0 + 1e-6
+    assert gen.privacy.delta == 1e-6
     syn = gen.sample(100, seed=0)
     assert syn.interactions.columns == ["user", "item"]
     assert no_duplicate_pairs(syn) and syn.item_ids.equals(data.item_ids) and syn.n_users == 100
@@ -496,7 +497,7 @@ def test_dp_rows_release_is_the_alternative_gram() -> None:
     assert by_name["item_gram"].sensitivity == 1.0
     # Analyze Gauss on unit rows: σ on the released vector is σ/√2 on an off-diagonal entry
     assert gen.fit_report_["gram_noise_sd"] == pytest.approx(by_name["item_gram"].noise_multiplier / math.sqrt(2))
-    assert gen.privacy["epsilon"] <= 8.0 + 1e-6
+    assert gen.privacy.epsilon <= 8.0 + 1e-6
     assert no_duplicate_pairs(gen.sample(50, seed=1))
 
 

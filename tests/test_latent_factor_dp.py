@@ -14,7 +14,7 @@ from synthrec.data.interactions import InteractionData
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.generators import LatentFactorGenerator
 from synthrec.generators._latent_factor_dp import SHARES, normalised_gram, plan_shares
-from synthrec.privacy import PrivacyLedger
+from synthrec.privacy import PrivacyGuarantee, PrivacyLedger
 
 
 def clustered_log(n_users: int = 300, n_items: int = 30, per_user: int = 10, *, seed: int = 0) -> InteractionData:
@@ -51,13 +51,13 @@ def test_privacy_report_matches_an_independent_opacus_accountant(dp_gen: LatentF
     from synthrec.privacy.ledger import RDP_ORDERS
 
     info = dp_gen.privacy
-    assert info["delta"] == 1e-5
-    ledger = info["ledger"]
+    assert info.delta == 1e-5
+    ledger = info.ledger
     assert isinstance(ledger, dict)
     acc = RDPAccountant()
     acc.history = [(e["noise_multiplier"], e["sample_rate"], e["steps"]) for e in ledger["gaussian"]]
     expected = acc.get_epsilon(delta=1e-5, alphas=list(RDP_ORDERS))
-    assert info["epsilon"] == pytest.approx(expected, rel=1e-12)
+    assert info.epsilon == pytest.approx(expected, rel=1e-12)
     assert 1.99 < float(info["epsilon"]) <= 2.0  # type: ignore[arg-type]
     assert {e["name"] for e in ledger["gaussian"]} == set(SHARES)  # time and ratings present: all mechanisms
 
@@ -141,19 +141,19 @@ def test_epsilon_inf_and_none_are_the_exact_fit(log: InteractionData) -> None:
     exact = LatentFactorGenerator(4, seed=1, calibration_iters=2).fit(log)
     inf = LatentFactorGenerator(4, seed=1, calibration_iters=2, epsilon=math.inf).fit(log)
     assert np.array_equal(exact.item_factors_, inf.item_factors_)
-    assert exact.privacy == {"epsilon": math.inf, "delta": 0.0, "ledger": None}
+    assert exact.privacy == PrivacyGuarantee(math.inf, 0.0, None) == PrivacyGuarantee.none()
     assert inf.privacy_ledger_ is None
 
 
 def test_default_delta_is_below_one_over_n(log: InteractionData) -> None:
     gen = LatentFactorGenerator(4, epsilon=1.0, seed=0, calibration_iters=1).fit(log)
-    assert gen.privacy["delta"] == pytest.approx(min(1e-5, 300 ** -1.1))
+    assert gen.privacy.delta == pytest.approx(min(1e-5, 300 ** -1.1))
 
 
 def test_ledger_of_the_fit_round_trips(dp_gen: LatentFactorGenerator) -> None:
-    record = dp_gen.privacy["ledger"]
+    record = dp_gen.privacy.ledger
     assert isinstance(record, dict)
-    assert PrivacyLedger.from_dict(record).spent(1e-5) == pytest.approx(dp_gen.privacy["epsilon"])
+    assert PrivacyLedger.from_dict(record).spent(1e-5) == pytest.approx(dp_gen.privacy.epsilon)
 
 
 @pytest.mark.parametrize("kwargs", [{"epsilon": 0.0}, {"epsilon": -1.0}, {"epsilon": True}, {"delta": 0.0},
@@ -178,9 +178,9 @@ def test_continuous_ratings_need_a_public_scale() -> None:
 def test_log_without_time_or_ratings(log: InteractionData) -> None:
     bare = log.with_interactions(log.interactions.select(["user", "item"]))
     gen = LatentFactorGenerator(4, epsilon=1.0, delta=1e-5, seed=0, calibration_iters=1).fit(bare)
-    names = {e["name"] for e in gen.privacy["ledger"]["gaussian"]}  # type: ignore[index]
+    names = {e["name"] for e in gen.privacy.ledger["gaussian"]}  # type: ignore[index]
     assert names == {"item_counts", "item_gram", "taste_sums", "activity_hist", "order_positions", "order_spread"}
-    assert gen.privacy["epsilon"] <= 1.0  # type: ignore[operator]
+    assert gen.privacy.epsilon <= 1.0
     assert gen.sample(10, seed=0).interactions.columns == ["user", "item"]
 
 

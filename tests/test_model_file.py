@@ -137,7 +137,7 @@ def test_dp_generator_header_carries_its_guarantee(log: InteractionData, fitted:
     dp = make_generator("item-walk", epsilon=1.0, delta=1e-5, seed=0).fit(log)
     dp.save(tmp_path / "dp.synthrec")
     privacy = read_header(tmp_path / "dp.synthrec")["privacy"]
-    assert privacy["epsilon"] == pytest.approx(dp.privacy["epsilon"]) and privacy["epsilon"] <= 1.0  # type: ignore[attr-defined]
+    assert privacy["epsilon"] == pytest.approx(dp.privacy.epsilon) and privacy["epsilon"] <= 1.0
     assert privacy["delta"] == 1e-5
     fitted["item-walk"].save(tmp_path / "plain.synthrec")
     assert read_header(tmp_path / "plain.synthrec")["privacy"] is None  # ε = ∞: no guarantee

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from synthrec.errors import ConfigError
+from synthrec.privacy.guarantee import PrivacyGuarantee
 
 Status = Literal["pass", "warn", "fail", "not-applicable"]
 Direction = Literal["lower", "higher", "band"]
@@ -499,30 +500,21 @@ def optional_cards(summaries: Mapping[str, Mapping[str, Any]] | None, *,
 def dp_summary(generator: object) -> dict[str, float]:
     """The DP summary of a fitted generator: ``{"epsilon", "delta", "dp"}`` (``dp`` = 1.0 for a finite ε).
 
-    Read from the generator's ``privacy`` attribute when it has one: a mapping with ``"epsilon"`` and
-    ``"delta"`` (as `synthrec.generators.latent_factor.LatentFactorGenerator.privacy`) or a tuple
-    ``(epsilon, delta, ...)``. A generator without the attribute, or with ``epsilon`` ``None``, was not
-    fitted with differential privacy: ε = ∞, δ = 0 (the DP card then warns, see `THRESHOLDS`).
+    Read from the generator's ``privacy`` property, a `synthrec.privacy.PrivacyGuarantee` (every
+    `synthrec.generators.base.BaseGenerator` has one). An object without it was not fitted with
+    differential privacy: ε = ∞, δ = 0 (the DP card then warns, see `THRESHOLDS`).
 
     Raises:
-        ConfigError: ``privacy`` holds something else, or a negative / NaN ε.
+        ConfigError: ``privacy`` is not a `PrivacyGuarantee`.
         NotFittedError: from the generator, when it is not fitted.
     """
     privacy = getattr(generator, "privacy", None)
     if privacy is None:
-        return {"epsilon": math.inf, "delta": 0.0, "dp": 0.0}
-    if isinstance(privacy, Mapping):
-        eps, delta = privacy.get("epsilon"), privacy.get("delta")
-    elif isinstance(privacy, tuple) and len(privacy) >= 2:
-        eps, delta = privacy[0], privacy[1]
-    else:
-        raise ConfigError(f"{type(generator).__name__}.privacy must be a mapping with 'epsilon' and 'delta' "
-                          f"or a tuple (epsilon, delta, ...), got {type(privacy).__name__}")
-    epsilon = math.inf if eps is None else float(eps)
-    if math.isnan(epsilon) or epsilon < 0:
-        raise ConfigError(f"{type(generator).__name__}.privacy reports ε = {eps!r}; expected a number >= 0")
-    return {"epsilon": epsilon, "delta": 0.0 if delta is None else float(delta),
-            "dp": float(math.isfinite(epsilon))}
+        privacy = PrivacyGuarantee.none()
+    if not isinstance(privacy, PrivacyGuarantee):
+        raise ConfigError(f"{type(generator).__name__}.privacy must be a synthrec.privacy.PrivacyGuarantee, "
+                          f"got {type(privacy).__name__}")
+    return {"epsilon": privacy.epsilon, "delta": privacy.delta, "dp": float(privacy.is_dp)}
 
 
 def all_cards(fidelity: Mapping[str, Any], privacy: Mapping[str, Any] | None, *,

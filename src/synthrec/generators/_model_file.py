@@ -10,7 +10,8 @@ Layout (format ``synthrec-model``, version 1): one ZIP archive whose members are
 * ``header.json`` — ``{"format": "synthrec-model", "format_version": 1, "synthrec_version": "0.1.0",
   "class": "synthrec.generators.latent_factor.LatentFactorGenerator", "generator": "latent-factor",
   "privacy": {"epsilon": 1.0, "delta": 1e-05} | null}`` (``generator`` is the registry name, null for
-  an unregistered class; ``privacy`` is null when the generator gives no finite ε, i.e. it is not DP);
+  an unregistered class; ``privacy`` is the ε and δ of its `synthrec.privacy.PrivacyGuarantee`, null when
+  ε is infinite, i.e. the fit is not DP);
 * ``state.json`` — the state tree (below);
 * ``arrays/NNNNNN.npy`` — numeric arrays, read back with ``np.load(..., allow_pickle=False)``;
 * ``frames/NNNNNN.arrow`` — polars frames, series and data types as Arrow IPC files.
@@ -61,6 +62,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from synthrec.errors import DataValidationError
+from synthrec.privacy.guarantee import PrivacyGuarantee
 
 FORMAT_NAME = "synthrec-model"
 FORMAT_VERSION = 1
@@ -268,25 +270,14 @@ class _Encoder:
 
 
 def _privacy_header(generator: object) -> dict[str, float] | None:
-    """``{"epsilon", "delta"}`` of a DP generator (read like `synthrec.evaluation.cards.dp_summary`), else None."""
+    """``{"epsilon", "delta"}`` of the generator's `PrivacyGuarantee` when it is DP (finite ε), else None."""
     try:
         privacy = getattr(generator, "privacy", None)
-    except Exception:  # e.g. NotFittedError from a property: no guarantee to record
+    except Exception:  # e.g. NotFittedError from the property: no guarantee to record
         return None
-    if isinstance(privacy, Mapping):
-        eps, delta = privacy.get("epsilon"), privacy.get("delta")
-    elif isinstance(privacy, tuple) and len(privacy) >= 2:
-        eps, delta = privacy[0], privacy[1]
-    else:
+    if not isinstance(privacy, PrivacyGuarantee) or not privacy.is_dp:
         return None
-    try:
-        epsilon = float(eps) if eps is not None else math.inf
-        d = float(delta) if delta is not None else 0.0
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(epsilon) or not math.isfinite(d):
-        return None
-    return {"epsilon": epsilon, "delta": d}
+    return {"epsilon": privacy.epsilon, "delta": privacy.delta}
 
 
 def _registry_name(cls: type) -> str | None:

@@ -65,7 +65,7 @@ so the composed ε is at most the target. Under DP:
   the user's own history: it moves her rows between cells, but her rows weigh 1 in total whatever cells
   they fall in, so the table's sensitivity stays 1.
 
-``privacy`` then reports ``{"epsilon": spent, "delta": δ, "ledger": ledger.to_dict(δ)}``.
+``privacy`` then reports ``PrivacyGuarantee(epsilon=spent, delta=δ, ledger=ledger.to_dict(δ))``.
 
 Sampling a block of new users: draw traits; the user's activity n_u is the trait quantile (rounded,
 clipped to [1, m]); logits ℓ_u from the network; n_u distinct items by Gumbel-top-k on ℓ_u (Kool, van
@@ -125,6 +125,7 @@ from synthrec.generators.base import BaseGenerator
 from synthrec.privacy import (
     ContributionBound,
     PlannedGaussian,
+    PrivacyGuarantee,
     PrivacyLedger,
     bound_user_contributions,
     calibrate_noise_multipliers,
@@ -425,9 +426,9 @@ class PreferenceGenerator(BaseGenerator):
         self.trait_quantiles_ = quantiles
 
     @property
-    def privacy(self) -> dict[str, object]:
-        """The fitted guarantee: ``{"epsilon", "delta", "ledger"}`` (as
-        `synthrec.generators.latent_factor.LatentFactorGenerator.privacy`; JSON-ready).
+    def privacy(self) -> PrivacyGuarantee:
+        """The fitted guarantee (`PrivacyGuarantee`, as
+        `synthrec.generators.latent_factor.LatentFactorGenerator.privacy`; its ledger JSON-ready).
 
         A DP fit reports the ε its ledger's composed spend gives at δ (≤ the requested ε) and the ledger as a
         dict; a non-DP fit reports ε = ∞, δ = 0 and no ledger.
@@ -437,9 +438,9 @@ class PreferenceGenerator(BaseGenerator):
         """
         self._require_fitted()
         if getattr(self, "privacy_ledger_", None) is None:
-            return {"epsilon": float("inf"), "delta": 0.0, "ledger": None}
+            return PrivacyGuarantee.none()
         record = copy.deepcopy(self._privacy_record)
-        return {"epsilon": record["epsilon"], "delta": record["delta"], "ledger": record}
+        return PrivacyGuarantee(record["epsilon"], record["delta"], record)
 
     # ------------------------------------------------------------------ sampling
 

@@ -16,6 +16,7 @@ from synthrec._params import ParamsMixin
 from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import InteractionData, concat_users
 from synthrec.errors import DataValidationError, NotFittedError
+from synthrec.privacy.guarantee import PrivacyGuarantee
 
 try:  # Python >= 3.11
     from typing import Self
@@ -64,6 +65,18 @@ class BaseGenerator(ParamsMixin):
         (every (user, item) pair at most once); a subclass whose output repeats pairs says so (a property,
         as it may depend on a parameter, e.g. `SequenceGenerator`'s ``allow_repeats``)."""
         return False
+
+    @property
+    def privacy(self) -> PrivacyGuarantee:
+        """The fitted generator's differential-privacy guarantee (`PrivacyGuarantee`).
+
+        Not DP by default: ε = ∞, δ = 0, no ledger. A ``supports_dp`` class returns what its DP fit spent.
+
+        Raises:
+            NotFittedError: before `fit`.
+        """
+        self._require_fitted()
+        return PrivacyGuarantee.none()
 
     def _require_fitted(self) -> None:
         if not self._fitted:

@@ -275,7 +275,7 @@ class CFGANGenerator(PreferenceGenerator):
             critic is the only part that sees real users. Not saved with the generator. Your own
             accounting: for a guarantee that covers the whole fitted generator, use ``epsilon`` instead.
         epsilon: None or ``inf`` (default) for the exact fit; a finite ε > 0 for a user-level (ε, δ)-DP fit
-            (module docstring) whose spend is ``privacy["epsilon"]`` (≤ ε). Needs ``gradient_penalty=0``.
+            (module docstring) whose spend is ``privacy.epsilon`` (≤ ε). Needs ``gradient_penalty=0``.
         delta: δ ∈ (0, 1) of the DP fit; default min(10⁻⁵, N^−1.1) for N users (below 1/N).
         max_grad_norm: C > 0, the per-row gradient clipping norm of the critic's DP-SGD.
         dp_epochs: epochs of the DP fit, exactly (≥ 1; ``max_epochs`` and ``patience`` apply only to the
@@ -291,7 +291,7 @@ class CFGANGenerator(PreferenceGenerator):
     Fitted attributes: ``generator_`` (`PreferenceNet`), ``critic_`` (`Critic`), ``fit_report_`` (epochs,
     best_epoch, valid_log_likelihood history (nats per user; empty under DP), critic/generator losses,
     early_stopping, seconds, and under DP ``privacy``), ``collapse_report_`` (`CollapseReport` on the
-    fitted data; None under DP), ``privacy`` (property: ``{"epsilon", "delta", "ledger"}``), and those of
+    fitted data; None under DP), ``privacy`` (property: a `PrivacyGuarantee`), and those of
     `PreferenceGenerator`.
     """
 

@@ -30,6 +30,7 @@ from synthrec.generators._walk import WalkModel, walk
 from synthrec.generators.base import BaseGenerator
 from synthrec.privacy import (
     PlannedGaussian,
+    PrivacyGuarantee,
     PrivacyLedger,
     calibrate_noise_multipliers,
     gaussian_mechanism,
@@ -409,13 +410,13 @@ class ItemWalkGenerator(BaseGenerator):
         self.fit_report_["privacy"] = ledger.to_dict(delta)
 
     @property
-    def privacy(self) -> dict[str, object]:
-        """The fitted guarantee ``{"epsilon", "delta", "ledger"}``; ε = ∞, δ = 0, no ledger when exact."""
+    def privacy(self) -> PrivacyGuarantee:
+        """The fitted guarantee (`PrivacyGuarantee`); ε = ∞, δ = 0, no ledger when exact."""
         self._require_fitted()
         if self.privacy_ledger_ is None:
-            return {"epsilon": float("inf"), "delta": 0.0, "ledger": None}
-        return {"epsilon": self.privacy_ledger_.spent(self.privacy_delta_), "delta": self.privacy_delta_,
-                "ledger": self.privacy_ledger_.to_dict(self.privacy_delta_)}
+            return PrivacyGuarantee.none()
+        return PrivacyGuarantee(self.privacy_ledger_.spent(self.privacy_delta_), self.privacy_delta_,
+                                self.privacy_ledger_.to_dict(self.privacy_delta_))
 
     # ------------------------------------------------------------------ sampling
 

@@ -41,6 +41,7 @@ from synthrec.generators.base import BaseGenerator
 from synthrec.privacy import (
     ContributionBound,
     PlannedGaussian,
+    PrivacyGuarantee,
     PrivacyLedger,
     bound_user_contributions,
     calibrate_noise_multipliers,
@@ -414,8 +415,8 @@ class LatentFactorGenerator(BaseGenerator):
         return self
 
     @property
-    def privacy(self) -> dict[str, object]:
-        """The fitted guarantee: ``{"epsilon", "delta", "ledger"}`` (ledger as a JSON-ready dict, or None).
+    def privacy(self) -> PrivacyGuarantee:
+        """The fitted guarantee (`PrivacyGuarantee`: epsilon, delta, ledger as a JSON-ready dict or None).
 
         A non-DP fit reports ε = ∞, δ = 0 and no ledger. ε is what the ledger's composed spend gives at δ
         (≤ the requested ε).
@@ -423,9 +424,9 @@ class LatentFactorGenerator(BaseGenerator):
         self._require_fitted()
         ledger = getattr(self, "privacy_ledger_", None)
         if ledger is None:
-            return {"epsilon": float("inf"), "delta": 0.0, "ledger": None}
-        return {"epsilon": ledger.spent(self.privacy_delta_), "delta": self.privacy_delta_,
-                "ledger": ledger.to_dict(self.privacy_delta_)}
+            return PrivacyGuarantee.none()
+        return PrivacyGuarantee(ledger.spent(self.privacy_delta_), self.privacy_delta_,
+                                ledger.to_dict(self.privacy_delta_))
 
     def _fit_popularity_and_scale(
         self, counts: np.ndarray, top: np.ndarray, cos_real: np.ndarray, score_sd: float, rng: np.random.Generator

@@ -134,7 +134,7 @@ class MultVAEGenerator(PreferenceGenerator):
             example, so its per-example clipping is per user). Not saved with the generator. Your own
             accounting: for a guarantee that covers the whole fitted generator, use ``epsilon`` instead.
         epsilon: None or ``inf`` (default) for the exact fit; a finite ε > 0 for a user-level (ε, δ)-DP fit
-            (module docstring) whose spend is ``privacy["epsilon"]`` (≤ ε).
+            (module docstring) whose spend is ``privacy.epsilon`` (≤ ε).
         delta: δ ∈ (0, 1) of the DP fit; default min(10⁻⁵, N^−1.1) for N users (below 1/N).
         max_grad_norm: C > 0, the per-user gradient clipping norm of DP-SGD.
         dp_epochs: epochs of the DP fit, exactly (≥ 1; ``max_epochs`` and ``patience`` apply only to the
@@ -150,7 +150,7 @@ class MultVAEGenerator(PreferenceGenerator):
     Fitted attributes: ``vae_`` (`MultVAE`, eval mode, on ``device_``), ``fit_report_`` (dict: epochs,
     best_epoch, valid_neg_elbo history (nats per user; empty under DP), train_loss history, seconds,
     early_stopping (bool), and under DP ``privacy``: the ledger, the target, the DP-SGD steps taken and
-    each mechanism's ε alone), ``privacy`` (property: ``{"epsilon", "delta", "ledger"}``), and those of
+    each mechanism's ε alone), ``privacy`` (property: a `PrivacyGuarantee`), and those of
     `PreferenceGenerator` (trait, order, time, rating models).
 
     Measured (``benchmarks/deep_generators_ml100k.py``, ml-100k leave-last-out train, a shared 2-core

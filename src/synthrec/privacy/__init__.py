@@ -1,10 +1,12 @@
 """User-level differential privacy: contribution bounds, noise mechanisms, the ε ledger, DP-SGD.
 
-The unit of privacy is the user (add/remove one person and all her rows). `dp_sgd` imports torch and
+The unit of privacy is the user (add/remove one person and all her rows). A fitted generator states its
+guarantee as a `PrivacyGuarantee` (its ``privacy`` property). `dp_sgd` imports torch and
 opacus's engine; import it explicitly (``from synthrec.privacy.dp_sgd import make_private_training``).
 """
 
 from synthrec.privacy.contribution import ContributionBound, bound_user_contributions
+from synthrec.privacy.guarantee import PrivacyGuarantee
 from synthrec.privacy.ledger import (
     GaussianSpend,
     PlannedGaussian,
@@ -26,6 +28,7 @@ __all__ = [
     "ContributionBound",
     "GaussianSpend",
     "PlannedGaussian",
+    "PrivacyGuarantee",
     "PrivacyLedger",
     "PureSpend",
     "bin_index",
