@@ -11,10 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
-import typer
-from rich.markup import escape
-
-from synthrec.commands._console import err_console
+from synthrec.commands._console import fail
 from synthrec.errors import SynthrecError
 
 
@@ -85,8 +82,7 @@ def require_writable(path: Path, *, kind: Literal["file", "folder"], option: str
     try:
         check_writable(path, kind=kind, option=option)
     except OutputNotWritableError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        fail(exc, soft_wrap=True)
 
 
 def parse_time_type(value: str) -> str | None:

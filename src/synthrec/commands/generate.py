@@ -24,6 +24,7 @@ from rich.text import Text
 
 from synthrec.commands._console import console as _console
 from synthrec.commands._console import err_console as _err_console
+from synthrec.commands._console import fail
 from synthrec.commands._output import parse_time_type, require_writable
 from synthrec.commands._trusted import TrustedOpt
 from synthrec.errors import ConfigError, SynthrecError
@@ -154,8 +155,7 @@ def generate(
                            "rerun the same command to resume")
         raise typer.Exit(code=130) from None
     except (SynthrecError, ValueError, OSError) as exc:
-        _err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(code=2) from None
+        fail(exc)
     seconds = time.perf_counter() - started
     note = f", {reused} reused from an earlier run" if reused else ""
     _console.print(f"wrote {manifest.rows:,} interactions of {users:,} synthetic users in {manifest.n_shards} "

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from synthrec.commands._console import console as _console
 from synthrec.commands._console import err_console as _err_console
+from synthrec.commands._console import fail
 from synthrec.commands._data_options import (
     ColumnsOpt,
     DataArg,
@@ -47,11 +48,6 @@ ScenarioArg = Annotated[Path | None, typer.Argument(help="Scenario YAML file (se
 PresetOpt = Annotated[str | None, typer.Option("--preset", "-p", help="A shipped scenario instead of a file "
                                                "(see `synthrec scenario presets`).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-
-
-def _fail(exc: BaseException) -> None:
-    _err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-    raise typer.Exit(code=2)
 
 
 def _simulator(scenario: Path | None, preset: str | None) -> Simulator:
@@ -112,8 +108,7 @@ def simulate(
                 bar.advance()
         written = write_simulation(data, out, fmt, sim, truth_frame)
     except (SynthrecError, ValueError, OSError) as exc:
-        _fail(exc)
-        return
+        fail(exc)
     _console.print(f"wrote {data.n_interactions:,} interactions of {data.n_users:,} users and "
                    f"{data.n_items:,} items to {escape(str(out))} ({', '.join(p.name for p in written)})")
 
@@ -250,8 +245,7 @@ def scenario_init(
             raise ConfigError(f"{path} exists; pass --force to overwrite it")
         atomic_write_text(path, preset_text(preset) if preset is not None else scenario_template())
     except (SynthrecError, ValueError, OSError) as exc:
-        _fail(exc)
-        return
+        fail(exc)
     _console.print(f"wrote {escape(str(path))}; check it with `synthrec scenario validate {escape(str(path))}`")
 
 
@@ -264,8 +258,7 @@ def scenario_validate(path: Annotated[Path, typer.Argument(help="Scenario YAML f
         sim = Simulator(path)
         cat = sim.catalogue
     except (SynthrecError, ValueError, OSError) as exc:
-        _fail(exc)
-        return
+        fail(exc)
     scen = sim.scenario
     _console.print(f"{escape(str(path))}: valid scenario {scen.name!r} — {cat.n_items:,} items in "
                    f"{cat.n_categories} categories, {len(scen.users.segments)} segments, funnel "
@@ -332,8 +325,7 @@ def scenario_calibrate(
             bar.advance()
         result.save(out)
     except (SynthrecError, ValueError, OSError) as exc:
-        _fail(exc)
-        return
+        fail(exc)
     table = Table(title=f"calibration to {escape(str(data))} ({result.evaluations} samples)")
     for col in ("statistic", "target", "achieved", "relative error"):
         table.add_column(col, justify="left" if col == "statistic" else "right")
