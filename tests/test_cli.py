@@ -209,7 +209,7 @@ def test_bad_options_fail_before_any_work(tmp_path: Path, shared_data: Path) -> 
 
 
 def test_duplicate_seeds_are_rejected(tmp_path: Path) -> None:
-    from synthrec.cli import _parse_seeds
+    from synthrec.commands.run import _parse_seeds
 
     with pytest.raises(Exception, match="give distinct seeds, got 0,0"):
         _parse_seeds("0,0")
@@ -228,7 +228,7 @@ def _log_lines(n_users: int = 6) -> list[str]:
 
 
 def test_standard_rating_and_timestamp_columns_are_picked_up(tmp_path: Path) -> None:
-    from synthrec.cli import _load_cli_data
+    from synthrec.commands._data_options import load_cli_data as _load_cli_data
     from synthrec.data.interactions import InteractionData
 
     csv = tmp_path / "ratings.csv"
@@ -247,7 +247,7 @@ def test_standard_rating_and_timestamp_columns_are_picked_up(tmp_path: Path) -> 
 
 
 def test_unused_extra_columns_are_named_in_a_warning(tmp_path: Path) -> None:
-    from synthrec.cli import _load_cli_data
+    from synthrec.commands._data_options import load_cli_data as _load_cli_data
     from synthrec.data.interactions import InteractionData
 
     raw = tmp_path / "raw.tsv"  # no header: names come from --columns

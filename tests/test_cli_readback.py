@@ -203,7 +203,7 @@ def test_sample_checks_its_arguments_before_sampling(fitted: Path, tmp_path: Pat
 
 
 def test_fit_help_lists_every_registered_generator() -> None:
-    from synthrec.cli import GENERATOR_NAMES
+    from synthrec.commands.model import GENERATOR_NAMES
     from synthrec.generators.registry import GENERATORS
 
     assert sorted(GENERATOR_NAMES) == sorted(GENERATORS)
@@ -250,7 +250,7 @@ def test_inspect_says_when_splits_need_event_times(tmp_path: Path) -> None:
 
 
 def test_param_values_like_1e6_and_inf_are_numbers() -> None:
-    from synthrec.cli import _parse_params
+    from synthrec.commands.model import _parse_params
 
     params = _parse_params(["affinity_scale=1e6", "epsilon=inf", "delta=1e-6", "dp_gram=pairs", "n=16"])
     assert params == {"affinity_scale": 1e6, "epsilon": float("inf"), "delta": 1e-6, "dp_gram": "pairs", "n": 16}

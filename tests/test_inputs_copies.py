@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from typer.testing import CliRunner
 
-from synthrec.cli import COPY_SHARE_ATTR, app
+from synthrec.cli import app
+from synthrec.commands.model import COPY_SHARE_ATTR
 from synthrec.generators.base import BaseGenerator
 
 runner = CliRunner()
@@ -44,7 +45,7 @@ def test_near_copies_count_as_copies() -> None:
     """A generator that returns real users with one of their many items swapped copies them all the same."""
     import polars as pl
 
-    from synthrec.cli import copied_history_share
+    from synthrec.commands.model import copied_history_share
     from synthrec.data import InteractionData
 
     rng = np.random.default_rng(1)

@@ -49,12 +49,12 @@ def test_check_writable_refuses_paths_under_a_file(blocked: Path, tmp_path: Path
 
 
 def test_fit_checks_before_fitting(blocked: Path, log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import synthrec.cli as cli
+    import synthrec.commands.model as model
 
     def no_load(*args: object, **kwargs: object) -> None:
         raise AssertionError("the data was loaded before the output was checked")
 
-    monkeypatch.setattr(cli, "_load_cli_data", no_load)
+    monkeypatch.setattr(model, "load_cli_data", no_load)
     _assert_one_line(runner.invoke(app, ["fit", str(log), "--out", str(blocked / "gen.pkl")]), blocked)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from synthrec.commands._console import console, err_console, fail
 from synthrec.commands._output import check_writable
 from synthrec.errors import SynthrecError
 
@@ -44,37 +44,30 @@ reasons are printed; the rows are in results.csv, columns status and note); 2 ba
 _MAX_REASONS = 5
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``bench`` command to ``app``."""
-
-    @app.command("bench", help=_HELP)
-    def bench(
-        config: Annotated[Path, typer.Argument(help="Bench config (YAML).", show_default=False)],
-        out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing; reused to resume).")],
-        workers: Annotated[int, typer.Option("--workers", "-w", min=1,
-                                             help="Local worker processes (1: run in this process).")] = 1,
-        scheduler: Annotated[str | None, typer.Option(
-            "--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask "
-            "cluster of --workers processes.")] = None,
-        dry_run: Annotated[bool, typer.Option(
-            "--dry-run", help="Check the config, count the cells, predict the skipped ones (loads each "
-            "dataset once) and exit.")] = False,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    ) -> None:
-        console = Console() if sys.stdout.isatty() else Console(width=140)
-        err = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=140)
-        try:
-            if scheduler is not None and scheduler != "local" and workers != 1:
-                raise typer.BadParameter("give --workers or --scheduler ADDR, not both (--workers goes with "
-                                         "--scheduler local)")
-            if not dry_run:
-                check_writable(out, kind="folder")
-            code = _run(config, out, workers, scheduler, dry_run, quiet, console, err)
-        except (SynthrecError, OSError) as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}")
-            raise typer.Exit(code=2) from None
-        if code:
-            raise typer.Exit(code=code)
+def bench(
+    config: Annotated[Path, typer.Argument(help="Bench config (YAML).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if missing; reused to resume).")],
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1,
+                                         help="Local worker processes (1: run in this process).")] = 1,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Dask scheduler address (tcp://host:8786), or 'local' for a local Dask "
+        "cluster of --workers processes.")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Check the config, count the cells, predict the skipped ones (loads each "
+        "dataset once) and exit.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    try:
+        if scheduler is not None and scheduler != "local" and workers != 1:
+            raise typer.BadParameter("give --workers or --scheduler ADDR, not both (--workers goes with "
+                                     "--scheduler local)")
+        if not dry_run:
+            check_writable(out, kind="folder")
+        code = _run(config, out, workers, scheduler, dry_run, quiet, console, err_console)
+    except (SynthrecError, OSError) as exc:
+        fail(exc)
+    if code:
+        raise typer.Exit(code=code)
 
 
 def _run(config: Path, out: Path, workers: int, scheduler: str | None, dry_run: bool, quiet: bool,
@@ -154,3 +147,8 @@ def _print_failures(n_failed: int, failures: tuple[tuple[str, int], ...], err: C
     if len(failures) > _MAX_REASONS:
         rest = sum(c for _, c in failures[_MAX_REASONS:])
         err.print(f"  … and {len(failures) - _MAX_REASONS} more reason(s) ({rest} cell(s))")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bench`` command to ``app``."""
+    app.command("bench", help=_HELP)(bench)

@@ -1,0 +1,126 @@
+"""`synthrec datasets` and `synthrec inspect`: the registered dataset loaders, and what a log holds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from synthrec.commands._console import console, fail
+from synthrec.commands._data_options import (
+    ColumnsOpt,
+    DataArg,
+    FormatOpt,
+    ItemCol,
+    RatingCol,
+    SepOpt,
+    TimeCol,
+    TimeFormat,
+    TimeUnit,
+    UserCol,
+    load_cli_data,
+)
+from synthrec.errors import SynthrecError
+
+if TYPE_CHECKING:
+    from synthrec.data.interactions import InteractionData
+
+
+def datasets() -> None:
+    """List the registered dataset loaders (use them as `data.loader` in a config)."""
+    from synthrec.data.loaders import list_datasets
+
+    table = Table(title="datasets")
+    table.add_column("name")
+    table.add_column("description")
+    for name, desc in list_datasets().items():
+        table.add_row(name, desc)
+    console.print(table)
+
+
+def inspect(
+    data: DataArg,
+    user_col: UserCol = "user",
+    item_col: ItemCol = "item",
+    rating_col: RatingCol = None,
+    time_col: TimeCol = None,
+    time_unit: TimeUnit = "s",
+    time_format: TimeFormat = None,
+    sep: SepOpt = None,
+    columns: ColumnsOpt = None,
+    fmt: FormatOpt = "auto",
+) -> None:
+    """Load and validate a log, then print its size, sparsity, activity and time range. Duplicate rows,
+    repeated pairs and converted time units are reported as warnings."""
+    from synthrec.data.interactions import InteractionData
+
+    try:
+        d = load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns,
+                          fmt)
+    except (SynthrecError, ValueError) as exc:
+        fail(exc)
+    assert isinstance(d, InteractionData)
+    inter = d.interactions
+    per_user = inter.group_by("user").len()["len"]
+    per_item = inter.group_by("item").len()["len"]
+    table = Table(title=escape(d.name), show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("users / items / interactions", f"{d.n_users:,} / {d.n_items:,} / {d.n_interactions:,}")
+    table.add_row("density", f"{d.n_interactions / max(1, d.n_users * d.n_items):.4%}")
+    table.add_row("interactions per user (min / median / max)",
+                  f"{int(per_user.min())} / {float(per_user.median()):g} / {int(per_user.max())}")  # type: ignore[arg-type]
+    table.add_row("users per item (min / median / max)",
+                  f"{int(per_item.min())} / {float(per_item.median()):g} / {int(per_item.max())}")  # type: ignore[arg-type]
+    if d.has_timestamp:
+        ts = inter["timestamp"]
+        lo, hi = (datetime.fromtimestamp(int(v), tz=timezone.utc) for v in (ts.min(), ts.max()))  # type: ignore[arg-type]
+        table.add_row("time range (UTC)", f"{lo:%Y-%m-%d %H:%M} … {hi:%Y-%m-%d %H:%M}")
+    if d.has_rating:
+        hist = inter.group_by("rating").len().sort("rating")
+        if hist.height <= 12:
+            table.add_row("ratings", ", ".join(f"{r:g}: {n}" for r, n in hist.iter_rows()))
+        else:  # a continuous value (play counts, dwell time): summarise
+            r = inter["rating"]
+            table.add_row("rating / value (min / median / max)",
+                          f"{float(r.min()):g} / {float(r.median()):g} / {float(r.max()):g}")  # type: ignore[arg-type]
+    for what, value in _split_facts(d):
+        table.add_row(what, value)
+    table.add_row("columns", ", ".join(inter.columns))
+    console.print(table)
+    if not d.has_timestamp and d.row_order_is_time:
+        console.print("note: this log has no event times; its rows list each user's events in time order "
+                      "(row_order_is_time), which time-ordered splits use.")
+    elif not d.has_timestamp:
+        console.print(escape(
+            "note: this log has no event times, so leave-last-out and temporal splits (`synthrec run`'s "
+            "default is leave-last-out) cannot use it as it is: in a config, use `split: {kind: leave-one-out}`, "
+            "or set `data.row_order_is_time: true` if each user's rows are listed oldest first."))
+
+
+def _split_facts(d: InteractionData) -> list[tuple[str, str]]:
+    """What the splits will do with this log: its repeated (user, item) rows (held out with their item)
+    and, where event order is known, the users whose last events tie in time (a seeded key decides)."""
+    from synthrec.data.splits import leave_last_out, leave_one_out
+
+    if d.n_interactions == 0:
+        return []
+    timed = d.has_timestamp or d.row_order_is_time
+    stats = leave_last_out(d).stats if timed else leave_one_out(d, seed=0).stats
+    repeats = stats.get("repeat_rows", 0)
+    out = [("repeated (user, item) rows", f"{repeats:,}" + (" (a split holds out a pair's events together)"
+                                                          if repeats else ""))]
+    if timed:
+        tied = stats.get("users_tied_at_split", 0)
+        out.append(("users tied in time at the leave-last-out split", f"{tied:,}" + (
+            " (a seeded key draws the held-out item)" if tied else "")))
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``datasets`` and ``inspect`` commands to ``app``."""
+    app.command("datasets")(datasets)
+    app.command("inspect")(inspect)

@@ -1,0 +1,263 @@
+"""`synthrec fit` and `synthrec sample`: fit a generator on a real log and save it; draw synthetic users
+from a saved one. `fit` also measures how often the fitted generator copies a real history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+
+from synthrec.commands._console import console, err_console, fail
+from synthrec.commands._data_options import (
+    ColumnsOpt,
+    DataArg,
+    FormatOpt,
+    ItemCol,
+    RatingCol,
+    SepOpt,
+    TimeCol,
+    TimeFormat,
+    TimeUnit,
+    UserCol,
+    load_cli_data,
+)
+from synthrec.commands._options import QuietOpt
+from synthrec.commands._output import require_writable
+from synthrec.commands._trusted import TrustedOpt
+from synthrec.errors import ConfigError, SynthrecError
+
+if TYPE_CHECKING:
+    from synthrec.generators.base import BaseGenerator
+
+TimeTypeOpt = Annotated[str, typer.Option(
+    "--time-type", help="How to write times: auto (as the log the generator was fitted on wrote them: "
+    "dates, datetimes or epoch seconds), seconds, date or datetime.")]
+
+
+#: Generator attribute where `synthrec fit` records the share of sampled histories that copy a real one.
+COPY_SHARE_ATTR = "copied_history_share_"
+#: Sampled users `synthrec fit` draws to measure copying (cheap: one small sample, set lookups).
+COPY_CHECK_USERS = 200
+#: Share of copied histories above which `fit` and `sample` warn.
+COPY_WARN_SHARE = 0.05
+#: Jaccard distance to the nearest real history at or below which a synthetic history counts as a copy
+#: (0 = identical item sets; 0.1 = at least 90 % of the two users' items shared).
+NEAR_COPY_DISTANCE = 0.1
+
+
+def copied_history_share(gen: object, data: object, *, seed: int = 0) -> float | None:
+    """Share of a small sample of synthetic users (`COPY_CHECK_USERS`) whose item set copies a real user's
+    in ``data``: identical, or nearly (Jaccard distance to the nearest real user at most
+    `NEAR_COPY_DISTANCE`, measured as the privacy audit does: `synthrec.evaluation.privacy.jaccard_nearest`);
+    ``None`` when the generator cannot sample (the check is skipped, never fatal)."""
+    from synthrec.data.interactions import InteractionData
+    from synthrec.evaluation.privacy import jaccard_nearest
+
+    assert isinstance(data, InteractionData)
+    try:
+        syn = gen.sample(min(COPY_CHECK_USERS, max(data.n_users, 10)), seed=seed)  # type: ignore[attr-defined]
+        if not isinstance(syn, InteractionData) or syn.n_interactions == 0:
+            return None
+        nearest, _ = jaccard_nearest(syn, data)
+    except Exception:  # a generator that cannot sample here, or another catalogue: no check rather than no fit
+        return None
+    return float((nearest <= NEAR_COPY_DISTANCE).mean()) if nearest.size else None
+
+
+def _warn_copies(share: float | None, command: str, n_users: int | None) -> None:
+    """Warn on stderr when at least `COPY_WARN_SHARE` of sampled histories copy a real one."""
+    if share is None or share < COPY_WARN_SHARE:
+        return
+    few = f" (it was fitted on {n_users:,} user(s), too few to generalise)" if n_users is not None and n_users < 50 else ""
+    err_console.print(
+        f"[yellow]warning:[/] {share:.0%} of synthetic histories drawn after the fit are identical or nearly "
+        f"identical to a real user's history (Jaccard similarity >= {1 - NEAR_COPY_DISTANCE:.1f}){few}: the generator copies real users, so its samples disclose them. Fit it on more "
+        "users, or use a private generator (e.g. --param epsilon=1.0); `synthrec report` audits privacy."
+        if command == "fit" else
+        f"[yellow]warning:[/] when it was fitted, {share:.0%} of this generator's synthetic histories were "
+        "identical or nearly identical to a real user's history: these samples may disclose real users.")
+
+
+def _check_time_type(value: str) -> str | None:
+    """The --time-type to write (``None`` for auto); exits with code 2 on an unknown value."""
+    from synthrec.commands._output import parse_time_type
+
+    try:
+        return parse_time_type(value)
+    except ConfigError as exc:
+        fail(exc)
+
+
+#: The names of `synthrec.generators.registry.GENERATORS`, spelled out so that `synthrec --help` does not
+#: import the generators (a test keeps the two equal).
+GENERATOR_NAMES = ("latent-factor", "item-walk", "vae", "gan", "sequence", "profiled")
+
+
+def _parse_params(pairs: list[str]) -> dict[str, object]:
+    """``--param KEY=VALUE`` options as a dict, each value read as a YAML scalar (``1.0``, ``16``, ``true``,
+    ``null``, ``auto``); text that reads as a float (``1e6``, ``inf``) becomes one."""
+    import yaml
+
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, eq, raw = pair.partition("=")
+        key = key.strip()
+        if not eq or not key.isidentifier():
+            raise ConfigError(f"--param {pair!r}: expected KEY=VALUE, e.g. --param n_factors=16")
+        if key in params:
+            raise ConfigError(f"--param {key} is given twice")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"--param {pair!r}: the value is not valid YAML ({exc})") from None
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"--param {pair!r}: give a single value (a number, a word, true/false or null); "
+                              "lists and mappings belong in a config file's generator.params")
+        params[key] = _number_if_numeric(value)
+    return params
+
+
+def _number_if_numeric(value: object) -> object:
+    """YAML 1.1 reads ``1e6``, ``1e-2`` and ``inf`` as text (it wants ``1.0e+6``, ``.inf``); a user typing
+    them means numbers. Other words (``auto``, ``pairs``) stay text."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _make_cli_generator(name: str, pairs: list[str], seed: int) -> BaseGenerator:
+    """The unfitted generator that `fit --generator NAME --param ...` asks for.
+
+    Raises:
+        ConfigError: unknown name (listing the registered ones), a malformed --param, a parameter the
+            generator's constructor does not take (listing those it takes), or a value it rejects.
+    """
+    import inspect as _inspect
+
+    from synthrec._suggest import did_you_mean as _did_you_mean
+    from synthrec._suggest import did_you_mean_each
+    from synthrec.generators.registry import GENERATORS, make_generator
+
+    if name not in GENERATORS:
+        raise ConfigError(f"--generator: unknown generator {name!r}; {_did_you_mean(name, GENERATORS)}valid names: "
+                          f"{', '.join(sorted(GENERATORS))}")
+    params = _parse_params(pairs)
+    if "seed" in params:
+        raise ConfigError("--param seed: give the seed with --seed")
+    sig = _inspect.signature(GENERATORS[name])
+    if not any(p.kind is _inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+        accepted = [p for p, v in sig.parameters.items()
+                    if v.kind in (_inspect.Parameter.KEYWORD_ONLY, _inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                    and p != "seed"]
+        unknown = [k for k in params if k not in accepted]
+        if unknown:
+            raise ConfigError(f"--param {', '.join(unknown)}: not a parameter of generator {name!r}; "
+                              f"{did_you_mean_each(unknown, accepted)}its parameters: {', '.join(accepted)}")
+    return make_generator(name, seed=seed, **params)
+
+
+def fit(
+    data: DataArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Where to save the fitted generator, e.g. "
+                                      "generator.synthrec: a synthrec model file, which runs no code when "
+                                      "loaded (any suffix works).")],
+    generator: Annotated[str, typer.Option(
+        "--generator", "-g", help=f"Generator name: one of {', '.join(GENERATOR_NAMES)}.")] = "latent-factor",
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", help="A constructor parameter of the generator as KEY=VALUE, the value read as a YAML "
+        "scalar (repeatable), e.g. --param epsilon=1.0 --param n_factors=16.")] = None,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the fit.")] = 0,
+    user_col: UserCol = "user",
+    item_col: ItemCol = "item",
+    rating_col: RatingCol = None,
+    time_col: TimeCol = None,
+    time_unit: TimeUnit = "s",
+    time_format: TimeFormat = None,
+    sep: SepOpt = None,
+    columns: ColumnsOpt = None,
+    fmt: FormatOpt = "auto",
+    quiet: QuietOpt = False,
+) -> None:
+    """Fit a generator on a real log and save it: the fitted generator, not the raw data, is what may
+    cross to another team. Sample from it with `synthrec sample`."""
+    from synthrec.data.interactions import InteractionData
+    from synthrec.data.writers import INPUT_TIME_TYPE_ATTR
+    from synthrec.progress import step_progress
+
+    if out.is_dir():
+        fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.synthrec'}"))
+    require_writable(out, kind="file")
+    try:
+        gen = _make_cli_generator(generator, param or [], seed)  # checked before the data is loaded
+        d = load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns,
+                          fmt)
+        assert isinstance(d, InteractionData)
+        with step_progress(1, f"fitting {generator} on {d.n_interactions:,} interactions", enabled=not quiet,
+                           console=err_console) as bar:
+            gen.fit(d)
+            bar.advance()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        setattr(gen, INPUT_TIME_TYPE_ATTR, d.time_type)  # `sample` / `generate` write times back in this type
+        share = copied_history_share(gen, d, seed=seed)
+        setattr(gen, COPY_SHARE_ATTR, share)
+        gen.save(out)
+    except (SynthrecError, ValueError) as exc:
+        fail(exc)
+    _warn_copies(share, "fit", d.n_users)
+    console.print(f"fitted {generator} on {escape(d.name)} ({d.n_users:,} users, {d.n_items:,} items); saved to {out}")
+
+
+def sample(
+    generator: Annotated[Path, typer.Argument(help="A generator saved by `synthrec fit`.")],
+    users: Annotated[int, typer.Option("--users", "-n", min=1, help="Number of synthetic users.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .parquet, .csv or .tsv.")],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Same seed, same output.")] = 0,
+    batch_users: Annotated[int, typer.Option("--batch-users", min=1, help="Users generated per batch "
+                                             "(the output depends on the seed and on this size).")] = 10_000,
+    time_type: TimeTypeOpt = "auto",
+    trusted: TrustedOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Draw new synthetic users with histories from a fitted generator and write them with external
+    item ids (synthetic user ids are `syn-N`)."""
+    from synthrec.data.interactions import concat_users
+    from synthrec.data.writers import SUFFIXES, recorded_time_type, write_interactions
+    from synthrec.generators.base import BaseGenerator
+    from synthrec.progress import step_progress
+
+    # Check every argument before loading the generator and drawing users.
+    written_type = _check_time_type(time_type)
+    if out.is_dir():
+        fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'synthetic.parquet'}"))
+    if out.suffix.lower() not in SUFFIXES:
+        fail(ValueError(f"--out {out}: cannot tell the output format from the suffix {out.suffix!r}; end the "
+                         f"name with one of {', '.join(SUFFIXES)}"))
+    if not generator.is_file():
+        fail(ValueError(f"GENERATOR {generator}: no such file (save one with `synthrec fit`)"))
+    require_writable(out, kind="file")
+    try:
+        gen = BaseGenerator.load(generator, trusted=trusted)
+        parts = []
+        n_batches = -(-users // batch_users)
+        with step_progress(n_batches, f"sampling {users:,} users", console=err_console, enabled=not quiet,
+                           log_counts=True) as bar:
+            for part in gen.sample_batches(users, batch_users=batch_users, seed=seed):
+                parts.append(part)
+                bar.advance()
+        synthetic = parts[0] if len(parts) == 1 else concat_users(parts, name="synthetic")
+        _warn_copies(getattr(gen, COPY_SHARE_ATTR, None), "sample", None)
+        write_interactions(synthetic, out, time_type=written_type or recorded_time_type(gen))
+    except (SynthrecError, ValueError, OSError) as exc:
+        fail(exc)
+    console.print(f"wrote {synthetic.n_interactions:,} interactions of {users:,} synthetic users to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``fit`` and ``sample`` commands to ``app``."""
+    app.command("fit")(fit)
+    app.command("sample")(sample)
