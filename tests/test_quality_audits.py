@@ -26,10 +26,8 @@ from synthrec.evaluation.attacks import AttributeInferenceResult
 from synthrec.evaluation.bias import AttributeShares, RepresentationResult
 from synthrec.evaluation.cards import THRESHOLDS
 from synthrec.evaluation.utility import TSTRResult
-from synthrec.experiments.pipeline import synthetic_quality
-from synthrec.generators.latent_factor import LatentFactorGenerator
-from synthrec.report.quality import render_quality_html, run_quality_audit
-from synthrec.report.quality_audits import (
+from synthrec.experiments.audit import run_quality_audit
+from synthrec.experiments.audit_optional import (
     OptionalAudits,
     attribute_inference_audit,
     attribute_inference_summary,
@@ -38,6 +36,9 @@ from synthrec.report.quality_audits import (
     refit_factory,
     utility_split,
 )
+from synthrec.experiments.pipeline import synthetic_quality
+from synthrec.generators.latent_factor import LatentFactorGenerator
+from synthrec.report.quality import render_quality_html
 from synthrec.report.quality_figures import BIAS_GROUPS, bias_data, utility_data
 from synthrec.report.run_quality import quality_cards
 
@@ -383,7 +384,7 @@ def test_run_report_bias_and_dp_cards() -> None:
 
 def test_generator_must_share_the_real_catalogue() -> None:
     from synthrec.errors import DataValidationError
-    from synthrec.report.quality import check_generator_catalogue, generator_item_ids
+    from synthrec.experiments.audit import check_generator_catalogue, generator_item_ids
 
     class _Fitted:
         item_ids_ = pl.Series([1, 2, 3])

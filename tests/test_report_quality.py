@@ -18,14 +18,13 @@ from synthrec.errors import DataValidationError
 from synthrec.evaluation.cards import FIDELITY_AUDITS, PRIVACY_AUDITS, THRESHOLDS, derived_figures
 from synthrec.evaluation.fidelity import FIDELITY_KEYS
 from synthrec.evaluation.privacy import REPORT_KEYS, DCRResult, privacy_report
-from synthrec.report.quality import (
-    SECTIONS,
+from synthrec.experiments.audit import (
     check_disjoint_users,
     onto_catalogue,
     privacy_figures,
-    render_quality_html,
     run_quality_audit,
 )
+from synthrec.report.quality import SECTIONS, render_quality_html
 from synthrec.report.quality_figures import activity_data, dcr_data, gap_data, popularity_data, rating_data
 from synthrec.report.run_quality import quality_cards
 

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from synthrec.commands._console import console, err_console
+from synthrec.commands._console import console, err_console, fail
 from synthrec.commands._output import require_writable
 from synthrec.commands._trusted import TRUSTED_HELP
 from synthrec.data.interactions import InteractionData
@@ -196,11 +196,6 @@ def _check_fraction(fraction: float) -> float:
     return fraction
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``report`` command to ``app``."""
-    app.command("report", help=HELP)(report)
-
-
 def report(
     real: Annotated[Path, typer.Option("--real", help="The real log (CSV/TSV/Parquet file, MovieLens "
                                        "folder or RecBole .inter file): the users the generator learned from.")],
@@ -249,19 +244,15 @@ def report(
     trusted: Annotated[bool, typer.Option("--trusted", help=f"With --generator: {TRUSTED_HELP}")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    from synthrec.data.splits import split_users
+    from synthrec.experiments.audit import (
+        OptionalAudits,
+        audit_steps,
+        prepare_audit_inputs,
+        run_quality_audit,
+    )
     from synthrec.generators.base import BaseGenerator
     from synthrec.progress import step_progress
-    from synthrec.report.quality import (
-        audit_steps,
-        check_disjoint_users,
-        check_generator_catalogue,
-        onto_catalogue,
-        run_quality_audit,
-        with_catalogue,
-        write_quality_report,
-    )
-    from synthrec.report.quality_audits import OptionalAudits
+    from synthrec.report.quality import write_quality_report
 
     require_writable(out, kind="folder")  # before any data is read: a long audit must not fail at the end
     spec = ColumnSpec(user_col, item_col, rating_col, time_col, sep,
@@ -278,42 +269,22 @@ def report(
         with step_progress(4 + audit_steps(optional), "loading the real log", enabled=not quiet,
                            console=err_console) as bar:
             real_data = load_log(real, spec)
-            if fitted is not None:
-                check_generator_catalogue(fitted, real_data.item_ids, generator_source=str(generator),
-                                          catalogue_source=str(real))
             bar.advance()
             bar.describe("loading the synthetic log")
-            syn_data, catalogue = onto_catalogue(load_log(synthetic, spec, synthetic=True,
-                                                          synthetic_columns=syn_names), real_data.item_ids,
-                                                 catalogue_source=str(real))
+            syn_data = load_log(synthetic, spec, synthetic=True, synthetic_columns=syn_names)
             bar.advance()
             bar.describe("loading the holdout" if holdout is not None else "splitting members / holdout")
-            if holdout is not None:
-                hold_data, catalogue = onto_catalogue(load_log(holdout, spec), catalogue,
-                                                      catalogue_source=str(real), extend=True)
-                members = with_catalogue(real_data, catalogue).compact_users()
-                syn_data = with_catalogue(syn_data, catalogue)
-                check_disjoint_users(members, hold_data)
-                hold_data = hold_data.compact_users()
-                unseen, note, split = True, f"holdout: {holdout}", None
-            else:
-                a, b = split_users(real_data, 1.0 - holdout_fraction, seed=seed)
-                members, hold_data = a.compact_users(), b.compact_users()
-                unseen = fitted_on_members
-                split = (f"a random {holdout_fraction:g} of the users of {real} (seed {seed}, "
-                         f"split_users(real, {1 - holdout_fraction:g}, seed={seed}))")
-                note = (f"holdout = {split}; the generator was fitted on the members part only "
-                        "(--fitted-on-members)" if unseen else
-                        f"holdout = {split}. If the generator saw all of --real, these users are not unseen: "
-                        "the distance and membership cards are not applicable. Give --holdout with real "
-                        "users the generator never saw, or --fitted-on-members if it was fitted on the "
-                        "members part only")
+            inputs = prepare_audit_inputs(
+                real_data, syn_data, load_log(holdout, spec) if holdout is not None else None,
+                holdout_fraction=holdout_fraction, seed=seed, fitted_on_members=fitted_on_members,
+                generator=fitted, real_source=str(real), holdout_source=str(holdout),
+                generator_source=str(generator))
             bar.advance()
             payload = run_quality_audit(
-                members, syn_data, hold_data, holdout_unseen=unseen, holdout_note=note, top_items=top_items,
-                optional=optional,
+                inputs.members, inputs.synthetic, inputs.holdout, holdout_unseen=inputs.holdout_unseen,
+                holdout_note=inputs.holdout_note, top_items=top_items, optional=optional,
                 inputs={"real_path": str(real), "synthetic_path": str(synthetic),
-                        "holdout_path": str(holdout) if holdout is not None else None, "split": split,
+                        "holdout_path": str(holdout) if holdout is not None else None, "split": inputs.split,
                         "seed": seed, "generator_path": str(generator) if generator is not None else None,
                         "generator": repr(fitted) if fitted is not None else None},
                 bar=bar,
@@ -322,8 +293,7 @@ def report(
             results_json, report_html = write_quality_report(payload, out)
             bar.advance()
     except (SynthrecError, ValueError, OSError) as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(code=2) from None
+        fail(exc)
     _print_cards(payload)
     console.print(f"\nresults: {results_json}\nreport:  {report_html}")
 
@@ -346,3 +316,8 @@ def _print_cards(payload: dict[str, object]) -> None:
         previous = c["note"]
     overall = str(payload["overall"])
     console.print(f"overall: [{STATUS_STYLE.get(overall, '')}]{overall}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to ``app``."""
+    app.command("report", help=HELP)(report)

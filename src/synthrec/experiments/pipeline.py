@@ -97,14 +97,15 @@ def synthetic_quality(fitted_on: InteractionData, synthetic: InteractionData,
     Keys: `synthrec.evaluation.fidelity.FIDELITY_KEYS`; the ``popularity_*`` keys of
     `synthrec.evaluation.bias.PopularityBias.summary` (head-share and Gini ratios, synthetic / real; cheap:
     one pass over the item degrees); with a holdout, `synthrec.evaluation.privacy.REPORT_KEYS`; and, when
-    ``generator`` has a ``privacy`` attribute (`synthrec.evaluation.cards.dp_summary`), ``dp`` (1.0 for a
-    DP fit, else 0.0), ``dp_epsilon`` (``None`` when not DP: ε = ∞ has no JSON form) and ``dp_delta``.
+    ``generator`` is a `BaseGenerator` (its ``privacy``, a `synthrec.privacy.PrivacyGuarantee`, read by
+    `synthrec.evaluation.cards.dp_summary`), ``dp`` (1.0 for a DP fit, else 0.0), ``dp_epsilon`` (``None``
+    when not DP: ε = ∞ has no JSON form) and ``dp_delta``.
     """
     out: dict[str, float | None] = dict(fidelity_report(fitted_on, synthetic))
     out.update(popularity_bias(fitted_on, synthetic).summary())
     if holdout is not None and len(fitted_on.active_users()) >= 2:
         out.update(privacy_report(synthetic, fitted_on, holdout))
-    if generator is not None and hasattr(generator, "privacy"):
+    if isinstance(generator, BaseGenerator):
         dp = dp_summary(generator)
         out.update({"dp": dp["dp"], "dp_epsilon": dp["epsilon"] if dp["dp"] else None, "dp_delta": dp["delta"]})
     return out

@@ -1,4 +1,5 @@
-"""The optional audits of the quality report (`synthrec report`), each run on logs that share one catalogue.
+"""The optional audits of the quality report (`synthrec report`), each run on logs that share one catalogue
+(run by `synthrec.experiments.audit.run_quality_audit`; `synthrec.report.quality` renders their results).
 
 * `bias_audit` (always): popularity-bias amplification and representation of user / item groups.
 * `attribute_inference_audit` (when the real members have user attributes): can the synthetic users
@@ -18,7 +19,6 @@ what was measured (shown on the cards and in the page).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +31,7 @@ from synthrec.data.splits import Split, leave_last_out, split_users
 from synthrec.errors import ConfigError
 from synthrec.evaluation.bias import MAX_CATEGORIES, popularity_bias, representation
 from synthrec.evaluation.cards import dp_summary
+from synthrec.generators.registry import generator_params as constructor_params
 from synthrec.report.quality_figures import bias_data, utility_data
 
 __all__ = [
@@ -67,7 +68,7 @@ class AuditOutcome:
 
 @dataclass(frozen=True)
 class OptionalAudits:
-    """Which audits `synthrec.report.quality.run_quality_audit` runs beside fidelity, privacy and bias.
+    """Which audits `synthrec.experiments.audit.run_quality_audit` runs beside fidelity, privacy and bias.
 
     Attributes:
         utility: run `utility_audit` (trains 8 recommenders: seconds on ml-100k).
@@ -253,21 +254,24 @@ def utility_audit(members: InteractionData, synthetic: InteractionData, holdout:
 def generator_params(generator: object) -> dict[str, Any]:
     """The constructor arguments of a generator, read back from the object.
 
-    The object's own ``get_params()`` when it has one (scikit-learn style); otherwise every named
-    parameter of its class's constructor read from the attribute of the same name (the convention every
-    synthrec generator follows: ``LatentFactorGenerator(n_factors=8).n_factors == 8``).
+    The object's own ``get_params()`` when it has one (scikit-learn style); otherwise every keyword
+    parameter of its class's constructor (`synthrec.generators.registry.generator_params`) read from the
+    attribute of the same name (the convention every synthrec generator follows:
+    ``LatentFactorGenerator(n_factors=8).n_factors == 8``).
 
     Raises:
-        ConfigError: a constructor parameter without a default is not stored on the object, so the
-            generator cannot be rebuilt faithfully.
+        ConfigError: a constructor parameter is not stored on the object, or the constructor takes
+            ``**kwargs`` (which cannot be read back), so the generator cannot be rebuilt faithfully.
     """
     get_params = getattr(generator, "get_params", None)
     if callable(get_params):
         return dict(get_params())
+    names = constructor_params(type(generator))  # type: ignore[arg-type]  # any class with keyword parameters
+    if names is None:
+        raise ConfigError(f"{type(generator).__name__} takes **kwargs, so its constructor arguments cannot be "
+                          "read back and its class cannot be refitted with the same settings")
     params: dict[str, Any] = {}
-    for name, p in inspect.signature(type(generator)).parameters.items():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
+    for name in names:
         if not hasattr(generator, name):
             raise ConfigError(f"{type(generator).__name__} does not store its constructor argument {name!r}, "
                               "so its class cannot be refitted with the same settings")
