@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from synthrec._suggest import did_you_mean_each
 from synthrec.commands._console import console, err_console, fail
 from synthrec.commands._data_options import (
     ColumnsOpt,
@@ -27,6 +28,7 @@ from synthrec.commands._options import QuietOpt
 from synthrec.commands._output import require_writable
 from synthrec.commands._trusted import TrustedOpt
 from synthrec.errors import ConfigError, SynthrecError
+from synthrec.generators.registry import GENERATORS, generator_params, make_generator
 
 if TYPE_CHECKING:
     from synthrec.generators.base import BaseGenerator
@@ -90,9 +92,9 @@ def _check_time_type(value: str) -> str | None:
         fail(exc)
 
 
-#: The names of `synthrec.generators.registry.GENERATORS`, spelled out so that `synthrec --help` does not
-#: import the generators (a test keeps the two equal).
-GENERATOR_NAMES = ("latent-factor", "item-walk", "vae", "gan", "sequence", "profiled")
+#: The names of `synthrec.generators.registry.GENERATORS`, for the help of ``fit --generator`` (the lazy
+#: registry knows them without importing the generator classes, so torch is not loaded for ``--help``).
+GENERATOR_NAMES = tuple(GENERATORS)
 
 
 def _parse_params(pairs: list[str]) -> dict[str, object]:
@@ -137,23 +139,17 @@ def _make_cli_generator(name: str, pairs: list[str], seed: int) -> BaseGenerator
         ConfigError: unknown name (listing the registered ones), a malformed --param, a parameter the
             generator's constructor does not take (listing those it takes), or a value it rejects.
     """
-    import inspect as _inspect
-
-    from synthrec._suggest import did_you_mean as _did_you_mean
-    from synthrec._suggest import did_you_mean_each
-    from synthrec.generators.registry import GENERATORS, make_generator
-
     if name not in GENERATORS:
-        raise ConfigError(f"--generator: unknown generator {name!r}; {_did_you_mean(name, GENERATORS)}valid names: "
-                          f"{', '.join(sorted(GENERATORS))}")
+        try:
+            make_generator(name)  # the registry's message: "unknown generator ...; did you mean ...? valid names: ..."
+        except ConfigError as exc:
+            raise ConfigError(f"--generator: {exc}") from None
     params = _parse_params(pairs)
     if "seed" in params:
         raise ConfigError("--param seed: give the seed with --seed")
-    sig = _inspect.signature(GENERATORS[name])
-    if not any(p.kind is _inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
-        accepted = [p for p, v in sig.parameters.items()
-                    if v.kind in (_inspect.Parameter.KEYWORD_ONLY, _inspect.Parameter.POSITIONAL_OR_KEYWORD)
-                    and p != "seed"]
+    accepted = generator_params(GENERATORS[name])
+    if accepted is not None:  # None: the constructor takes **kwargs, so make_generator judges the names
+        accepted = [p for p in accepted if p != "seed"]  # given with --seed
         unknown = [k for k in params if k not in accepted]
         if unknown:
             raise ConfigError(f"--param {', '.join(unknown)}: not a parameter of generator {name!r}; "
