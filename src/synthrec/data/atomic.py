@@ -31,7 +31,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     path = Path(path)
     if path.is_dir():
         raise DataValidationError("the output path is a folder", source=str(path),
-                                  hint="give a file name, e.g. out/generator.pkl")
+                                  hint="give a file name, e.g. out/generator.synthrec")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
