@@ -5,6 +5,8 @@ Like scikit-learn's ``check_estimator`` and LensKit's component tests: a new gen
 generator promises (``generators/base.py``):
 
 * `sample` before `fit` raises `NotFittedError` (a simulator is defined by its scenario and needs no fit);
+* `fit` (the `BaseGenerator.fit` template) refuses what is not a log, and stamps the catalogue, the
+  source's name and the synthrec version;
 * same seed, same bytes; another seed, another sample;
 * ``sample(n, seed)`` equals the concatenation of ``sample_batches(n, batch_users=n, seed=seed)``, and
   ``sample_batches`` yields ``n`` users in order, deterministically for a given ``batch_users``;
@@ -25,9 +27,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+import synthrec
 from synthrec._params import param_names
 from synthrec.data.interactions import InteractionData, concat_users
-from synthrec.errors import NotFittedError
+from synthrec.errors import DataValidationError, NotFittedError
 from synthrec.generators.base import BaseGenerator
 from synthrec.generators.registry import GENERATORS, make_generator
 from synthrec.privacy import PrivacyGuarantee
@@ -112,6 +115,21 @@ def test_get_params_reads_back_every_constructor_argument(name: str) -> None:
     assert {k: params[k] for k in FAST[name]} == FAST[name] and params["seed"] == 3
     assert cls(**params).get_params() == params
     assert json.loads(json.dumps(gen.get_params(as_json=True)))  # JSON-able as it stands
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+def test_fit_checks_its_input_and_stays_unfitted_when_it_fails(name: str) -> None:
+    gen = make_generator(name, **FAST[name])
+    with pytest.raises(DataValidationError, match="fit expects an InteractionData"):
+        gen.fit("ratings.csv")  # type: ignore[arg-type]
+    with pytest.raises(NotFittedError):
+        gen.sample(3, seed=0)
+
+
+def test_fit_stamps_the_catalogue_source_and_version(fitted: tuple[str, BaseGenerator], log: InteractionData) -> None:
+    _, gen = fitted
+    assert gen.item_ids_.equals(log.item_ids) and gen.source_name_ == log.name
+    assert gen.synthrec_version_ == synthrec.__version__
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))

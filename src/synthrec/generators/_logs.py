@@ -18,7 +18,7 @@ from synthrec.generators._timestamps import TimeModel
 
 
 def require_log(data: object) -> None:
-    """Check that ``data`` is a non-empty `InteractionData` (the first thing every `fit` does).
+    """Check that ``data`` is a non-empty `InteractionData` (the first step of `BaseGenerator.fit`).
 
     Raises:
         DataValidationError: not an `InteractionData`, or no interactions.

@@ -81,7 +81,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -96,7 +96,6 @@ from synthrec.generators._gmm import GaussianMixture, fit_gaussian_mixture
 from synthrec.generators._logs import (
     first_pairs,
     public_rating_levels,
-    require_log,
     synthetic_block,
     user_traits,
 )
@@ -243,22 +242,15 @@ class PreferenceGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, data: InteractionData) -> Self:
-        """Fit the network and the history model on ``data`` (see the module and class docstrings).
-
-        Args:
-            data: the real log; uses columns user, item and, when present, timestamp and rating.
-
-        Returns:
-            ``self``, fitted.
+    def _fit(self, data: InteractionData) -> None:
+        """Fit the network and the history model on ``data`` (see the module and class docstrings; called
+        by `BaseGenerator.fit`). Uses columns user, item and, when present, timestamp and rating.
 
         Raises:
-            DataValidationError: not an `InteractionData`, no interactions, or a null / non-finite rating or
-                timestamp (the message names the column and the first bad row).
+            DataValidationError: a null / non-finite rating or timestamp (the message names the column and
+                the first bad row).
             ConfigError: the device is unavailable, or the batch would exceed the memory budget.
         """
-        require_log(data)
-        self._fitted = False
         self.device_ = resolve_device(self.device)
         frame, users, items, has_time, has_rating = first_pairs(data)
         n, m = int(users.max()) + 1, data.n_items
@@ -274,8 +266,6 @@ class PreferenceGenerator(BaseGenerator):
             train_rows, valid_rows = split_users(n, self.validation_fraction, self.seed)
             self._fit_network(x, train_rows, valid_rows)
             self._fit_history(frame, users, items, x, has_time, has_rating)
-        self._finish_fit(data)
-        return self
 
     @property
     def is_private(self) -> bool:

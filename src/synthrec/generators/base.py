@@ -12,10 +12,12 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
+from synthrec import __version__
 from synthrec._params import ParamsMixin
 from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import InteractionData, concat_users
 from synthrec.errors import DataValidationError, NotFittedError
+from synthrec.generators._logs import require_log
 from synthrec.privacy.guarantee import PrivacyGuarantee
 
 try:  # Python >= 3.11
@@ -44,7 +46,10 @@ class BaseGenerator(ParamsMixin):
     """Shared plumbing: batch streaming with per-batch seeds, persistence, fitted-state checks, and
     ``get_params`` (the constructor arguments, read back from the attributes of the same names).
 
-    Subclasses implement `fit` and `_sample_block(n_users, rng, first_user)`.
+    Subclasses implement `_fit(data)` and `_sample_block(n_users, rng, first_user)`. `fit` is the one
+    template: mark the generator unfitted, check the log (`synthrec.generators._logs.require_log`),
+    ``self._fit(data)``, then stamp what sampling needs (`_finish_fit`: ``item_ids_``, ``items_``,
+    ``source_name_``, ``synthrec_version_``) and mark it fitted.
 
     Determinism: `sample_batches` derives the seed of batch *b* from
     ``numpy.random.SeedSequence(seed).spawn(n_batches)[b]``, so a batch's content depends only on
@@ -82,15 +87,33 @@ class BaseGenerator(ParamsMixin):
         if not self._fitted:
             raise NotFittedError(f"{type(self).__name__} is not fitted: call fit(data) first")
 
-    def fit(self, data: InteractionData) -> Self:  # pragma: no cover - abstract
-        """Fit on a real log; returns self."""
+    def fit(self, data: InteractionData) -> Self:
+        """Fit on a real log; returns ``self``, fitted.
+
+        The template every generator shares: `require_log` (an `InteractionData` with interactions), then
+        the subclass's `_fit`, then `_finish_fit`. A fit that raises leaves the generator unfitted.
+
+        Raises:
+            DataValidationError: ``data`` is not an `InteractionData` or has no interactions; or what the
+                generator's `_fit` raises (a null rating, a missing users table, ...).
+        """
+        self._fitted = False
+        require_log(data)
+        self._fit(data)
+        self._finish_fit(data)
+        return self
+
+    def _fit(self, data: InteractionData) -> None:  # pragma: no cover - abstract
+        """Fit the model's parts on ``data`` (already checked by `fit`; the stamps come after)."""
         raise NotImplementedError
 
     def _finish_fit(self, data: InteractionData) -> None:
-        """Keep what sampling needs of the fitted log (its catalogue, items table and name); mark fitted."""
+        """Keep what sampling needs of the fitted log (its catalogue, items table and name) and the synthrec
+        version that fitted it; mark fitted."""
         self.item_ids_ = data.item_ids
         self.items_ = data.items
         self.source_name_ = data.name
+        self.synthrec_version_ = __version__
         self._fitted = True
 
     def _sample_block(self, n_users: int, rng: np.random.Generator, first_user: int) -> InteractionData:

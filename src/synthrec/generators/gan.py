@@ -363,7 +363,8 @@ class CFGANGenerator(PreferenceGenerator):
     # ------------------------------------------------------------------ fit
 
     def fit(self, data: InteractionData) -> CFGANGenerator:
-        """Fit (see `PreferenceGenerator.fit`), then measure mode collapse on ``data``.
+        """Fit (the `BaseGenerator.fit` template, `PreferenceGenerator._fit`), then measure mode collapse on
+        ``data`` (it samples, so it runs on the fitted generator, after the template).
 
         Under DP the report is skipped (``collapse_report_`` is None): it reads the real users, and the
         fitted generator must hold nothing but DP releases.

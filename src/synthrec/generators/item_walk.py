@@ -241,21 +241,18 @@ class ItemWalkGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, data: InteractionData) -> ItemWalkGenerator:
-        """Fit on ``data`` (see the class docstring); returns ``self``.
+    def _fit(self, data: InteractionData) -> None:
+        """Fit on ``data`` (see the class docstring; called by `BaseGenerator.fit`).
 
         Raises:
-            DataValidationError: no interactions, or a null / non-finite rating or timestamp.
+            DataValidationError: a null / non-finite rating or timestamp.
             ConfigError: under DP, more than 64 distinct ratings and no ``rating_levels``.
         """
-        self._fitted = False
         with threadpool_limits(limits=1, user_api="blas"):
             if self.is_private:
                 self._fit_dp(data)
             else:
                 self._fit_exact(data)
-        self._finish_fit(data)
-        return self
 
     def _fit_exact(self, data: InteractionData) -> None:
         frame, users, items, has_time, has_rating = first_pairs(data)

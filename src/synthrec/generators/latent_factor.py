@@ -262,29 +262,25 @@ class LatentFactorGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, data: InteractionData) -> LatentFactorGenerator:
-        """Fit all parts of the model (see the class docstring) on ``data``.
+    def _fit(self, data: InteractionData) -> None:
+        """Fit all parts of the model (see the class docstring) on ``data`` (called by `BaseGenerator.fit`).
 
-        Args:
-            data: the real log. Uses columns user, item and, when present, timestamp and rating.
-
-        Returns:
-            ``self``, fitted.
+        Uses columns user, item and, when present, timestamp and rating.
 
         Raises:
-            DataValidationError: the log has no interactions, or a rating/timestamp is null or not finite.
+            DataValidationError: a rating/timestamp is null or not finite.
 
         BLAS runs single-threaded inside `fit` and `sample` (restored afterwards): the matrices are small,
         and two BLAS threads made the ml-100k fit 2.6× slower on a busy 2-core machine. Parallelise
         across `sample_batches` instead.
         """
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(data)
+            if self.epsilon is not None and np.isfinite(self.epsilon):
+                self._fit_dp(data)
+            else:
+                self._fit_exact(data)
 
-    def _fit(self, data: InteractionData) -> LatentFactorGenerator:
-        self._fitted = False
-        if self.epsilon is not None and np.isfinite(self.epsilon):
-            return self._fit_dp(data)
+    def _fit_exact(self, data: InteractionData) -> None:
         self.privacy_ledger_: PrivacyLedger | None = None
         self.privacy_delta_: float = 0.0
         frame, users, items, has_time, has_rating = first_pairs(data)
@@ -297,7 +293,7 @@ class LatentFactorGenerator(BaseGenerator):
         k = min(self.n_factors, n, m)
         if k < self.n_factors:
             warnings.warn(f"n_factors={self.n_factors} exceeds min(users, items) = {min(n, m)} of "
-                          f"'{data.name}'; using {k} factors", UserWarning, stacklevel=2)
+                          f"'{data.name}'; using {k} factors", UserWarning, stacklevel=4)
         w = 1.0 / np.sqrt(counts + 1.0)
         q, s, pt = _randomized_svd(x @ sp.diags(w), k, rng)
         user_vecs = q * s
@@ -338,10 +334,8 @@ class LatentFactorGenerator(BaseGenerator):
             self.rating_model_ = RatingModel.fit(users, frame[RATING].to_numpy(), real_scores, n)
         self.order_model_ = OrderModel.fit(users, items, m)
         self.time_model_: TimeModel | None = time_model
-        self._finish_fit(data)
-        return self
 
-    def _fit_dp(self, data: InteractionData) -> LatentFactorGenerator:
+    def _fit_dp(self, data: InteractionData) -> None:
         """User-level (ε, δ)-DP fit: every model part from noised statistics (see "Differential privacy")."""
         assert self.epsilon is not None
         frame, users, items, has_time, has_rating = first_pairs(data)
@@ -404,15 +398,10 @@ class LatentFactorGenerator(BaseGenerator):
                 users, frame[RATING].to_numpy().astype(np.float64), levels, keep, scores, sigmas, rng, ledger)
         self.order_model_ = dp.order_model(cu, ci, m, stats.counts, n_noisy, bound, sigmas, rng, ledger)
         self.time_model_ = time_model
-        self.item_ids_ = data.item_ids
-        self.items_ = data.items
-        self.source_name_ = data.name
         self.privacy_ledger_ = ledger
         self.privacy_delta_ = float(delta)
         self.fit_report_["privacy"] = ledger.to_dict(delta)
         self.fit_report_["dp_gram_items"] = len(stats.gram_items)
-        self._fitted = True
-        return self
 
     @property
     def privacy(self) -> PrivacyGuarantee:

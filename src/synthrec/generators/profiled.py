@@ -138,20 +138,17 @@ class ProfiledGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, data: InteractionData) -> ProfiledGenerator:
-        """Fit the generator, fold in the real users and fit the attribute + taste copula.
+    def _fit(self, data: InteractionData) -> None:
+        """Fit the generator, fold in the real users and fit the attribute + taste copula (called by
+        `BaseGenerator.fit`).
 
-        Args:
-            data: the real log with a ``users`` table (Int32 ``user`` column plus attributes). Active users
-                without a row in it get missing attributes (modelled as such).
+        ``data`` is the real log with a ``users`` table (Int32 ``user`` column plus attributes). Active
+        users without a row in it get missing attributes (modelled as such).
 
         Raises:
             DataValidationError: ``data`` has no users table or no usable attribute column, or as
                 `LatentFactorGenerator.fit` and `GaussianCopulaSynthesizer.fit`.
         """
-        self._fitted = False
-        if not isinstance(data, InteractionData):
-            raise DataValidationError(f"fit expects an InteractionData, got {type(data).__name__}")
         if data.users is None:
             raise DataValidationError("the log has no users attribute table", source=data.name,
                                       hint="load it with its user file (e.g. ml-100k u.user) or pass users= to "
@@ -183,8 +180,6 @@ class ProfiledGenerator(BaseGenerator):
         self.n_taste_ = t
         self.directions_ = directions
         self._taste_cols = taste_cols
-        self._fitted = True
-        return self
 
     def _attribute_columns(self, users: pl.DataFrame, source: str) -> list[str]:
         if self.attributes is not None:
@@ -207,7 +202,7 @@ class ProfiledGenerator(BaseGenerator):
         if skipped:
             warnings.warn(f"ProfiledGenerator: skipping users columns {skipped} of {source} (nested, or more "
                           f"than max_categories={self.max_categories} values); pass attributes=[...] to choose",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=4)
         if not keep:
             raise DataValidationError("the users table has no usable attribute column", source=source,
                                       hint="add attribute columns or use LatentFactorGenerator")

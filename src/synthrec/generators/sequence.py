@@ -43,7 +43,7 @@ import polars as pl
 from synthrec.data.interactions import ITEM, TIMESTAMP, USER, InteractionData
 from synthrec.data.validation import DataQualityWarning
 from synthrec.errors import ConfigError
-from synthrec.generators._logs import require_log, synthetic_block
+from synthrec.generators._logs import synthetic_block
 from synthrec.generators._sampling import EmpiricalQuantiles, segment_starts
 from synthrec.generators.base import BaseGenerator
 
@@ -145,17 +145,12 @@ class SequenceGenerator(BaseGenerator):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, data: InteractionData) -> SequenceGenerator:
-        """Fit the sequence model, the activity distribution and (with timestamps) the time model.
-
-        Args:
-            data: the real log; uses user, item and, when present, timestamp.
-
-        Returns:
-            ``self``, fitted.
+    def _fit(self, data: InteractionData) -> None:
+        """Fit the sequence model, the activity distribution and (with timestamps) the time model (called
+        by `BaseGenerator.fit`). Uses user, item and, when present, timestamp.
 
         Raises:
-            DataValidationError: not an `InteractionData`, no interactions, or a missing timestamp.
+            DataValidationError: a missing timestamp.
 
         Warns:
             DataQualityWarning: the log has no timestamps and does not declare ``row_order_is_time``:
@@ -166,15 +161,13 @@ class SequenceGenerator(BaseGenerator):
         from synthrec._torch import ordered_events, resolve_device, seeded_torch
         from synthrec.generators._sequence_net import OFFSET, SequenceNet
 
-        require_log(data)
         if not data.has_timestamp and not data.row_order_is_time:
             warnings.warn(
                 f"{data.name}: no timestamps, and the log does not say its rows are in time order; the sequence "
                 "model learns each user's row order as if it were the order of events (declare "
                 "row_order_is_time=True if it is, or prefer an order-free generator such as latent-factor)",
-                DataQualityWarning, stacklevel=2,
+                DataQualityWarning, stacklevel=3,
             )
-        self._fitted = False
         dev = resolve_device(self.device)
         users, items, times = ordered_events(data)
         _, users = np.unique(users, return_inverse=True)  # active users only, dense
@@ -259,8 +252,6 @@ class SequenceGenerator(BaseGenerator):
         self.net_ = net.to("cpu")
         self.has_time_ = has_time
         self.n_items_ = data.n_items
-        self._finish_fit(data)
-        return self
 
     # ------------------------------------------------------------------ persistence
 
