@@ -298,3 +298,63 @@ def test_a_legacy_pickle_loads_only_when_trusted(fitted: dict[str, BaseGenerator
 def test_every_loading_command_offers_trusted(cmd: str) -> None:
     res = runner.invoke(app, [cmd, "--help"], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and "--trusted" in res.output and "run any code" in res.output
+
+
+# ---------------------------------------------------------------------------------------------- the simulator
+
+
+def test_a_saved_simulator_is_its_scenario_as_json(tmp_path: Path) -> None:
+    """The model file holds the scenario as plain JSON (no world, no catalogue); a fresh process loads it
+    with `BaseGenerator.load`, rebuilding the scenario by validation, and samples the same bytes."""
+    import subprocess
+    import sys
+
+    from synthrec.generators.simulator.generator import Simulator
+
+    sim = Simulator.from_preset("news")
+    expected = sim.sample(20, seed=3)
+    path = tmp_path / "news.synthrec"
+    sim.save(path)
+    assert path.read_bytes() == model_bytes(Simulator.from_preset("news"))  # deterministic, cache or not
+    with zipfile.ZipFile(path) as zf:
+        state = json.loads(zf.read("state.json"))
+        assert [n for n in zf.namelist() if n not in ("header.json", "state.json")] == []
+    assert state["class"] == "synthrec.generators.simulator.generator.Simulator"
+    assert set(state["state"]) == {"scenario", "scenario_file"}
+    assert state["state"]["scenario"]["$"] == "dict" and state["state"]["scenario"]["map"]["name"] == "news"
+    out = tmp_path / "sample.arrow"
+    code = ("import sys; from synthrec.generators.base import BaseGenerator; "
+            "BaseGenerator.load(sys.argv[1]).sample(20, seed=3).interactions.write_ipc(sys.argv[2])")
+    subprocess.run([sys.executable, "-c", code, str(path), str(out)], check=True)
+    assert pl.read_ipc(out).equals(expected.interactions)
+
+
+def test_a_simulator_with_a_damaged_scenario_is_refused(tmp_path: Path) -> None:
+    from synthrec.generators.simulator.generator import Simulator
+
+    good = tmp_path / "sim.synthrec"
+    Simulator.from_preset("news").save(good)
+    with zipfile.ZipFile(good) as zf:
+        state = json.loads(zf.read("state.json"))
+    state["state"]["scenario"]["map"]["simulation"]["map"]["surprise"] = "x"  # unknown key: validation fails
+    bad = _rewrite(good, tmp_path / "bad.synthrec", state=state)
+    with pytest.raises(DataValidationError, match="unknown key"):
+        Simulator.load(bad)
+
+
+def test_a_pickled_simulator_keeps_its_scenario_and_rebuilds_its_world(tmp_path: Path) -> None:
+    from synthrec.generators.simulator.generator import Simulator
+    from synthrec.generators.simulator.scenario import load_scenario
+    from synthrec.generators.simulator.template import TEMPLATE
+
+    file = tmp_path / "s.yaml"
+    file.write_text(TEMPLATE, encoding="utf-8")
+    sim = Simulator(file)
+    expected = sim.sample(10, seed=1)  # builds and caches the world
+    copy = pickle.loads(pickle.dumps(sim))
+    assert "world" not in vars(copy) and copy.scenario == load_scenario(file)
+    assert copy.scenario.source_file == file
+    assert copy.sample(10, seed=1).interactions.equals(expected.interactions)
+    old = Simulator.__new__(Simulator)
+    old.__setstate__(dict(vars(sim)))  # an older pickle held the Scenario object (and the cached world)
+    assert old.scenario is sim.scenario

@@ -89,6 +89,7 @@ ALLOWED_CLASSES: set[str] = {
     "synthrec.generators.attributes.CategoricalMarginal",
     "synthrec.generators.attributes.NumericMarginal",
     "synthrec.generators.attributes.GaussianCopulaSynthesizer",
+    "synthrec.generators.simulator.generator.Simulator",  # not registered; its state is its scenario as JSON
     "synthrec.privacy.ledger.PrivacyLedger",
     "synthrec.privacy.ledger.GaussianSpend",
     "synthrec.privacy.ledger.PureSpend",

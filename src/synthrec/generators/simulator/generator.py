@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -32,7 +33,7 @@ from synthrec.generators.simulator.engine import (
     utilities,
 )
 from synthrec.generators.simulator.population import BLOCK_USERS, Population
-from synthrec.generators.simulator.scenario import Scenario, load_scenario
+from synthrec.generators.simulator.scenario import Scenario, load_scenario, parse_scenario
 
 try:  # Python >= 3.11
     from typing import Self
@@ -234,6 +235,31 @@ class Simulator(BaseGenerator):
         """Users' reaction to recommender slates (see `engine.respond`)."""
         return respond(self.world, population, rows, slates, np.asarray(t, dtype=np.int64), rng,
                        log_popularity=log_popularity, outside_utility=outside_utility)
+
+    # ------------------------------------------------------------------ persistence
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What `save` stores and pickle copies: the scenario as plain JSON (``model_dump(mode="json")``)
+        and the name of the YAML file it came from. The world, catalogue and items table are rebuilt from
+        the scenario when first used, not stored (an imported catalogue is read again from its path)."""
+        source = self.scenario.source_file
+        return {"scenario": self.scenario.model_dump(mode="json"),
+                "scenario_file": None if source is None else str(source)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Rebuild the scenario by validating the stored JSON (`parse_scenario`: pydantic validation of a
+        dict, which runs no code named by the file).
+
+        Raises:
+            ConfigError: the stored scenario is not a valid scenario.
+        """
+        scenario = state["scenario"]
+        if not isinstance(scenario, Scenario):  # a pickle written before this method existed holds the object
+            scenario = parse_scenario(scenario, source="the scenario of a saved Simulator")
+        source = state.get("scenario_file")
+        if isinstance(source, str):
+            scenario._source_file = Path(source)
+        self.scenario = scenario
 
     def __repr__(self) -> str:
         return f"Simulator(scenario={self.scenario.name!r})"
