@@ -112,6 +112,7 @@ def test_privacy_guarantee_checks_its_values_and_answers_old_readers() -> None:
     g = PrivacyGuarantee(np.float64(0.8), 1e-6, {"gaussian": []})
     assert type(g.epsilon) is float and g.is_dp and not PrivacyGuarantee.none().is_dp
     assert (g["epsilon"], g["delta"], g["ledger"]) == (0.8, 1e-6, {"gaussian": []})  # compatibility shim
+    assert g.get("delta") == 1e-6 and g.get("sigma", 0) == 0
     with pytest.raises(KeyError):
         g["sigma"]
     for eps, delta in ((-1.0, 0.0), (math.nan, 0.0), (1.0, 1.0), (1.0, -0.1)):

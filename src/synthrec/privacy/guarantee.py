@@ -30,8 +30,8 @@ class PrivacyGuarantee:
         ledger: the JSON-ready record of every noised release (`PrivacyLedger.to_dict` at ``delta``), or
             None when not DP.
 
-    ``guarantee["epsilon"]``, ``["delta"]`` and ``["ledger"]`` also work: a compatibility shim for code
-    written when ``privacy`` returned a dict; read the attributes in new code.
+    ``guarantee["epsilon"]``, ``["delta"]``, ``["ledger"]`` and ``guarantee.get("epsilon")`` also work: a
+    compatibility shim for code written when ``privacy`` returned a dict; read the attributes in new code.
     """
 
     epsilon: float
@@ -66,3 +66,7 @@ class PrivacyGuarantee:
         if key not in ("epsilon", "delta", "ledger"):
             raise KeyError(key)
         return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Compatibility shim: ``guarantee.get("epsilon")`` as on the old dict (``default`` for other keys)."""
+        return getattr(self, key) if key in ("epsilon", "delta", "ledger") else default
