@@ -22,7 +22,10 @@ class TwinPopular(MostPopular):
 
 
 class DPBootstrap(BootstrapGenerator):
-    """A toy generator that declares user-level DP support (``epsilon=``) and remembers what it got."""
+    """A toy generator that declares user-level DP support (``supports_dp``, ``epsilon=``) and remembers what
+    it got."""
+
+    supports_dp: ClassVar[bool] = True
 
     fitted_epsilons: ClassVar[list[float | None]] = []
 

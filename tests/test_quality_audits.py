@@ -200,7 +200,7 @@ def test_dp_audit_of_latent_factor_generators() -> None:
     eps = private.summaries["dp"]["epsilon"]
     assert 0 < eps <= 2.0 + 1e-6 and private.summaries["dp"]["dp"] == 1.0
     assert THRESHOLDS["dp"].status(eps) == "warn"
-    assert "no .privacy attribute" in dp_audit(object()).notes["dp"]
+    assert "not a synthrec generator" in dp_audit(object()).notes["dp"]
 
 
 def test_optional_audits_are_validated() -> None:

@@ -307,7 +307,7 @@ OPTIONAL_SUMMARIES: dict[str, str] = {
     "attack": "synthrec.evaluation.attacks.ShadowMIAResult.summary()",
     "canaries": "synthrec.evaluation.attacks.CanaryExposure.summary()",
     "attribute_inference": "AttributeInferenceResult.summary() of each attribute, plus aia_advantage_max "
-                           "(synthrec.report.quality_audits.attribute_inference_summary)",
+                           "(synthrec.experiments.audit_optional.attribute_inference_summary)",
     "dp": "synthrec.evaluation.cards.dp_summary(generator)",
 }
 

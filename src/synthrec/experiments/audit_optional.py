@@ -31,6 +31,7 @@ from synthrec.data.splits import Split, leave_last_out, split_users
 from synthrec.errors import ConfigError
 from synthrec.evaluation.bias import MAX_CATEGORIES, popularity_bias, representation
 from synthrec.evaluation.cards import dp_summary
+from synthrec.generators.base import BaseGenerator
 from synthrec.generators.registry import generator_params as constructor_params
 from synthrec.report.quality_figures import bias_data, utility_data
 
@@ -356,8 +357,8 @@ def dp_audit(generator: object) -> AuditOutcome:
     """The DP card's summary (`synthrec.evaluation.cards.dp_summary`) of the given fitted generator."""
     summary = dp_summary(generator)
     note = ("ε and δ reported by the fitted generator (its privacy ledger)" if summary["dp"]
-            else "" if hasattr(generator, "privacy") else
-            f"{type(generator).__name__} reports no privacy guarantee (no .privacy attribute)")
+            else "" if isinstance(generator, BaseGenerator) else
+            f"{type(generator).__name__} reports no privacy guarantee (not a synthrec generator)")
     return AuditOutcome({"dp": summary}, notes={"dp": note} if note else {})
 
 

@@ -14,7 +14,6 @@ real-only and ceiling cells of one (dataset, split, level, seed); a ``synthetic`
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -105,14 +104,11 @@ def levels(cfg: BenchConfig) -> list[Level]:
 
 
 def accepts_epsilon(generator_name: str) -> bool:
-    """Whether the registered generator's constructor takes ``epsilon=`` (user-level DP fitting)."""
+    """Whether the registered generator declares user-level DP fitting (`BaseGenerator.supports_dp`)."""
     from synthrec.generators.registry import GENERATORS
 
     cls = GENERATORS.get(generator_name)
-    if cls is None:
-        return False
-    params = inspect.signature(cls).parameters
-    return "epsilon" in params
+    return cls is not None and bool(cls.supports_dp)
 
 
 def _hash(payload: dict[str, Any]) -> str:

@@ -28,7 +28,6 @@ Vocabulary used throughout `synthrec.experiments.bench`:
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +35,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from synthrec._params import param_names, takes_any_keyword
 from synthrec._suggest import did_you_mean, did_you_mean_each
 from synthrec.config import DataConfig, describe_errors
 from synthrec.errors import ConfigError
@@ -332,7 +332,7 @@ def check_runnable(cfg: BenchConfig) -> None:
     Raises:
         ConfigError: naming the config key (e.g. ``generators[0] (latent-factor).params``) and the reason.
     """
-    from synthrec.generators.registry import make_generator
+    from synthrec.generators.registry import GENERATORS, make_generator
     from synthrec.models.registry import make_model
 
     cfg.check_registered()
@@ -348,7 +348,7 @@ def check_runnable(cfg: BenchConfig) -> None:
     for i, g in enumerate(cfg.generators):
         key = f"generators[{i}] ({g.display}).params"
         _try_build(key, functools.partial(make_generator, g.name, seed=0, **g.params))
-        if cfg.dp_epsilons and "epsilon" in inspect.signature(_generator_class(g.name)).parameters:
+        if cfg.dp_epsilons and GENERATORS[g.name].supports_dp:
             for eps in cfg.dp_epsilons:
                 _try_build(f"{key} with dp_epsilons {eps:g}",
                            functools.partial(make_generator, g.name, seed=0, **{**g.params, "epsilon": eps}))
@@ -367,12 +367,6 @@ def check_runnable(cfg: BenchConfig) -> None:
                            functools.partial(make_model, r.name, seed=0, **{**r.params, name: value}))
 
 
-def _generator_class(name: str) -> type:
-    from synthrec.generators.registry import GENERATORS
-
-    return GENERATORS[name]
-
-
 def _try_build(key: str, build: Callable[[], object]) -> None:
     """Call ``build``; a ConfigError, TypeError or ValueError becomes a ConfigError naming ``key``."""
     try:
@@ -382,12 +376,11 @@ def _try_build(key: str, build: Callable[[], object]) -> None:
 
 
 def _check_params(what: str, cls: type, given: set[str]) -> None:
-    params = inspect.signature(cls).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    if takes_any_keyword(cls):
         return
-    unknown = sorted(given - set(params))
+    valid = param_names(cls)
+    unknown = sorted(given - set(valid))
     if unknown:
-        valid = [p for p in params if p != "self"]
         raise ConfigError(f"{what}: unknown parameter(s) {', '.join(unknown)}; {did_you_mean_each(unknown, valid)}"
                           f"valid: {', '.join(valid)}")
 
