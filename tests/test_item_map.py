@@ -435,3 +435,59 @@ def test_movielens_100k_and_latest_small(shared_data: Path) -> None:
     out = translate_source(source, m, target)
     assert out.n_interactions == round(cov.source_interaction_share * source.n_interactions)
     assert concat_users([target, out]).n_users == target.n_users + out.n_users
+
+
+# ------------------------------------------------------------------------------------------ synthrec inspect
+
+
+def _csv(path: Path, items: list[int], users: int = 3) -> Path:
+    rows = [(u, i, 1 + (u + i) % 5) for u in range(users) for i in items]
+    pl.DataFrame(rows, schema=["user", "item", "rating"], orient="row").write_csv(path)
+    return path
+
+
+def test_inspect_source_coverage(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthrec.cli import app
+
+    runner = CliRunner()
+    target = _csv(tmp_path / "target.csv", [1, 2, 3, 4])
+    source = _csv(tmp_path / "source.csv", [3, 4, 5, 6, 7, 8])
+    res = runner.invoke(app, ["inspect", str(target), "--source", str(source), "--map-by", "column:item"])
+    assert res.exit_code == 0, res.output
+    assert "item map by column item: 2 items mapped" in res.output
+    assert "2 of 6 items mapped (33.3%)" in res.output and "2 of 4 items mapped (50.0%)" in res.output
+
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("source,target\n5,1\n6,2\n7,3\n")
+    res = runner.invoke(app, ["inspect", str(target), "--source", str(source), "--map-by", f"file:{mapping}"])
+    assert res.exit_code == 0, res.output
+    assert "item map by file map.csv: 3 items mapped" in res.output
+
+    disjoint = _csv(tmp_path / "other.csv", [50, 51])
+    res = runner.invoke(app, ["inspect", str(target), "--source", str(disjoint), "--map-by", "column:item"])
+    assert res.exit_code == 0, res.output
+    assert "no usable overlap: the source and target catalogues share no item by column item" in res.output
+
+    mapping.write_text("source,target\n5,1\n6,1\n")
+    res = runner.invoke(app, ["inspect", str(target), "--source", str(source), "--map-by", f"file:{mapping}"])
+    assert res.exit_code == 2 and "map.csv, column 'target', row 2: target item '1' appears on more than one row" \
+        in " ".join(res.output.split())
+    res = runner.invoke(app, ["inspect", str(target), "--source", str(source)])  # title: CSVs have none
+    assert res.exit_code == 2 and "no items table" in res.output
+    res = runner.invoke(app, ["inspect", str(target), "--source", str(source), "--map-by", "imdb"])
+    assert res.exit_code == 2 and "not one of: title, column:NAME, file:PATH" in res.output
+    assert "users / items" not in res.output  # checked before loading anything
+
+
+def test_inspect_source_movielens(shared_data: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthrec.cli import app
+
+    res = CliRunner().invoke(app, ["inspect", str(shared_data / "ml-100k"), "--source",
+                                   str(shared_data / "ml-latest-small")])
+    assert res.exit_code == 0, res.output
+    assert "item map by title+year:" in res.output and "ambiguous keys in the target: 19" in res.output
+    assert "'chasing amy (1997)': items 246, 268" in res.output

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -23,10 +23,20 @@ from synthrec.commands._data_options import (
     UserCol,
     load_cli_data,
 )
-from synthrec.errors import SynthrecError
+from synthrec.errors import ConfigError, SynthrecError
 
 if TYPE_CHECKING:
     from synthrec.data.interactions import InteractionData
+    from synthrec.data.item_map import ItemMap
+
+SourceOpt = Annotated[str | None, typer.Option(
+    "--source", help="A source log with its own catalogue (a registered dataset name, a MovieLens folder, a "
+    "table file, ... read as DATA is, with the default column names): print how much of each side an item "
+    "map covers (items and interactions), with ambiguous keys.")]
+MapByOpt = Annotated[str, typer.Option(
+    "--map-by", help="How --source items are matched to DATA's items: title (normalised title + year, from the "
+    "items tables), column:NAME (a shared id column of the items tables; column:item = the item ids "
+    "themselves) or file:PATH (a two-column mapping file with a header `source,target`).")]
 
 
 def datasets() -> None:
@@ -52,12 +62,17 @@ def inspect(
     sep: SepOpt = None,
     columns: ColumnsOpt = None,
     fmt: FormatOpt = "auto",
+    source: SourceOpt = None,
+    map_by: MapByOpt = "title",
 ) -> None:
     """Load and validate a log, then print its size, sparsity, activity and time range. Duplicate rows,
-    repeated pairs and converted time units are reported as warnings."""
+    repeated pairs and converted time units are reported as warnings. With --source, also print how much
+    of each catalogue an item map from that source onto DATA covers (--map-by)."""
     from synthrec.data.interactions import InteractionData
 
     try:
+        if source is not None:
+            _parse_map_by(map_by)
         d = load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns,
                           fmt)
     except (SynthrecError, ValueError) as exc:
@@ -99,6 +114,48 @@ def inspect(
             "note: this log has no event times, so leave-last-out and temporal splits (`synthrec run`'s "
             "default is leave-last-out) cannot use it as it is: in a config, use `split: {kind: leave-one-out}`, "
             "or set `data.row_order_is_time: true` if each user's rows are listed oldest first."))
+    if source is not None:
+        _print_coverage(source, map_by, d)
+
+
+def _parse_map_by(map_by: str) -> tuple[str, str]:
+    """``(kind, argument)`` of --map-by: ``("title", "")``, ``("column", NAME)`` or ``("file", PATH)``."""
+    kind, _, arg = map_by.partition(":")
+    if (kind == "title" and not arg) or (kind in ("column", "file") and arg.strip()):
+        return kind, arg.strip()
+    raise ConfigError(f"--map-by {map_by!r} is not one of: title, column:NAME, file:PATH "
+                      "(e.g. --map-by column:imdb_id, --map-by file:map.csv)")
+
+
+def _item_map(map_by: str, source: InteractionData, target: InteractionData) -> ItemMap:
+    """The item map --map-by names (title, column:NAME or file:PATH)."""
+    from synthrec.data.item_map import map_items_by_key, map_items_by_title, read_item_map
+
+    kind, arg = _parse_map_by(map_by)
+    if kind == "column":
+        return map_items_by_key(source, target, source_col=arg)
+    if kind == "file":
+        return read_item_map(arg, source, target)
+    return map_items_by_title(source, target)
+
+
+def _print_coverage(source_arg: str, map_by: str, target: InteractionData) -> None:
+    """Load --source as DATA is loaded, map its items onto ``target``'s and print the coverage lines."""
+    from synthrec.data.interactions import InteractionData
+
+    try:
+        src = load_cli_data(source_arg, "user", "item", None, None, "s", None, None, None, "auto")
+        assert isinstance(src, InteractionData)
+        item_map = _item_map(map_by, src, target)
+    except (SynthrecError, ValueError) as exc:
+        fail(exc, soft_wrap=True)
+    cov = item_map.coverage(src, target)
+    console.print(f"\n[bold]source → target items[/] ({escape(src.name)} → {escape(target.name)})")
+    for line in cov.lines():
+        console.print(escape(line), soft_wrap=True)
+    if cov.n_mapped == 0:
+        console.print("note: with no item in common the source cannot inform the target's models; map by "
+                      "another key (--map-by column:NAME or file:PATH) or use the target alone.")
 
 
 def _split_facts(d: InteractionData) -> list[tuple[str, str]]:
