@@ -98,3 +98,31 @@ def bench_app() -> typer.Typer:
         """test app"""
 
     return app
+
+
+def write_movielens_latest(folder: Path, titles: list[str], *, n_users: int = 60, seed: int = 0,
+                           first_id: int = 1, first_time: int = 1_000_000) -> Path:
+    """A MovieLens-latest folder (``ratings.csv`` + ``movies.csv``) over ``titles`` (item ``first_id + i``
+    is ``titles[i]``): each user rates 6–14 distinct items (popularity ~ 1/rank), times increasing from
+    ``first_time``. For external-source tests: two folders whose titles partly agree have partly mapped
+    catalogues."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n_items = len(titles)
+    lengths = rng.integers(6, min(15, n_items), size=n_users)
+    pop = 1.0 / np.arange(1, n_items + 1)
+    pop /= pop.sum()
+    users = np.repeat(np.arange(1, n_users + 1), lengths)
+    items = np.concatenate([rng.choice(n_items, size=k, replace=False, p=pop) for k in lengths]) + first_id
+    times = first_time + np.arange(users.shape[0]) * 60
+    pl.DataFrame({"userId": users, "movieId": items, "rating": rng.integers(1, 6, size=users.shape[0]).astype(float),
+                  "timestamp": times}).write_csv(folder / "ratings.csv")
+    pl.DataFrame({"movieId": np.arange(first_id, first_id + n_items), "title": titles,
+                  "genres": ["Drama|Comedy" if i % 2 else "Action" for i in range(n_items)]}
+                 ).write_csv(folder / "movies.csv")
+    return folder
+
+
+def film_titles(start: int, stop: int, word: str = "Film") -> list[str]:
+    """``["Film 3 (1993)", ...]``: titles with a year, for `write_movielens_latest`."""
+    return [f"{word} {i} ({1990 + i % 10})" for i in range(start, stop)]

@@ -89,3 +89,50 @@ def test_run_scores_as_the_bench_cell(tmp_path: Path, source: str, seed: int) ->
     # pools of the same size
     info = result.seeds_info[0]
     assert info[f"synthetic_users_{source}"] == bench["augment", "NDCG@10"]["n_synthetic_users"]
+
+
+@pytest.mark.parametrize(("source", "seed"), [("source", 0), ("self", 1)])
+def test_run_scores_as_the_bench_cell_with_an_external_source(tmp_path: Path, source: str, seed: int) -> None:
+    """With an external source (its own catalogue, mapped by title), a run seed is still the bench cell: the
+    same arms (ceiling included), the same auto choice, and the same mapped-items / target-only-items
+    figures."""
+    from bench_fixtures import film_titles, write_movielens_latest
+
+    target = write_movielens_latest(tmp_path / "target", film_titles(0, 30), n_users=60, seed=0)
+    ext = write_movielens_latest(tmp_path / "ext", film_titles(10, 50), n_users=80, seed=1, first_id=500,
+                                 first_time=2_000_000_000)
+    external = {"data": {"path": str(ext)}, "map": {"by": "title"}}
+    strategies = ["real-only", "augment", "auto", "ceiling"]
+    bench_raw = _bench(target, source, seed)
+    bench_raw["datasets"] = [{"name": "target", "data": {"path": str(target)}, "source": external}]
+    bench_raw["strategies"] = strategies
+    bcfg = parse_bench_config(bench_raw)
+    summary = run_sweep(bcfg, tmp_path / "bench", progress=False)
+    assert summary.n_ok == summary.n_cells == 4
+    table = ResultStore(tmp_path / "bench").table()
+    bench = {(r["strategy"], r["group"], r["metric"]): r for r in table.iter_rows(named=True)}
+
+    run_raw = _run(target, source, seed)
+    run_raw["data"] = {"path": str(target)}
+    run_raw["source"] = external
+    del run_raw["target"]
+    run_raw["strategies"] = strategies
+    data = load_bench_dataset(bcfg.datasets[0])
+    with threadpool_limits(limits=1):
+        result = run_experiment(parse_config(run_raw), data, progress=False)
+    run = {(r["arm"], "all", r["metric"]): r["value"] for r in result.records}
+    run.update({(r["arm"], r["group"], r["metric"]): r["value"] for r in result.group_records})
+
+    arms = {"real-only": "real-only", "augment": f"augment x1 [{source}]", "auto": "auto", "ceiling": "ceiling"}
+    compared = 0
+    for strategy, label in arms.items():
+        for group in ("all", "mapped-items", "target-only-items"):
+            for metric in ("NDCG@10", "Recall@10", "HR@10", "MRR@10"):
+                if (label, group, metric) not in run:
+                    continue
+                assert run[label, group, metric] == bench[strategy, group, metric]["value"], (strategy, group, metric)
+                compared += 1
+    assert compared >= 4 * (4 + 2 * 2)
+    (choice,) = result.auto_choices
+    assert json.loads(bench["auto", "all", "NDCG@10"]["note"])["validation"] == choice["validation"]
+    assert result.seeds_info[0]["source_users"] == 80

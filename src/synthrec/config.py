@@ -4,6 +4,15 @@ A config names the data (a registered loader or a file), how the target is made 
 generators and where they are fitted (``self`` = the scarce target, ``source`` = the private data-rich
 users), the strategies, the recommenders, the metrics and the seeds. `synthrec run --help` and the
 commented example in ``configs/`` document every key.
+
+An optional ``source:`` names an external data-rich log with its own catalogue and how its items map to the
+target's (`ExternalSourceConfig`, `synthrec.experiments.external`)::
+
+    source:
+      data: {loader: ml-latest-small}      # read like data:
+      map: {by: title}                     # or {by: column, column: imdb_id} or {by: file, path: map.csv}
+
+Every user of ``data:`` is then a target user (``target.source_fraction`` must be 0 or unset).
 """
 
 from __future__ import annotations
@@ -78,10 +87,57 @@ class TargetConfig(_Strict):
 
     source_fraction: float = Field(
         0.9, ge=0.0, lt=1.0,
-        description="fraction of users that form the private data-rich source (0: no source)",
+        description="fraction of users that form the private data-rich source (0: no source; must be 0 or "
+        "unset with an external source:)",
     )
     keep_fraction: float = Field(1.0, gt=0.0, le=1.0, description="scarcity: keep this fraction of target users")
     max_per_user: int | None = Field(None, ge=1, description="scarcity: cap each target user's history")
+
+
+class ItemMapConfig(_Strict):
+    """How the items of an external source are matched to the target's (`synthrec.data.item_map`).
+
+    ``by: title`` matches the items tables' normalised ``title`` (and ``year`` unless ``use_year: false``);
+    ``by: column`` a shared id column of both items tables (``column``; ``target_column`` when the target
+    names it differently); ``by: file`` a two-column mapping file (``path``; its columns ``source_column``
+    / ``target_column``, default ``source`` / ``target``). The map is public information: it uses item
+    metadata only, never who interacted with what.
+    """
+
+    by: Literal["title", "column", "file"] = "title"
+    use_year: bool = Field(True, description="by: title: the release year must match too")
+    column: str | None = Field(None, description="by: column: the source's items column holding the key")
+    path: Path | None = Field(None, description="by: file: a CSV/TSV/Parquet file of source -> target item ids")
+    source_column: str | None = Field(None, description="by: file: the file's source id column (default source)")
+    target_column: str | None = Field(
+        None, description="by: column: the target's key column (default: column); by: file: the file's target id "
+        "column (default target)",
+    )
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> ItemMapConfig:
+        if self.by == "column" and not self.column:
+            raise ValueError("map.by: column needs map.column (the items column holding the shared key)")
+        if self.by == "file" and self.path is None:
+            raise ValueError("map.by: file needs map.path (a file of source -> target item ids)")
+        unused = {
+            "title": ("column", "path", "source_column", "target_column"),
+            "column": ("use_year", "path", "source_column"),
+            "file": ("use_year", "column"),
+        }[self.by]
+        # values, not model_fields_set: a dumped and re-read config carries every key with its default
+        given = sorted(k for k in unused if getattr(self, k) != type(self).model_fields[k].default)
+        if given:
+            raise ValueError(f"map.by: {self.by} does not read {', '.join('map.' + k for k in given)}")
+        return self
+
+
+class ExternalSourceConfig(_Strict):
+    """A data-rich source with its own catalogue (issue 16): its users reach the target only through the
+    items the map pairs with the target's (`synthrec.data.item_map.translate_source`)."""
+
+    data: DataConfig = Field(description="the source's log, read like the top-level data:")
+    map: ItemMapConfig = Field(default_factory=ItemMapConfig, description="how its items match the target's")
 
 
 class SplitConfig(_Strict):
@@ -107,6 +163,10 @@ class ExperimentConfig(_Strict):
 
     name: str = "experiment"
     data: DataConfig
+    source: ExternalSourceConfig | None = Field(
+        None, description="an external data-rich source with its own catalogue and an item map; every user of "
+        "data: is then a target user (target.source_fraction must be 0 or unset)",
+    )
     target: TargetConfig = Field(default_factory=TargetConfig)
     split: SplitConfig = Field(default_factory=SplitConfig)
     generator: ComponentConfig = Field(default_factory=lambda: ComponentConfig(name="latent-factor"))
@@ -152,18 +212,32 @@ class ExperimentConfig(_Strict):
             raise ValueError(f"give distinct seeds, got {','.join(map(str, v))}")
         return v
 
+    @property
+    def has_source(self) -> bool:
+        """Source users exist: split from ``data`` (``target.source_fraction > 0``) or an external ``source``."""
+        return self.source is not None or self.target.source_fraction > 0
+
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentConfig:
-        if self.target.source_fraction == 0:
+        if self.source is not None:
+            if "source_fraction" in self.target.model_fields_set and self.target.source_fraction > 0:
+                raise ValueError(
+                    f"target.source_fraction is {self.target.source_fraction:g} but an external source: is "
+                    "given; with source:, every user of data: is a target user: remove target.source_fraction "
+                    "(or set it to 0)")
+            self.target.source_fraction = 0.0
+        if not self.has_source:
             # Without source users, the defaults mean "everything that needs no source".
             if "sources" not in self.model_fields_set:
                 self.sources = ["self"]
             if "strategies" not in self.model_fields_set:
                 self.strategies = [s for s in self.strategies if s != "ceiling"]
-        if "source" in self.sources and self.target.source_fraction == 0:
-            raise ValueError("sources lists 'source' but target.source_fraction is 0 (no source users)")
-        if "ceiling" in self.strategies and self.target.source_fraction == 0:
-            raise ValueError("strategy 'ceiling' needs source users: set target.source_fraction > 0")
+        if "source" in self.sources and not self.has_source:
+            raise ValueError("sources lists 'source' but target.source_fraction is 0 (no source users; set it "
+                             "> 0 or give an external source:)")
+        if "ceiling" in self.strategies and not self.has_source:
+            raise ValueError("strategy 'ceiling' needs source users: set target.source_fraction > 0 or give an "
+                             "external source:")
         if not self.models:
             raise ValueError("give at least one model")
         return self

@@ -81,7 +81,8 @@ def _execute(cfg_path: Path | None, cfg_obj: object, out: Path, quiet: bool, see
         cfg_obj = cfg_obj.model_copy(update={"seeds": seeds})
     assert isinstance(cfg_obj, ExperimentConfig)
     try:
-        outputs = execute(cfg_obj, out, base_dir=cfg_path.parent if cfg_path else None, progress=not quiet)
+        outputs = execute(cfg_obj, out, base_dir=cfg_path.parent if cfg_path else None, progress=not quiet,
+                          log=lambda line: console.print(escape(line)))
     except SynthrecError as exc:
         fail(exc)
     _print_outputs(outputs)

@@ -6,6 +6,13 @@ raw source users), draw synthetic users once per source, then train every model 
 it on the target's real test users. ``auto`` chooses its arm on a validation split carved from the
 target's training data and is then refitted on the whole training data.
 
+With an external ``source:`` (a log with its own catalogue and an item map, `synthrec.experiments.external`)
+every user of ``data:`` is a target user and the source users are the external log translated onto the
+target's catalogue, built once per run; the ``source`` arms (a DP generator keeps its guarantee: the map is
+public) and the ceiling use it, and every arm is also scored on the held-out targets whose item is mapped
+(``mapped-items``) and on the others (``target-only-items``): `RunResult.group_records`. A source with no
+usable overlap skips its arms and the ceiling (``auto`` keeps to the others).
+
 Pools, the ``auto`` rule, model seeds and the source/target and validation splits are those of
 `synthrec bench` (`synthrec.experiments.pools`, `synthrec.experiments.auto`,
 `synthrec.experiments.protocol`): a seed of a run scores exactly as the bench's cell with the same data,
@@ -17,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,9 +40,15 @@ from synthrec.evaluation.metrics import cold_counts
 from synthrec.evaluation.privacy import privacy_report
 from synthrec.experiments.arms import Arm, candidate_arms, max_ratio, plan_arms
 from synthrec.experiments.auto import choose_auto, validation_score
+from synthrec.experiments.external import (
+    MAPPED_ITEMS,
+    TARGET_ONLY_ITEMS,
+    ExternalSource,
+    prepare_external_source,
+)
 from synthrec.experiments.pools import draw_pool, fit_generator, pool_purpose
 from synthrec.experiments.protocol import dataset_label, level_label, source_and_target, validation_data
-from synthrec.experiments.scoring import EvalSet, eval_set, score
+from synthrec.experiments.scoring import EvalSet, eval_set, score_with_groups
 from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, model_factory, train_arm
 from synthrec.generators.base import BaseGenerator
 from synthrec.generators.registry import make_generator
@@ -51,6 +65,12 @@ class RunResult:
             model, metric, value.
         auto_choices: one dict per (seed, model): the arm ``auto`` chose and its validation scores.
         seeds_info: per seed: sizes of source/target/train/test and generator fit times (seconds).
+        group_records: with an external source's item map, one dict per (seed, arm, model, item group,
+            metric): the keys of ``records`` plus ``group`` (``mapped-items``, ``target-only-items``) and
+            ``n_users`` (users with a held-out target in the group); NDCG and Recall at every k. Empty
+            without a map.
+        external_source: `synthrec.experiments.external.ExternalSource.summary` (the map's coverage), or
+            None without an external source.
     """
 
     config: ExperimentConfig
@@ -59,6 +79,8 @@ class RunResult:
     auto_choices: list[dict[str, Any]] = field(default_factory=list)
     seeds_info: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    group_records: list[dict[str, Any]] = field(default_factory=list)
+    external_source: dict[str, Any] | None = None
 
 
 def _model_factory(mc: ComponentConfig, seed: int) -> Callable[[], Recommender]:
@@ -115,10 +137,12 @@ def prepare_target(
     data: InteractionData, cfg: ExperimentConfig, seed: int
 ) -> tuple[InteractionData, InteractionData | None]:
     """Split users into (scarce target, private source) as the bench does
-    (`synthrec.experiments.protocol.source_and_target`); apply the scarcity knobs to the target."""
+    (`synthrec.experiments.protocol.source_and_target`); apply the scarcity knobs to the target. With an
+    external source (``cfg.source``), every user is a target user and the source returned is None (the
+    caller holds the translated external source)."""
     source: InteractionData | None = None
     target = data
-    if cfg.target.source_fraction > 0:
+    if cfg.target.source_fraction > 0 and cfg.source is None:
         source, target = source_and_target(data, cfg.target.source_fraction, seed)
     if cfg.target.keep_fraction < 1.0:
         target = subsample_users(target, cfg.target.keep_fraction, seed=derive_seed(seed, "scarcity"))
@@ -159,34 +183,68 @@ def check_components(cfg: ExperimentConfig) -> None:
         raise ConfigError(f"generator ({cfg.generator.name}): {exc}") from None
 
 
+def without_source(cfg: ExperimentConfig) -> ExperimentConfig:
+    """``cfg`` without its source arms and ceiling (an external source with no usable overlap): ``auto``
+    then chooses among real-only and the ``self`` arms alone."""
+    return cfg.model_copy(update={"sources": [s for s in cfg.sources if s != "source"],
+                                  "strategies": [s for s in cfg.strategies if s != "ceiling"]})
+
+
 def run_experiment(
     cfg: ExperimentConfig, data: InteractionData, *, progress: bool = True,
-    log: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None, source: ExternalSource | None = None,
+    base_dir: Path | None = None,
 ) -> RunResult:
-    """Run every seed of ``cfg`` on ``data`` and return the measurements (nothing is written here)."""
+    """Run every seed of ``cfg`` on ``data`` and return the measurements (nothing is written here).
+
+    Args:
+        source: ``cfg.source`` already translated onto ``data``'s catalogue
+            (`synthrec.experiments.external.prepare_external_source`); built here (from ``base_dir``, the
+            config's folder) when ``cfg.source`` is given and this is None.
+    """
     started = time.perf_counter()
     check_components(cfg)
-    arms = plan_arms(cfg)
-    with_auto = "auto" in cfg.strategies
+    if cfg.source is not None and source is None:
+        source = prepare_external_source(cfg.source, data, base_dir)
+        for line in source.lines:
+            if log:
+                log(line)
+    run_cfg = cfg
+    if source is not None and not source.usable:
+        if log and source.problem:
+            log(source.problem)
+        run_cfg = without_source(cfg)
+    arms = plan_arms(run_cfg)
+    with_auto = "auto" in run_cfg.strategies
     result = RunResult(cfg, {"name": data.name, "users": data.n_users, "items": data.n_items,
-                             "interactions": data.n_interactions})
-    steps_per_seed = len(cfg.sources) + len(cfg.models) * (len(arms) + (1 if with_auto else 0))
-    with step_progress(steps_per_seed * len(cfg.seeds), "run", enabled=progress) as bar:
-        for seed in cfg.seeds:
-            _run_seed(cfg, data, seed, arms, with_auto, result, bar, log)
+                             "interactions": data.n_interactions},
+                       external_source=source.summary() if source is not None else None)
+    steps_per_seed = len(run_cfg.sources) + len(run_cfg.models) * (len(arms) + (1 if with_auto else 0))
+    with step_progress(steps_per_seed * len(run_cfg.seeds), "run", enabled=progress) as bar:
+        for seed in run_cfg.seeds:
+            _run_seed(run_cfg, data, seed, arms, with_auto, result, bar, log, source)
     result.seconds = time.perf_counter() - started
     return result
 
 
 def _run_seed(
     cfg: ExperimentConfig, data: InteractionData, seed: int, arms: list[Arm], with_auto: bool,
-    result: RunResult, bar: StepProgress, log: Callable[[str], None] | None,
+    result: RunResult, bar: StepProgress, log: Callable[[str], None] | None, external: ExternalSource | None = None,
 ) -> None:
     target, source = prepare_target(data, cfg, seed)
     split = _split(cfg, target, seed)
     es = eval_set(split)
     train = split.train.compact_users()
-    source_c = before_test_time(source, split).compact_users() if source is not None else None
+    if external is not None:
+        # No `before_test_time` guard here: it keeps a same-log source from seeing the target's future (the
+        # two share one clock), but an external source's events are not the target's: its clock is another
+        # log's (ml-latest-small, 2018, as a source for ml-100k, 1998, would be emptied by a cut at 1998).
+        source = external.data
+        source_c = source.compact_users() if source is not None else None
+    else:
+        source_c = before_test_time(source, split).compact_users() if source is not None else None
+    item_groups = (None if external is None else
+                   {MAPPED_ITEMS: external.mapped, TARGET_ONLY_ITEMS: ~external.mapped})
     info: dict[str, Any] = {
         "seed": seed, "target_users": len(target.active_users()), "train_interactions": train.n_interactions,
         "test_users": es.n_users, "source_users": len(source.active_users()) if source is not None else 0,
@@ -213,13 +271,13 @@ def _run_seed(
         for arm in arms:
             bar.describe(f"seed {seed}: {mc.display} on {arm.label}")
             model = train_arm(arm, factory, inputs)
-            _record(result, seed, arm, mc.display, score(model, es, cfg.ks))
+            _record(result, seed, arm, mc.display, *score_with_groups(model, es, cfg.ks, item_groups))
             bar.advance()
         if with_auto:
             bar.describe(f"seed {seed}: {mc.display} auto (validation)")
             chosen, val_scores = auto_choice(cfg, ctx, mc, seed)
             model = train_arm(chosen, factory, inputs)
-            _record(result, seed, Arm("auto"), mc.display, score(model, es, cfg.ks))
+            _record(result, seed, Arm("auto"), mc.display, *score_with_groups(model, es, cfg.ks, item_groups))
             result.auto_choices.append({"seed": seed, "model": mc.display, "chosen": chosen.label,
                                         "validation": val_scores})
             if log:
@@ -269,9 +327,13 @@ def auto_choice(cfg: ExperimentConfig, ctx: AutoContext | None, mc: ComponentCon
     return choose_auto(val, cfg.auto_min_gain), {arm.label: v for arm, v in val.items()}
 
 
-def _record(result: RunResult, seed: int, arm: Arm, model: str, metrics: dict[str, float]) -> None:
+def _record(result: RunResult, seed: int, arm: Arm, model: str, metrics: dict[str, float],
+            groups: dict[str, tuple[dict[str, float], int]] | None = None) -> None:
+    keys = {"seed": seed, "arm": arm.label, "strategy": arm.strategy, "source": arm.source, "ratio": arm.ratio,
+            "model": model}
     for metric, value in metrics.items():
-        result.records.append({
-            "seed": seed, "arm": arm.label, "strategy": arm.strategy, "source": arm.source,
-            "ratio": arm.ratio, "model": model, "metric": metric, "value": float(value),
-        })
+        result.records.append({**keys, "metric": metric, "value": float(value)})
+    for group, (values, n_users) in (groups or {}).items():
+        for metric, value in values.items():
+            result.group_records.append({**keys, "group": group, "metric": metric, "value": float(value),
+                                         "n_users": n_users})

@@ -25,7 +25,9 @@ from synthrec.evaluation.metrics import headline_metrics, metric_ks  # re-export
 from synthrec.experiments.pipeline import RunResult
 
 __all__ = [
+    "GROUP_KEYS",
     "KEYS",
+    "group_summary_frame",
     "headline_metrics",
     "metric_ks",
     "records_frame",
@@ -35,6 +37,8 @@ __all__ = [
 ]
 
 KEYS = ["arm", "strategy", "source", "ratio", "model", "metric"]
+#: the keys of the per-item-group summary (runs with an external source's item map)
+GROUP_KEYS = ["arm", "strategy", "source", "ratio", "model", "group", "metric"]
 
 
 def records_frame(result: RunResult) -> pl.DataFrame:
@@ -48,13 +52,29 @@ def summary_frame(result: RunResult) -> pl.DataFrame:
     Columns: arm, strategy, source, ratio, model, metric, mean, std, n, delta_vs_real, ceiling_recovered
     (both null for the counts, metrics named ``n_...``). Row order follows the arms' order in the run.
     """
-    rec = records_frame(result).with_row_index("_order")
-    base = rec.filter(pl.col("arm") == "real-only").select("seed", "model", "metric", pl.col("value").alias("_real"))
-    ceil = rec.filter(pl.col("arm") == "ceiling").select("seed", "model", "metric", pl.col("value").alias("_ceil"))
-    joined = rec.join(base, on=["seed", "model", "metric"], how="left")
-    joined = joined.join(ceil, on=["seed", "model", "metric"], how="left")
+    return _summarise(records_frame(result), KEYS, ["seed", "model", "metric"])
+
+
+def group_summary_frame(result: RunResult) -> pl.DataFrame:
+    """`summary_frame` of the per-item-group records (`RunResult.group_records`: ``mapped-items``,
+    ``target-only-items``), with ``group`` among the keys and ``n_users`` (mean users with a held-out target
+    in the group); deltas and ceiling recovery within each group. Empty without an item map."""
+    if not result.group_records:
+        return pl.DataFrame()
+    rec = pl.DataFrame(result.group_records, schema_overrides={"ratio": pl.Float64})
+    users = rec.group_by(GROUP_KEYS, maintain_order=True).agg(pl.col("n_users").mean())
+    out = _summarise(rec.drop("n_users"), GROUP_KEYS, ["seed", "model", "group", "metric"])
+    return out.join(users, on=GROUP_KEYS, how="left", maintain_order="left", nulls_equal=True)
+
+
+def _summarise(records: pl.DataFrame, keys: list[str], pair_on: list[str]) -> pl.DataFrame:
+    rec = records.with_row_index("_order")
+    base = rec.filter(pl.col("arm") == "real-only").select(*pair_on, pl.col("value").alias("_real"))
+    ceil = rec.filter(pl.col("arm") == "ceiling").select(*pair_on, pl.col("value").alias("_ceil"))
+    joined = rec.join(base, on=pair_on, how="left")
+    joined = joined.join(ceil, on=pair_on, how="left")
     out = (
-        joined.group_by(KEYS, maintain_order=True)
+        joined.group_by(keys, maintain_order=True)
         .agg(
             pl.col("_order").min(),
             pl.col("value").mean().alias("mean"),
@@ -85,6 +105,11 @@ def summary_frame(result: RunResult) -> pl.DataFrame:
 def results_dict(result: RunResult) -> dict[str, Any]:
     """Everything of the run as plain JSON-able data (what ``results.json`` holds)."""
     summary = summary_frame(result)
+    extra: dict[str, Any] = {}
+    if result.external_source is not None:
+        extra = {"external_source": result.external_source,
+                 "group_summary": group_summary_frame(result).to_dicts(),
+                 "group_records": result.group_records}
     return {
         "synthrec_version": __version__,
         "python": platform.python_version(),
@@ -95,6 +120,7 @@ def results_dict(result: RunResult) -> dict[str, Any]:
         "auto_choices": result.auto_choices,
         "summary": summary.to_dicts(),
         "records": result.records,
+        **extra,
     }
 
 

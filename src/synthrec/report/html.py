@@ -42,6 +42,21 @@ def _recovered(row: dict[str, Any]) -> str:
     return ceiling_share_text(row["ceiling_recovered"])
 
 
+def item_group_table(results: dict[str, Any], metrics: list[str]) -> list[dict[str, Any]]:
+    """Rows of the report's per-item-group table (runs with an external source's item map): per (model,
+    arm, metric of ``metrics``) the mean ± std over seeds on the held-out targets whose item is mapped and
+    on the others, with the mean number of users holding such a target. Empty without ``group_summary``."""
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in results.get("group_summary") or []:
+        if r["metric"] not in metrics:
+            continue
+        row = rows.setdefault((r["model"], r["arm"], r["metric"]),
+                              {"model": r["model"], "arm": r["arm"], "metric": r["metric"]})
+        row[r["group"]] = (f"{format_figure(r['mean'])} ± {format_figure(r['std'])} "
+                           f"({round(r['n_users']) if r.get('n_users') is not None else '?'} users)")
+    return list(rows.values())
+
+
 def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: list[str], path: Path) -> None:
     """Render the run report to ``path`` (written to a temporary file, then renamed).
 
@@ -66,5 +81,6 @@ def write_run_report(results: dict[str, Any], summary: pl.DataFrame, verdicts: l
         verdicts=[v for v in verdicts if not v.startswith(LINE_PREFIXES)],
         figure=arm_bars(summary, primary), quality=quality_table(results), cards=quality_cards(results),
         quality_sources=sorted({k for s in results.get("seeds", []) for k in s.get("synthetic_quality", {})}),
+        item_groups=item_group_table(results, shown or metrics), external=results.get("external_source"),
     )
     atomic_write_text(path, html)

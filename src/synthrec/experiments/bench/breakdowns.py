@@ -11,6 +11,9 @@ history the recommender is given for that user at evaluation time, i.e. the row 
   in the *full* training part of the target pool (the level-1.0 training data, so the head set is the
   same at every scarcity level), ranked by event count, ties by lower dense item id. **tail items** are
   all other items (never-seen items included).
+- **mapped-items / target-only-items** (only for a dataset with an external ``source:`` and its item
+  map, `synthrec.experiments.external`): held-out items the map pairs with a source item, and the
+  others.
 - A user-group metric is the usual mean over the users of the group. An item-group metric keeps only the
   group's items among each user's held-out targets and averages over users with at least one such target;
   recommendations are not filtered (a head-item NDCG@10 asks: when the held-out item is a head item, how
@@ -26,17 +29,23 @@ import numpy as np
 import scipy.sparse as sp
 
 from synthrec.evaluation.metrics import evaluate
+from synthrec.experiments.external import ITEM_MAP_GROUPS, MAPPED_ITEMS, TARGET_ONLY_ITEMS
+from synthrec.experiments.scoring import keep_items
 
 GROUPS = ("all", "cold-users", "warm-users", "head-items", "tail-items")
+#: every group a table may hold: `GROUPS`, then the item-map groups of datasets with an external source
+ALL_GROUPS = (*GROUPS, *ITEM_MAP_GROUPS)
 
 
 @dataclass(frozen=True)
 class Groups:
-    """Boolean masks: ``cold`` over evaluated users ``(n,)``, ``head`` over items ``(n_items,)``."""
+    """Boolean masks: ``cold`` over evaluated users ``(n,)``, ``head`` over items ``(n_items,)``;
+    ``mapped`` over items, the items an external source's map reaches (None without one)."""
 
     cold: np.ndarray
     head: np.ndarray
     cold_threshold: int
+    mapped: np.ndarray | None = None
 
 
 def cold_threshold(history_lengths: np.ndarray, cold_max_history: int | None = None) -> int:
@@ -59,17 +68,14 @@ def head_items(item_counts: np.ndarray, head_share: float) -> np.ndarray:
 
 
 def make_groups(histories: sp.csr_matrix, item_counts: np.ndarray, *, cold_max_history: int | None,
-                head_share: float) -> Groups:
-    """The masks of the module docstring for one evaluation set."""
+                head_share: float, mapped: np.ndarray | None = None) -> Groups:
+    """The masks of the module docstring for one evaluation set (``mapped``: see `Groups`)."""
     lengths = np.diff(histories.indptr)
     t = cold_threshold(lengths, cold_max_history) if lengths.shape[0] else 0
-    return Groups(lengths <= t, head_items(item_counts, head_share), t)
+    return Groups(lengths <= t, head_items(item_counts, head_share), t, mapped)
 
 
-def _keep_items(targets: sp.csr_matrix, mask: np.ndarray) -> sp.csr_matrix:
-    out = targets.multiply(mask[None, :].astype(targets.dtype)).tocsr()
-    out.eliminate_zeros()
-    return out
+_keep_items = keep_items
 
 
 def evaluate_groups(recs: np.ndarray, targets: sp.csr_matrix, groups: Groups, ks: list[int]
@@ -93,6 +99,9 @@ def evaluate_groups(recs: np.ndarray, targets: sp.csr_matrix, groups: Groups, ks
         "head-items": (recs, _keep_items(targets, groups.head)),
         "tail-items": (recs, _keep_items(targets, ~groups.head)),
     }
+    if groups.mapped is not None:
+        parts[MAPPED_ITEMS] = (recs, _keep_items(targets, groups.mapped))
+        parts[TARGET_ONLY_ITEMS] = (recs, _keep_items(targets, ~groups.mapped))
     out: dict[str, tuple[dict[str, float], int]] = {}
     for name, (r, t) in parts.items():
         if t.shape[0] == 0 or t.nnz == 0:

@@ -15,6 +15,11 @@ Vocabulary used throughout `synthrec.experiments.bench`:
   target's training data whose cold items get factors from their attributes, sampled with extra weight on
   cold and long-tail items; generator ``cold-items``, settings ``attributes_source``; datasets without
   item attributes record these cells as skipped).
+- **external source.** A dataset may name a ``source:`` with its own catalogue and an item map (the
+  `synthrec.config.ExternalSourceConfig` of `synthrec run`): every user of the dataset is then in the
+  target pool (``source_fraction`` is not applied to it), the ``source`` / ``source-dp`` generators and the
+  ceiling use the external log translated onto the dataset's catalogue (`synthrec.experiments.external`),
+  and the breakdowns add the groups ``mapped-items`` / ``target-only-items``.
 - **split.** The target pool is split once per (dataset, split, seed) into training and test parts; the
   test users and their histories are therefore the *same at every scarcity level* (paired comparisons
   along the learning curve). ``temporal`` is the global time cut (``temporal-global``);
@@ -37,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from synthrec._params import param_names, takes_any_keyword
 from synthrec._suggest import did_you_mean, did_you_mean_each
-from synthrec.config import DataConfig, describe_errors
+from synthrec.config import DataConfig, ExternalSourceConfig, describe_errors
 from synthrec.errors import ConfigError
 
 BenchStrategy = Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]
@@ -106,6 +111,10 @@ class BenchDataset(_Strict):
     item_attributes: ItemAttributesFile | None = Field(
         None, description="a file of item attributes (replaces the loader's items table; used by the "
         "`attributes` and `simulator` sources only)",
+    )
+    source: ExternalSourceConfig | None = Field(
+        None, description="an external source with its own catalogue and an item map (as in `synthrec run`): all "
+        "users of the dataset form the target pool; the source / source-dp generators and the ceiling use it",
     )
 
     @model_validator(mode="after")
@@ -342,6 +351,14 @@ def check_runnable(cfg: BenchConfig) -> None:
         if path is not None and not Path(path).exists():
             raise ConfigError(f"{key}: {path} does not exist; fix the path (a relative path is read from the "
                               "config file's folder)")
+        if d.source is not None:
+            src = d.source
+            if src.data.path is not None and not Path(src.data.path).exists():
+                raise ConfigError(f"datasets[{i}] ({d.name}).source.data.path: {src.data.path} does not exist; fix "
+                                  "the path (a relative path is read from the config file's folder)")
+            if src.map.path is not None and not Path(src.map.path).is_file():
+                raise ConfigError(f"datasets[{i}] ({d.name}).source.map.path: {src.map.path} does not exist; fix "
+                                  "the path (a relative path is read from the config file's folder)")
         if d.item_attributes is not None and not d.item_attributes.path.is_file():
             raise ConfigError(f"datasets[{i}] ({d.name}).item_attributes.path: {d.item_attributes.path} does not "
                               "exist; fix the path (a relative path is read from the config file's folder)")
@@ -435,5 +452,13 @@ def resolve_paths(cfg: BenchConfig, base_dir: Path) -> BenchConfig:
         if d.item_attributes is not None and not d.item_attributes.path.is_absolute():
             upd["item_attributes"] = d.item_attributes.model_copy(
                 update={"path": (base_dir / d.item_attributes.path).resolve()})
+        if d.source is not None:
+            src_upd: dict[str, Any] = {}
+            if d.source.data.path is not None and not d.source.data.path.is_absolute():
+                src_upd["data"] = d.source.data.model_copy(update={"path": (base_dir / d.source.data.path).resolve()})
+            if d.source.map.path is not None and not d.source.map.path.is_absolute():
+                src_upd["map"] = d.source.map.model_copy(update={"path": (base_dir / d.source.map.path).resolve()})
+            if src_upd:
+                upd["source"] = d.source.model_copy(update=src_upd)
         datasets.append(d.model_copy(update=upd))
     return cfg.model_copy(update={"datasets": datasets})

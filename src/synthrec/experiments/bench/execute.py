@@ -203,6 +203,10 @@ def _final(cfg: BenchConfig, arm: Arm, spec: RecommenderSpec, seed: int, params:
     return evaluate_groups(recs, ld.eval.targets, ld.groups, cfg.ks)
 
 
+def _unusable_source_note(frame: Frame) -> str:
+    return f"skipped: unavailable ({frame.source_problem})"
+
+
 def _run_real(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelData,
               emit: Callable[[Cell, list[dict[str, Any]]], None]) -> None:
     specs = {r.display: r for r in cfg.recommenders}
@@ -212,6 +216,9 @@ def _run_real(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelData,
         start = time.perf_counter()
         spec = specs[cell.recommender]
         arm = _cell_arm(cell)
+        if arm.strategy == "ceiling" and frame.source is None:  # an external source with nothing mapped
+            emit(cell, _status_rows(cell, "skipped", _unusable_source_note(frame), ld.n_train_users))
+            continue
         try:
             grid = trials(spec, cfg.tuning.budget, cell.seed, cell.dataset)
             params, _, note = tune(arm, spec, cell.seed, grid, validation)
@@ -255,6 +262,9 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
     own = src in OWN_GENERATOR_SOURCES
     gspec = None if own else next(g for g in cfg.generators if g.display == first.generator)
     gen_label = first.generator if gspec is None else gspec.display
+    if not own and src != "self" and frame.source is None:
+        _run_without_source(cfg, cells, ld, emit, _unusable_source_note(frame))
+        return
     start = time.perf_counter()
     try:
         if own:
@@ -276,6 +286,7 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
                        exclude={"item_attributes"}),
                    "seed": seed, "source_fraction": cfg.source_fraction, "generator": gspec.model_dump(),
                    "epsilon": first.epsilon, "max_ratio": max_ratio(cfg), "purpose": purpose}
+            assert frame.source is not None  # checked above
             pool = fit_pool(gspec, frame.source, epsilon=first.epsilon, seed=seed, purpose=purpose,
                             max_ratio=max_ratio(cfg), cache_dir=cache_dir, cache_key=key)
             val_pool = pool
@@ -321,6 +332,35 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
             except Exception as exc:
                 rows = _status_rows(cell, f"failed: {type(exc).__name__}", str(exc), ld.n_train_users)
             emit(cell, rows)
+
+
+def _run_without_source(cfg: BenchConfig, cells: list[Cell], ld: LevelData,
+                        emit: Callable[[Cell, list[dict[str, Any]]], None], note: str) -> None:
+    """The cells of a source task whose external source has no usable overlap: ``auto`` keeps real-only (its
+    only candidate left; its metrics are real-only's, tuned the same way), every other cell is skipped with
+    ``note``."""
+    specs = {r.display: r for r in cfg.recommenders}
+    inputs = ArmInputs(ld.train, None, {})
+    validation = _validation_inputs(ld, None, {})
+    real = Arm("real-only")
+    for cell in cells:
+        if cell.strategy != "auto":
+            emit(cell, _status_rows(cell, "skipped", note, ld.n_train_users))
+            continue
+        spec = specs[cell.recommender]
+        try:
+            arms = _ArmRuns(cfg, spec, cell.seed, trials(spec, cfg.tuning.budget, cell.seed, cell.dataset), validation,
+                            inputs, ld)
+            val = {real: arms.tuned(real)[1]}
+            groups = arms.final(real)
+            rows = _metric_rows(cell, groups, n_train_users=ld.n_train_users, n_synthetic_users=0,
+                                chosen_arm=real.label, params=json.dumps(arms.tuned(real)[0]),
+                                note=json.dumps({"validation": {a.label: v for a, v in val.items()},
+                                                 "source": note}),
+                                seconds=arms.seconds(real), generator_seconds=0.0)
+        except Exception as exc:
+            rows = _status_rows(cell, f"failed: {type(exc).__name__}", str(exc), ld.n_train_users)
+        emit(cell, rows)
 
 
 class _ArmRuns:
@@ -421,7 +461,8 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
         progress: show progress over cells on ``console``: a rich bar on a terminal, else plain lines
             (`synthrec.progress`), one when a task starts or cells finish, at most one every 2 s.
         on_cell: called with each finished cell's outcome, in the calling process.
-        console: where progress is shown (default: stderr).
+        console: where progress is shown (default: stderr); the item-map coverage lines of datasets with an
+            external source are printed there too (only when a console is given).
 
     Returns:
         Counts of the cells (this run only for ``n_ok``/``n_skipped``/``n_failed``) and the distinct
@@ -441,8 +482,12 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
     store.discard(store.failed() & set(order))  # failed cells are not finished: they run again
     done = store.finished()
     store.rebuild_csv(order)  # repairs a CSV line cut by a kill; parts are the truth
-    store.write_manifest({"config": json.loads(cfg.model_dump_json()),
-                          "cells": [{**c.coordinates(), "skip_reason": c.skip_reason} for c in cells]})
+    manifest: dict[str, Any] = {"config": json.loads(cfg.model_dump_json()),
+                                "cells": [{**c.coordinates(), "skip_reason": c.skip_reason} for c in cells]}
+    maps = item_maps(cfg, console)
+    if maps:
+        manifest["item_maps"] = maps
+    store.write_manifest(manifest)
     pending = [c for c in cells if c.id not in done]
     counts = {"ok": 0, "skipped": 0, "failed": 0}
     reasons: Counter[str] = Counter()
@@ -482,6 +527,32 @@ def run_sweep(cfg: BenchConfig, out_dir: str | os.PathLike[str], *, workers: int
     return SweepSummary(len(cells), len(done & set(order)), len(pending), counts["ok"], counts["skipped"],
                         counts["failed"], time.perf_counter() - started, tuple(reasons.most_common()),
                         skips, sum(n for _, n in skips))
+
+
+def item_maps(cfg: BenchConfig, console: Console | None = None) -> dict[str, dict[str, Any]]:
+    """Per dataset with an external source: its map's coverage (`synthrec.experiments.external.ExternalSource.
+    summary`, kept in the sweep's manifest), printed on ``console`` when given. A source that cannot be read
+    is recorded as ``{"error": ...}`` (its cells fail at data preparation and say why)."""
+    from rich.markup import escape
+
+    from synthrec.experiments.bench.frames import external_source
+
+    out: dict[str, dict[str, Any]] = {}
+    for ds in cfg.datasets:
+        if ds.source is None:
+            continue
+        try:
+            ext = external_source(ds)
+        except Exception as exc:
+            out[ds.name] = {"error": f"{type(exc).__name__}: {exc}"}
+            continue
+        assert ext is not None
+        out[ds.name] = ext.summary()
+        if console is not None:
+            console.print(f"[bold]{escape(ds.name)}[/]: external source {escape(ext.name)}")
+            for line in (*ext.lines, *([ext.problem] if ext.problem else [])):
+                console.print(f"  {escape(line)}", soft_wrap=True)
+    return out
 
 
 def task_description(cell: Cell) -> str:

@@ -8,6 +8,11 @@ the training data changes: a nested random subset of the training users (their o
 permutation; fraction ``f`` keeps the first ``max(1, round_half_up(f·n))``), or every user capped to
 their last ``c`` events — a seeded random ``c`` on a log without event times — (the evaluation histories
 are capped the same way).
+
+A dataset with an external ``source:`` (`synthrec.experiments.external`) puts every user in the target pool;
+the frame's source is the external log translated onto the dataset's catalogue (None when the map leaves
+nothing to use: `Frame.source_problem`), built once per dataset and process, and its ``mapped`` mask feeds
+the ``mapped-items`` / ``target-only-items`` breakdowns.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from synthrec.experiments.bench.config import (
     BenchDataset,
 )
 from synthrec.experiments.bench.datasets import load_bench_dataset
+from synthrec.experiments.external import ExternalSource, prepare_external_source
 from synthrec.experiments.protocol import source_and_target, validation_data
 from synthrec.experiments.scoring import EvalSet, eval_set
 from synthrec.experiments.strategies import derive_seed
@@ -47,18 +53,23 @@ class Frame:
     """Everything fixed per (dataset, split, seed).
 
     Attributes:
-        source: the source users (compacted; item vocabulary of the dataset).
+        source: the source users (compacted; item vocabulary of the dataset); with an external source, its
+            translated users, or None when it has no usable overlap (``source_problem`` says why).
         split: the target pool's split (pool users only; vocabularies of the dataset).
         user_order: int32 ``(n_train_users,)``: the training users in their seeded scarcity order.
         eval: the fixed evaluation set (uncapped histories).
         item_counts: int64 ``(n_items,)`` events per item in the full training part (head/tail).
+        mapped: bool ``(n_items,)``: the items an external source's map reaches; None without one.
+        source_problem: why an external source cannot be used, else None.
     """
 
-    source: InteractionData
+    source: InteractionData | None
     split: Split
     user_order: np.ndarray
     eval: EvalSet
     item_counts: np.ndarray
+    mapped: np.ndarray | None = None
+    source_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,9 @@ def split_unavailable(data: InteractionData, split: str) -> str | None:
 
 
 def build_frame(data: InteractionData, split: str, seed: int, *, source_fraction: float,
-                test_fraction: float) -> Frame:
-    """See the module docstring.
+                test_fraction: float, external: ExternalSource | None = None) -> Frame:
+    """See the module docstring. With ``external`` (translated onto ``data``'s catalogue), every user of
+    ``data`` is in the target pool and ``source_fraction`` is not used.
 
     Raises:
         Unavailable: a timed split on a log without timestamps.
@@ -112,20 +124,47 @@ def build_frame(data: InteractionData, split: str, seed: int, *, source_fraction
     reason = split_unavailable(data, split)
     if reason is not None:
         raise Unavailable(reason)
-    source, pool = source_and_target(data, source_fraction, seed)
+    if external is not None:
+        pool = data
+    else:
+        source, pool = source_and_target(data, source_fraction, seed)
     sp_ = make_split(pool, kind, test_fraction=test_fraction, seed=derive_seed(seed, "split"))
     es = eval_set(sp_)
     train_users = sp_.train.active_users()
     order = np.random.default_rng(derive_seed(seed, "scarcity")).permutation(train_users).astype(np.int32)
     counts = np.bincount(sp_.train.interactions[ITEM].to_numpy(), minlength=data.n_items).astype(np.int64)
+    if external is not None:
+        # No `before_test_time` guard: it keeps a same-log source out of the target's test period (the two
+        # share one clock); an external source's events are another log's, on another clock (ml-latest-small,
+        # 2018, as a source for ml-100k, 1998, would be emptied by a 1998 cut).
+        return Frame(external.data, sp_, order, es, counts, external.mapped, external.problem)
     # Under a global time cut the source must end where the target's training ends (no test-period leak).
     return Frame(before_test_time(source, sp_).compact_users(), sp_, order, es, counts)
 
 
+@functools.lru_cache(maxsize=4)
+def _external_cached(ds_json: str) -> ExternalSource:
+    ds = BenchDataset.model_validate(json.loads(ds_json))
+    assert ds.source is not None
+    return prepare_external_source(ds.source, load_bench_dataset(ds))
+
+
+def external_source(ds: BenchDataset) -> ExternalSource | None:
+    """The dataset's external source translated onto its catalogue (built once per dataset and process;
+    paths are absolute after `synthrec.experiments.bench.config.resolve_paths`), or None without one.
+
+    Raises:
+        DataValidationError / ConfigError: the source cannot be read or its map cannot be built.
+    """
+    return _external_cached(ds.model_dump_json()) if ds.source is not None else None
+
+
 @functools.lru_cache(maxsize=8)
 def _frame_cached(ds_json: str, split: str, seed: int, source_fraction: float, test_fraction: float) -> Frame:
-    data = load_bench_dataset(BenchDataset.model_validate(json.loads(ds_json)))
-    return build_frame(data, split, seed, source_fraction=source_fraction, test_fraction=test_fraction)
+    ds = BenchDataset.model_validate(json.loads(ds_json))
+    data = load_bench_dataset(ds)
+    return build_frame(data, split, seed, source_fraction=source_fraction, test_fraction=test_fraction,
+                       external=external_source(ds))
 
 
 def get_frame(cfg: BenchConfig, ds: BenchDataset, split: str, seed: int) -> Frame:
@@ -149,6 +188,6 @@ def level_data(cfg: BenchConfig, frame: Frame, split: str, level: Level, seed: i
         es = EvalSet(es.users, capped.to_csr()[es.users], es.targets)
     kept = train.filter_users(frame.user_order[:n_keep], name=f"{frame.split.train.name}/{level.label}")
     groups = make_groups(es.histories, frame.item_counts, cold_max_history=cfg.breakdowns.cold_max_history,
-                         head_share=cfg.breakdowns.head_share)
+                         head_share=cfg.breakdowns.head_share, mapped=frame.mapped)
     validation, note = validation_data(kept, SPLIT_ALIASES[split], seed=seed, test_fraction=cfg.test_fraction)
     return LevelData(kept.compact_users(), n_keep, es, groups, validation, note)

@@ -29,7 +29,7 @@ import polars as pl
 
 from synthrec.data.atomic import atomic_write_text
 from synthrec.experiments.auto import PRIMARY_METRIC
-from synthrec.experiments.bench.breakdowns import GROUPS
+from synthrec.experiments.bench.breakdowns import ALL_GROUPS, GROUPS
 from synthrec.experiments.bench.stats import ALPHA, auto_report, summarise, versus_best_real, worth_table
 
 _ENV = jinja2.Environment(
@@ -188,14 +188,21 @@ def _winloss(vs: pl.DataFrame, dataset: str, split: str) -> dict[str, Any]:
     return {"levels": [f"{lv} (vs {baseline.get(lv, '?')})" for lv in levels], "rows": rows}
 
 
-def _breakdown(summary: pl.DataFrame, dataset: str, split: str) -> list[dict[str, Any]]:
+def shown_groups(table: pl.DataFrame) -> tuple[str, ...]:
+    """The breakdown columns of the page: `GROUPS`, plus the item-map groups when a dataset has them."""
+    present = set(table["group"].drop_nulls().unique().to_list()) if "group" in table.columns else set()
+    return tuple(g for g in ALL_GROUPS if g in GROUPS or g in present)
+
+
+def _breakdown(summary: pl.DataFrame, dataset: str, split: str, groups: tuple[str, ...] = GROUPS
+               ) -> list[dict[str, Any]]:
     s = summary.filter((pl.col("dataset") == dataset) & (pl.col("split") == split) & (pl.col("metric") == PRIMARY_METRIC))
     out = []
     for (level, arm, rec), sub in s.group_by(["level", "arm", "recommender"], maintain_order=True):
-        vals = {g: sub.filter(pl.col("group") == g) for g in GROUPS}
+        vals = {g: sub.filter(pl.col("group") == g) for g in groups}
         out.append({"level": level, "arm": arm, "recommender": rec,
                     "values": [_fmt(vals[g]["mean"][0]) + (f" ({int(vals[g]['n_users'][0])})" if g != "all" else "")
-                               if vals[g].height else "–" for g in GROUPS]})
+                               if vals[g].height else "–" for g in groups]})
     return out
 
 
@@ -241,6 +248,7 @@ def render_page(table: pl.DataFrame, *, title: str, config_text: str = "") -> st
     problems = (table.filter(pl.col("status") != "ok").group_by("status", "note").agg(pl.len().alias("cells"))
                 .sort("cells", descending=True).to_dicts())
     styles = arm_styles(_curve_rows(summary)["arm"].unique().to_list())
+    groups = shown_groups(table)
     sections = []
     for dataset, split in table.filter(pl.col("status") == "ok").select("dataset", "split").unique(maintain_order=True).iter_rows():
         w = worth.filter((pl.col("dataset") == dataset) & (pl.col("split") == split)) if not worth.is_empty() else worth
@@ -258,11 +266,11 @@ def render_page(table: pl.DataFrame, *, title: str, config_text: str = "") -> st
                       "mean_diff_vs_real": _fmt(r["mean_diff_vs_real"]), "p_value": _fmt_p(r["p_value"]),
                       "p_t": "undefined" if r.get("note") else _fmt_p(r.get("p_t"))}
                      for r in a.to_dicts()],
-            "breakdown": _breakdown(summary, dataset, split),
+            "breakdown": _breakdown(summary, dataset, split, groups),
         })
     n_seeds = int(table["seed"].n_unique()) if table.height else 0
     return _ENV.get_template("bench.html").render(
-        title=title, counts=counts, problems=problems, sections=sections, groups=GROUPS, n_seeds=n_seeds,
+        title=title, counts=counts, problems=problems, sections=sections, groups=groups, n_seeds=n_seeds,
         min_band_seeds=MIN_BAND_SEEDS,
         min_p=_fmt(min(1.0, 2.0 / 2.0 ** n_seeds), 4) if n_seeds else "–", config_text=config_text,
     )
