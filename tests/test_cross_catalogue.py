@@ -128,6 +128,8 @@ def test_run_with_external_source_reports_item_groups(folders: dict[str, Path], 
     # the temporal guard is not applied to an external source (its events are years after the target's)
     info = result.seeds_info[0]
     assert info["source_users"] == 80
+    # no holdout privacy audit across two populations (closeness would measure their gap, not memorisation)
+    assert "mia_auc" not in info["synthetic_quality"]["source"]
     groups = {(r["arm"], r["group"]) for r in result.group_records}
     assert groups == {(a, g) for a in arms for g in ITEM_MAP_GROUPS}
     # the groups split the test users' targets: each group's users are at most all evaluated users

@@ -258,7 +258,10 @@ def _run_seed(
         pools[src], secs, gen = _fit_pool(cfg, fit_data, seed, _pool_purpose(cfg, src))
         info["generator_seconds"][src] = round(secs, 3)
         info[f"synthetic_users_{src}"] = pools[src].data.n_users
-        holdout = source_c if src == "self" else train
+        # The privacy audit needs holdout users of the fitted population; an external source's users and the
+        # target's are two populations (another catalogue, another time), so closeness to one over the other
+        # would measure the gap between them, not memorisation: no holdout audit then.
+        holdout = None if external is not None else source_c if src == "self" else train
         info.setdefault("synthetic_quality", {})[src] = synthetic_quality(fit_data, pools[src].take(1.0), holdout,
                                                                           generator=gen)
         bar.advance()
