@@ -5,6 +5,7 @@ ALS and BPR are in tests/test_models_mf.py.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -240,19 +241,29 @@ FAST = {
     "bpr": {"factors": 3, "iterations": 20},
     "mf-bpr": {"factors": 3, "epochs": 3, "fold_in_steps": 5},
     "sasrec": {"dim": 4, "n_blocks": 1, "max_len": 5, "epochs": 2},
+    "attribute-knn": {},
 }
+
+#: genres of the 8 items of `small` (read by the content-based attribute-knn only; the other models ignore
+#: the items table): the two taste groups share genres; item 7 (no interaction) has none, so no model
+#: knows it.
+SMALL_GENRES = [["a"], ["a", "b"], ["a"], ["a", "c"], ["c"], ["c", "b"], ["c"], []]
 
 
 @pytest.fixture(scope="module")
 def small() -> tuple[InteractionData, sp.csr_matrix]:
-    """30 users over 8 items in two taste groups; item 7 is in the catalogue but never interacted with."""
+    """30 users over 8 items in two taste groups; item 7 is in the catalogue but never interacted with.
+
+    The log carries an items table with `SMALL_GENRES` (attribute-knn needs one and refuses a log without:
+    tests/test_attribute_knn.py)."""
     rng = np.random.default_rng(3)
     x = np.zeros((30, 8))
     x[:15, :4] = rng.random((15, 4)) < 0.7
     x[15:, 3:7] = rng.random((15, 4)) < 0.7
     x[:, 0] = np.maximum(x[:, 0], np.arange(30) % 3 == 0)  # no empty row
     x[x.sum(axis=1) == 0, 1] = 1
-    data = dense_data(x)
+    items = pl.DataFrame({"item": pl.Series(np.arange(8), dtype=pl.Int32), "genres": SMALL_GENRES})
+    data = dataclasses.replace(dense_data(x), items=items)
     return data, data.to_csr()
 
 
@@ -305,10 +316,10 @@ def test_every_model_reports_misuse_clearly(name: str, small: tuple[InteractionD
 
 
 def test_registry_names_and_errors() -> None:
-    assert set(MODELS) == {"pop", "ease", "als", "bpr", "mf-bpr", "sasrec"}
+    assert set(MODELS) == {"pop", "ease", "als", "bpr", "mf-bpr", "sasrec", "attribute-knn"}
     assert isinstance(make_model("ease", l2=10.0), EASE)
     assert isinstance(make_model("als"), ALS) and isinstance(make_model("bpr"), BPR)
-    with pytest.raises(ConfigError, match="als, bpr, ease, mf-bpr, pop, sasrec"):
+    with pytest.raises(ConfigError, match="als, attribute-knn, bpr, ease, mf-bpr, pop, sasrec"):
         make_model("svd")
     with pytest.raises(ConfigError, match=r"lamda .*valid parameters: l2"):
         make_model("ease", lamda=3)

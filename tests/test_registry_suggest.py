@@ -53,7 +53,7 @@ def test_unknown_generator_parameter_suggests_the_close_one() -> None:
 
 
 def test_unknown_model_name_and_parameter_suggest_the_close_one() -> None:
-    with pytest.raises(ConfigError, match=r"^unknown model 'eas'; did you mean 'ease'\? valid names: als, bpr"):
+    with pytest.raises(ConfigError, match=r"^unknown model 'eas'; did you mean 'ease'\? valid names: als, attribute-knn, bpr"):
         make_model("eas")
     with pytest.raises(ConfigError, match=r"^unknown model 'mfbpr'; did you mean 'mf-bpr'\? valid names: "):
         make_model("mfbpr")

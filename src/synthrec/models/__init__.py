@@ -1,10 +1,12 @@
-"""Recommenders: popularity, EASE, ALS and BPR (via `implicit`), all scoring users by their histories.
+"""Recommenders: popularity, EASE, ALS and BPR (via `implicit`), genre item-kNN (`AttributeKNN`), all
+scoring users by their histories.
 
 See `synthrec.models.base` for the shared conventions (binary feedback, eligible items, cold-user
 popularity fallback, deterministic ranking).
 """
 
 from synthrec.models.als import ALS, BPR
+from synthrec.models.attribute_knn import AttributeKNN
 from synthrec.models.base import NO_ITEM, BaseRecommender, Recommender, cold_rows, top_k
 from synthrec.models.ease import EASE
 from synthrec.models.external import ExternalRecommendations, recommend_external
@@ -17,6 +19,7 @@ __all__ = [
     "EASE",
     "MODELS",
     "NO_ITEM",
+    "AttributeKNN",
     "BaseRecommender",
     "ExternalRecommendations",
     "MostPopular",

@@ -8,6 +8,7 @@ from synthrec._params import param_names
 from synthrec._suggest import did_you_mean, did_you_mean_each
 from synthrec.errors import ConfigError
 from synthrec.models.als import ALS, BPR
+from synthrec.models.attribute_knn import AttributeKNN
 from synthrec.models.base import BaseRecommender
 from synthrec.models.ease import EASE
 from synthrec.models.mf_bpr import MFBPR
@@ -17,6 +18,7 @@ from synthrec.models.sasrec import SASRec
 #: Registered models by config name; every class takes its hyper-parameters as keyword arguments.
 MODELS: dict[str, type[BaseRecommender]] = {
     "pop": MostPopular, "ease": EASE, "als": ALS, "bpr": BPR, "mf-bpr": MFBPR, "sasrec": SASRec,
+    "attribute-knn": AttributeKNN,  # genre item-kNN (content-based; needs an items table)
 }
 
 
@@ -24,9 +26,11 @@ def make_model(name: str, *, seed: int | None = None, **params: Any) -> BaseReco
     """Build the unfitted recommender registered as ``name`` with constructor arguments ``params``.
 
     Args:
-        name: a key of `MODELS` (``"pop"``, ``"ease"``, ``"als"``, ``"bpr"``, ``"mf-bpr"``, ``"sasrec"``).
+        name: a key of `MODELS` (``"pop"``, ``"ease"``, ``"als"``, ``"bpr"``, ``"mf-bpr"``, ``"sasrec"``,
+            ``"attribute-knn"``).
         seed: passed to models with random steps (ALS, BPR, MF-BPR, SASRec: ``seed=``); deterministic
-            models (pop, EASE) have no seed and ignore it, so one experiment seed can be handed to any model.
+            models (pop, EASE, attribute-knn) have no seed and ignore it, so one experiment seed can be
+            handed to any model.
         params: the model's hyper-parameters.
 
     Raises:
