@@ -1,0 +1,115 @@
+"""Tables of the cross-catalogue sweep (issue 16) from a `synthrec bench` results.csv.
+
+    OPENBLAS_NUM_THREADS=1 synthrec bench benchmarks/configs/cross-catalogue.yaml --out runs/cross-catalogue --workers 2
+    python benchmarks/cross_catalogue_table.py runs/cross-catalogue [--out docs/cross-catalogue-results]
+
+For every (source, level, recommender) and arm: the mean over seeds of NDCG@10 and Recall@20 on all
+held-out targets, on those whose item the map reaches (mapped-items) and on the others
+(target-only-items), with the 95 % t-interval half-width over seeds for "all"; the share of the ceiling
+recovered on "all" (mean arm − mean real-only) / (mean ceiling − mean real-only); and the paired t-test
+p-value of the arm against real-only over seeds (NDCG@10, all). Writes `tables.md` (what the docs quote)
+and `arms.csv` (every figure) into ``--out`` and prints the markdown.
+
+Arms are named as the bench names them: ``augment x1 [source] item-walk``, ``augment x1
+[source-dp(eps=4)] latent-factor``, ``auto [source] item-walk`` (auto chooses among real-only and that
+generator's arms on validation), ``ceiling`` (target + the raw translated source), ``real-only``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+GROUPS = ("all", "mapped-items", "target-only-items")
+METRICS = ("NDCG@10", "Recall@20")
+
+
+def _half_width(values: np.ndarray) -> float:
+    if values.size < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.975, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size))
+
+
+def _paired_p(arm: np.ndarray, base: np.ndarray) -> float:
+    d = arm - base
+    if d.size < 2 or np.allclose(d, d[0]):
+        return float("nan") if d.size < 2 else (1.0 if d[0] == 0 else 0.0)
+    return float(stats.ttest_rel(arm, base).pvalue)
+
+
+def arm_table(results: pl.DataFrame) -> pl.DataFrame:
+    """One row per (dataset, level, recommender, arm) with every figure (see the module docstring)."""
+    ok = results.filter((pl.col("status") == "ok") & pl.col("metric").is_in(METRICS) & pl.col("group").is_in(GROUPS))
+    rows = []
+    for (dataset, level, rec), part in ok.group_by(["dataset", "level", "recommender"], maintain_order=True):
+        values = {(a, m, g, s): v for a, m, g, s, v in part.select("arm", "metric", "group", "seed", "value").iter_rows()}
+        seeds = sorted(part["seed"].unique().to_list())
+        arms = sorted(part["arm"].unique().to_list())
+
+        def series(arm: str, metric: str, group: str, values: dict = values, seeds: list = seeds) -> np.ndarray:
+            return np.array([values.get((arm, metric, group, s), np.nan) for s in seeds], dtype=float)
+
+        base = series("real-only", "NDCG@10", "all")
+        ceil = series("ceiling", "NDCG@10", "all")
+        for arm in arms:
+            row = {"dataset": dataset, "level": level, "recommender": rec, "arm": arm, "n_seeds": len(seeds)}
+            for metric in METRICS:
+                for group in GROUPS:
+                    v = series(arm, metric, group)
+                    row[f"{metric} {group}"] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+                row[f"{metric} all ±"] = _half_width(series(arm, metric, "all"))
+            v = series(arm, "NDCG@10", "all")
+            gap = float(np.nanmean(ceil) - np.nanmean(base))
+            row["share of ceiling"] = (float(np.nanmean(v) - np.nanmean(base)) / gap) if gap > 0 else float("nan")
+            row["p vs real-only"] = _paired_p(v, base) if arm != "real-only" else float("nan")
+            rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def markdown(table: pl.DataFrame, recommenders: tuple[str, ...] = ("ease", "als", "pop", "attribute-knn")) -> str:
+    out = []
+    for (dataset,), part in table.group_by(["dataset"], maintain_order=True):
+        out.append(f"### {dataset}\n")
+        out.append("| level | model | arm | NDCG@10 all (± 95 %) | mapped | target-only | Recall@20 all | mapped | "
+                   "target-only | share of ceiling | p vs real-only |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for r in part.sort(["level", "recommender", "arm"]).iter_rows(named=True):
+            if r["recommender"] not in recommenders:
+                continue
+            share = "–" if r["arm"] in ("real-only", "ceiling") else _fmt(r["share of ceiling"], 2)
+            out.append(
+                f"| {r['level']} | {r['recommender']} | {r['arm']} | {_fmt(r['NDCG@10 all'])} ± "
+                f"{_fmt(r['NDCG@10 all ±'])} | {_fmt(r['NDCG@10 mapped-items'])} | "
+                f"{_fmt(r['NDCG@10 target-only-items'])} | {_fmt(r['Recall@20 all'])} | "
+                f"{_fmt(r['Recall@20 mapped-items'])} | {_fmt(r['Recall@20 target-only-items'])} | {share} | "
+                f"{_fmt(r['p vs real-only'], 3)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the bench's --out folder (holds results.csv)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write tables.md and arms.csv")
+    args = parser.parse_args()
+    results = pl.read_csv(args.run / "results.csv", infer_schema_length=None)
+    table = arm_table(results)
+    text = markdown(table)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        table.write_csv(args.out / "arms.csv")
+        (args.out / "tables.md").write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
