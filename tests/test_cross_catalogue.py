@@ -22,6 +22,9 @@ from synthrec.experiments.pipeline import run_experiment
 from synthrec.experiments.results import group_summary_frame, results_dict
 from synthrec.experiments.runner import execute
 
+# the fixtures' target-only items are the target's most popular ones: the fill's cap warning is expected
+pytestmark = pytest.mark.filterwarnings("ignore:target-only fill:UserWarning")
+
 GENERATOR = {"name": "latent-factor", "params": {"n_factors": 4, "calibration_iters": 1}}
 RECOMMENDER = {"name": "ease", "params": {"l2": 10.0}}
 
@@ -233,3 +236,205 @@ def test_bench_checks_external_source_paths(folders: dict[str, Path], tmp_path: 
     cfg["datasets"][0]["source"]["data"]["path"] = str(tmp_path / "missing")
     with pytest.raises(ConfigError, match=r"source\.data\.path"):
         run_sweep(parse_bench_config(cfg), tmp_path / "bench", progress=False)
+
+
+# ------------------------------------------------------------------------------------------------ source-fill
+
+
+def test_fill_labels() -> None:
+    from synthrec.experiments.fill import base_label, fill_label, is_fill
+
+    assert fill_label("source") == "source-fill" and base_label("source-fill") == "source"
+    assert fill_label("source-dp(eps=4)") == "source-dp-fill(eps=4)"
+    assert base_label("source-dp-fill(eps=4)") == "source-dp(eps=4)"
+    assert is_fill("source-fill") and is_fill("source-dp-fill(eps=1)")
+    assert not any(is_fill(s) for s in ("self", "source", "source-dp(eps=4)", "simulator", "attributes"))
+    assert base_label("self") == "self"
+    with pytest.raises(ValueError, match="no fill variant"):
+        fill_label("self")
+
+
+def _translated(folders: dict[str, Path]) -> tuple[Any, Any]:
+    cfg = parse_config(_run_cfg(folders))
+    target = load_data(cfg.data)
+    assert cfg.source is not None
+    return target, prepare_external_source(cfg.source, target)
+
+
+def test_fill_pool_adds_target_only_items_only(folders: dict[str, Path]) -> None:
+    from synthrec.experiments.bench.config import GeneratorSpec
+    from synthrec.experiments.fill import fill_pool
+    from synthrec.experiments.pools import fit_pool
+
+    target, ext = _translated(folders)
+    assert ext.data is not None
+    pool = fit_pool(GeneratorSpec(**GENERATOR), ext.data, seed=0, purpose=("target", "source"), max_ratio=2.0)
+    purpose = ("target", "leave-last-out", "users=1", "source-fill")
+    filled = fill_pool(pool, target, ext.mapped, seed=0, purpose=purpose)
+    before, after = pool.data.interactions, filled.data.interactions
+    # the pool's rows are kept as they are, first; its users and base size too (nested prefixes hold)
+    assert after.head(before.height).equals(before)
+    assert filled.base_users == pool.base_users and filled.data.user_ids.equals(pool.data.user_ids)
+    # the target's catalogue: no unmapped source id ever reaches a model
+    assert filled.data.item_ids.equals(target.item_ids)
+    added = after.slice(before.height)
+    assert added.height > 0
+    # only target-only items are added, and never a repeated (user, item) pair
+    assert not ext.mapped[added["item"].to_numpy()].any()
+    assert not after.select("user", "item").is_duplicated().any()
+    # (the source's own pool may hold a few target-only items too: the generator samples the whole
+    # catalogue, items without a source event included; the fill keeps them and adds more)
+    assert (~ext.mapped[after["item"].to_numpy()]).sum() > (~ext.mapped[before["item"].to_numpy()]).sum()
+    # same seed and purpose: the same pool; another purpose (e.g. validation): another draw
+    again = fill_pool(pool, target, ext.mapped, seed=0, purpose=purpose)
+    assert again.data.interactions.equals(after)
+    other = fill_pool(pool, target, ext.mapped, seed=0, purpose=(*purpose, "validation"))
+    assert not other.data.interactions.equals(after)
+
+
+def test_config_source_fill_needs_an_external_source() -> None:
+    with pytest.raises(ConfigError, match=r"source-fill.*external source"):
+        parse_config({"data": {"path": "t.csv"}, "target": {"source_fraction": 0.5},
+                      "sources": ["self", "source", "source-fill"]})
+    with pytest.raises(ConfigError, match=r"source-fill.*external source"):
+        parse_config({"data": {"path": "t.csv"}, "sources": ["source-fill"]})
+    cfg = parse_config({"data": {"path": "t.csv"}, "source": {"data": {"path": "s.csv"}},
+                        "sources": ["self", "source", "source-fill"]})
+    assert cfg.sources == ["self", "source", "source-fill"]
+
+
+def test_bench_config_source_fill_needs_an_external_source(folders: dict[str, Path]) -> None:
+    raw = _bench_cfg(folders, sources=["source", "source-fill"])
+    raw["datasets"][0].pop("source")
+    with pytest.raises(ConfigError, match=r"source-fill.*external source"):
+        parse_bench_config(raw)
+
+
+def test_run_source_fill_reuses_the_source_pool(folders: dict[str, Path]) -> None:
+    """``source-fill`` adds arms over the ``source`` pool filled with target-only items; the ``source`` arms
+    are those of a run without it (the pool is reused, not refitted), and auto chooses among both."""
+    both = parse_config(_run_cfg(folders, sources=["source", "source-fill"]))
+    alone = parse_config(_run_cfg(folders))
+    data = load_data(both.data)
+    with threadpool_limits(limits=1):
+        r_both = run_experiment(both, data, progress=False)
+        r_alone = run_experiment(alone, data, progress=False)
+    arms = {r["arm"] for r in r_both.records}
+    assert arms == {"real-only", "augment x1 [source]", "augment x1 [source-fill]", "ceiling", "auto"}
+    by_both = {(r["arm"], r["metric"]): r["value"] for r in r_both.records}
+    by_alone = {(r["arm"], r["metric"]): r["value"] for r in r_alone.records}
+    for key, value in by_alone.items():
+        if key[0] != "auto":
+            assert by_both[key] == value, key
+    info = r_both.seeds_info[0]
+    assert info["synthetic_users_source-fill"] == info["synthetic_users_source"]
+    fill = info["target_only_fill"]["source-fill"]
+    assert fill["added_rows"] > 0 and 0 < fill["target_only_share"] < 1
+    (choice,) = r_both.auto_choices
+    assert set(choice["validation"]) == {"real-only", "augment x1 [source]", "augment x1 [source-fill]"}
+    # fill groups exist for the new arm
+    assert {r["group"] for r in r_both.group_records if r["arm"] == "augment x1 [source-fill]"} == set(ITEM_MAP_GROUPS)
+
+
+def test_run_source_fill_validation_reads_the_inner_training_part(folders: dict[str, Path],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validation pool of ``source-fill`` is filled from the inner training part (never the validation
+    targets): the data the fill reads is a strict subset of the training data the test-time fill reads."""
+    import synthrec.experiments.pipeline as pipeline
+
+    calls: list[tuple[tuple[str, ...], Any]] = []
+    real_fill = pipeline.fill_pool
+
+    def spy(pool: Any, target_train: Any, mapped: Any, *, seed: int, purpose: tuple[str, ...]) -> Any:
+        calls.append((purpose, target_train))
+        return real_fill(pool, target_train, mapped, seed=seed, purpose=purpose)
+
+    monkeypatch.setattr(pipeline, "fill_pool", spy)
+    cfg = parse_config(_run_cfg(folders, sources=["source-fill"], strategies=["real-only", "augment", "auto"]))
+    with threadpool_limits(limits=1):
+        result = run_experiment(cfg, load_data(cfg.data), progress=False)
+    assert len(calls) == 2
+    (test_purpose, train), (val_purpose, inner) = sorted(calls, key=lambda c: c[0][-1] == "validation")
+    assert val_purpose == (*test_purpose, "validation")
+    assert test_purpose == ("target", "leave-last-out", "users=1", "source-fill")
+
+    def pairs(d: Any) -> set[tuple[Any, Any]]:
+        users = d.user_ids.gather(d.interactions["user"].cast(pl.UInt32)).to_list()
+        return set(zip(users, d.interactions["item"].to_list(), strict=True))
+
+    assert pairs(inner) < pairs(train)
+    assert set(result.auto_choices[0]["validation"]) == {"real-only", "augment x1 [source-fill]"}
+
+
+def test_auto_can_choose_source_fill(folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+                                     tmp_path: Path) -> None:
+    """When the fill's strategy scores best on validation, auto (run and bench) picks it and reports its test
+    figures."""
+    import synthrec.experiments.auto as auto_mod
+    import synthrec.experiments.bench.execute as execute_mod
+    import synthrec.experiments.pipeline as pipeline
+
+    real_score = auto_mod.validation_score
+
+    def favour_fill(arm: Any, make_model: Any, inputs: Any, es: Any) -> float:
+        value = real_score(arm, make_model, inputs, es)
+        return value + 1.0 if arm.source == "source-fill" else value
+
+    monkeypatch.setattr(pipeline, "validation_score", favour_fill)
+    monkeypatch.setattr(execute_mod, "validation_score", favour_fill)
+    cfg = parse_config(_run_cfg(folders, sources=["source", "source-fill"]))
+    with threadpool_limits(limits=1):
+        result = run_experiment(cfg, load_data(cfg.data), progress=False)
+    (choice,) = result.auto_choices
+    assert choice["chosen"] == "augment x1 [source-fill]"
+    by = {(r["arm"], r["metric"]): r["value"] for r in result.records}
+    for (arm, metric), value in by.items():
+        if arm == "auto":
+            assert value == by["augment x1 [source-fill]", metric]
+
+    summary = run_sweep(parse_bench_config(_bench_cfg(folders, sources=["source", "source-fill"])),
+                        tmp_path / "bench", progress=False)
+    assert summary.n_failed == 0
+    table = ResultStore(tmp_path / "bench").table()
+    auto = table.filter((pl.col("strategy") == "auto") & (pl.col("group") == "all"))
+    chosen = dict(auto.select("source", "chosen_arm").unique().iter_rows())
+    assert chosen["source-fill"] == f"augment x1 [source-fill] {GENERATOR['name']}"
+
+
+def test_bench_source_fill_cells(folders: dict[str, Path], tmp_path: Path) -> None:
+    """The bench lists source-fill (and source-dp-fill per ε) after the existing sources; the existing cells
+    keep their ids; fill cells reuse the source's cached pool; the fill adds target-only users' rows only."""
+    from synthrec.experiments.bench.cells import expand
+
+    base = parse_bench_config(_bench_cfg(folders, dp_epsilons=[4.0]))
+    with_fill = parse_bench_config(_bench_cfg(folders, sources=["source", "source-fill"], dp_epsilons=[4.0]))
+    old, new = expand(base), expand(with_fill)
+    assert {c.id for c in old} < {c.id for c in new}
+    assert list(dict.fromkeys(c.source for c in new if c.source != "-")) == [
+        "source", "source-fill", "source-dp(eps=4)", "source-dp-fill(eps=4)"]
+    # a second dataset without an external source: its fill cells are recorded as skipped
+    raw = _bench_cfg(folders, sources=["source", "source-fill"])
+    raw["datasets"].append({"name": "plain", "data": {"path": str(folders["target"])}})
+    cells = expand(parse_bench_config(raw))
+    plain_fill = [c for c in cells if c.dataset == "plain" and c.source == "source-fill"]
+    assert plain_fill and all(c.skip_reason and "has no source:" in c.skip_reason for c in plain_fill)
+    assert not any(c.skip_reason for c in cells if c.dataset == "target")
+
+    summary = run_sweep(parse_bench_config(_bench_cfg(folders, sources=["source", "source-fill"])),
+                        tmp_path / "bench", progress=False)
+    assert summary.n_ok == summary.n_cells == 2 + 2 * 2
+    # one pool fitted and cached: the fill cells reused the source's pool
+    assert len(list((tmp_path / "bench" / "cache").glob("pool-*.pkl"))) == 1
+    table = ResultStore(tmp_path / "bench").table().filter(pl.col("group") == "all")
+    n_syn = dict(table.filter(pl.col("strategy") == "augment").select("source", "n_synthetic_users").unique()
+                 .iter_rows())
+    assert n_syn["source-fill"] == n_syn["source"] > 0
+    assert set(ITEM_MAP_GROUPS) <= set(ResultStore(tmp_path / "bench").table()["group"].to_list())
+
+
+def test_disjoint_catalogue_skips_source_fill_arms_too(folders: dict[str, Path]) -> None:
+    cfg = parse_config(_run_cfg(folders, source="disjoint", sources=["source", "source-fill"]))
+    with threadpool_limits(limits=1):
+        result = run_experiment(cfg, load_data(cfg.data), progress=False)
+    assert {r["arm"] for r in result.records} == {"real-only", "auto"}
+    assert all(c["chosen"] == "real-only" for c in result.auto_choices)

@@ -91,11 +91,13 @@ def test_run_scores_as_the_bench_cell(tmp_path: Path, source: str, seed: int) ->
     assert info[f"synthetic_users_{source}"] == bench["augment", "NDCG@10"]["n_synthetic_users"]
 
 
-@pytest.mark.parametrize(("source", "seed"), [("source", 0), ("self", 1)])
+@pytest.mark.filterwarnings("ignore:target-only fill:UserWarning")  # the fixture's target-only items are its top
+@pytest.mark.parametrize(("source", "seed"), [("source", 0), ("self", 1), ("source-fill", 2)])
 def test_run_scores_as_the_bench_cell_with_an_external_source(tmp_path: Path, source: str, seed: int) -> None:
     """With an external source (its own catalogue, mapped by title), a run seed is still the bench cell: the
     same arms (ceiling included), the same auto choice, and the same mapped-items / target-only-items
-    figures."""
+    figures; ``source-fill`` (the source pool with target-only items filled in from the seed's training
+    data, and from the inner training part for auto's validation) too."""
     from bench_fixtures import film_titles, write_movielens_latest
 
     target = write_movielens_latest(tmp_path / "target", film_titles(0, 30), n_users=60, seed=0)
@@ -135,4 +137,8 @@ def test_run_scores_as_the_bench_cell_with_an_external_source(tmp_path: Path, so
     assert compared >= 4 * (4 + 2 * 2)
     (choice,) = result.auto_choices
     assert json.loads(bench["auto", "all", "NDCG@10"]["note"])["validation"] == choice["validation"]
+    assert set(choice["validation"]) == {"real-only", f"augment x1 [{source}]"}
     assert result.seeds_info[0]["source_users"] == 80
+    assert result.seeds_info[0][f"synthetic_users_{source}"] == bench["augment", "all", "NDCG@10"]["n_synthetic_users"]
+    if source == "source-fill":
+        assert result.seeds_info[0]["target_only_fill"][source]["added_rows"] > 0

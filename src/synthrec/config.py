@@ -12,7 +12,10 @@ target's (`ExternalSourceConfig`, `synthrec.experiments.external`)::
       data: {loader: ml-latest-small}      # read like data:
       map: {by: title}                     # or {by: column, column: imdb_id} or {by: file, path: map.csv}
 
-Every user of ``data:`` is then a target user (``target.source_fraction`` must be 0 or unset).
+Every user of ``data:`` is then a target user (``target.source_fraction`` must be 0 or unset), and
+``sources:`` may also list ``source-fill``: the ``source`` pool with the target's items the map does not
+reach filled in from the target's own training data (`synthrec.experiments.fill`); ``auto`` chooses among
+the strategies of every listed source.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ from synthrec._suggest import close_matches
 from synthrec.errors import ConfigError
 
 STRATEGIES = ("real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling")
-SOURCES = ("self", "source")
+SOURCES = ("self", "source", "source-fill")
 SPLIT_KINDS = ("leave-last-out", "temporal-user", "temporal-global", "user-holdout", "random")
 FILE_FORMATS = ("auto", "table", "movielens-100k", "movielens-1m", "movielens-latest", "recbole", "seq")
 
 
-SourceName = Literal["self", "source"]
+SourceName = Literal["self", "source", "source-fill"]
 StrategyName = Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]
 _DEFAULT_SOURCES: tuple[SourceName, ...] = ("self", "source")
 _DEFAULT_STRATEGIES: tuple[StrategyName, ...] = (
@@ -235,6 +238,12 @@ class ExperimentConfig(_Strict):
         if "source" in self.sources and not self.has_source:
             raise ValueError("sources lists 'source' but target.source_fraction is 0 (no source users; set it "
                              "> 0 or give an external source:)")
+        if "source-fill" in self.sources and self.source is None:
+            raise ValueError(
+                "sources lists 'source-fill' (the source pool with the target-only items filled in) but no "
+                "external source: is given; source-fill needs a source with its own catalogue and an item map "
+                "(target-only items are the target's items the map does not reach): add source: or remove "
+                "'source-fill'")
         if "ceiling" in self.strategies and not self.has_source:
             raise ValueError("strategy 'ceiling' needs source users: set target.source_fraction > 0 or give an "
                              "external source:")

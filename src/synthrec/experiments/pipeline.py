@@ -11,7 +11,10 @@ every user of ``data:`` is a target user and the source users are the external l
 target's catalogue, built once per run; the ``source`` arms (a DP generator keeps its guarantee: the map is
 public) and the ceiling use it, and every arm is also scored on the held-out targets whose item is mapped
 (``mapped-items``) and on the others (``target-only-items``): `RunResult.group_records`. A source with no
-usable overlap skips its arms and the ceiling (``auto`` keeps to the others).
+usable overlap skips its arms and the ceiling (``auto`` keeps to the others). ``sources:`` may then also
+list ``source-fill``: the ``source`` pool (not refitted) with target-only items filled in from the seed's
+target training data (`synthrec.experiments.fill`; refilled from the inner training part for ``auto``'s
+validation), so ``auto`` decides per strategy whether the fill helps.
 
 Pools, the ``auto`` rule, model seeds and the source/target and validation splits are those of
 `synthrec bench` (`synthrec.experiments.pools`, `synthrec.experiments.auto`,
@@ -22,7 +25,7 @@ split, generator, ratios and recommender (dataset = `synthrec.experiments.protoc
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,7 @@ from synthrec.experiments.external import (
     ExternalSource,
     prepare_external_source,
 )
+from synthrec.experiments.fill import base_label, fill_info, fill_pool, fill_purpose, is_fill
 from synthrec.experiments.pools import draw_pool, fit_generator, pool_purpose
 from synthrec.experiments.protocol import dataset_label, level_label, source_and_target, validation_data
 from synthrec.experiments.scoring import EvalSet, eval_set, score_with_groups
@@ -85,6 +89,14 @@ class RunResult:
 
 def _model_factory(mc: ComponentConfig, seed: int) -> Callable[[], Recommender]:
     return model_factory(mc.name, mc.params, seed, mc.display)
+
+
+def _fill_purpose(cfg: ExperimentConfig, source: str) -> tuple[str, ...]:
+    """The purpose of a fill source's seed (`synthrec.experiments.fill.fill_purpose`), keyed like the bench
+    cell's (dataset label, split kind, level of the scarcity knobs)."""
+    return fill_purpose(source, dataset=dataset_label(cfg.data), split=cfg.split.kind,
+                        level=level_label(cfg.target.keep_fraction, cfg.target.max_per_user),
+                        split_kind=cfg.split.kind)
 
 
 def _pool_purpose(cfg: ExperimentConfig, source: str) -> tuple[str, ...]:
@@ -184,9 +196,9 @@ def check_components(cfg: ExperimentConfig) -> None:
 
 
 def without_source(cfg: ExperimentConfig) -> ExperimentConfig:
-    """``cfg`` without its source arms and ceiling (an external source with no usable overlap): ``auto``
-    then chooses among real-only and the ``self`` arms alone."""
-    return cfg.model_copy(update={"sources": [s for s in cfg.sources if s != "source"],
+    """``cfg`` without its source arms (``source`` and ``source-fill``) and ceiling (an external source with
+    no usable overlap): ``auto`` then chooses among real-only and the ``self`` arms alone."""
+    return cfg.model_copy(update={"sources": [s for s in cfg.sources if base_label(s) != "source"],
                                   "strategies": [s for s in cfg.strategies if s != "ceiling"]})
 
 
@@ -251,22 +263,38 @@ def _run_seed(
         "split": split_report(split, es), "generator_seconds": {},
     }
     pools: dict[str, SyntheticPool] = {}
+    # pools of the base sources, fitted once: a fill source (``source-fill``) reuses its base's pool
+    fitted: dict[str, tuple[SyntheticPool, BaseGenerator]] = {}
     for src in cfg.sources:
         bar.describe(f"seed {seed}: fit generator on {src}")
-        fit_data = train if src == "self" else source_c
+        base = base_label(src)
+        fit_data = train if base == "self" else source_c
         assert fit_data is not None  # config validation guarantees source users exist
-        pools[src], secs, gen = _fit_pool(cfg, fit_data, seed, _pool_purpose(cfg, src))
+        secs = 0.0
+        if base not in fitted:
+            pool, secs, gen = _fit_pool(cfg, fit_data, seed, _pool_purpose(cfg, base))
+            fitted[base] = (pool, gen)
+        pools[src], gen = fitted[base]
+        if is_fill(src):
+            assert external is not None  # config validation: source-fill needs an external source
+            start = time.perf_counter()
+            pools[src] = fill_pool(pools[src], train, external.mapped, seed=seed, purpose=_fill_purpose(cfg, src))
+            secs += time.perf_counter() - start
+            info.setdefault("target_only_fill", {})[src] = fill_info(pools[src], fitted[base][0], external.mapped)
         info["generator_seconds"][src] = round(secs, 3)
         info[f"synthetic_users_{src}"] = pools[src].data.n_users
         # The privacy audit needs holdout users of the fitted population; an external source's users and the
         # target's are two populations (another catalogue, another time), so closeness to one over the other
-        # would measure the gap between them, not memorisation: no holdout audit then.
+        # would measure the gap between them, not memorisation: no holdout audit then. A fill pool is also
+        # compared with the source its generator was fitted on (its target-only rows show as a gap there).
         holdout = None if external is not None else source_c if src == "self" else train
         info.setdefault("synthetic_quality", {})[src] = synthetic_quality(fit_data, pools[src].take(1.0), holdout,
                                                                           generator=gen)
         bar.advance()
     inputs = ArmInputs(train, source_c, pools)
-    ctx = auto_context(cfg, split, source_c, pools, seed) if with_auto else None
+    ctx = (auto_context(cfg, split, source_c, pools, seed, base_pools={b: p for b, (p, _) in fitted.items()},
+                        mapped=external.mapped if external is not None else None)
+           if with_auto else None)
     if with_auto and ctx is None and log:
         log(f"seed {seed}: the training data is too small to carve a validation split: auto keeps real-only")
     for mc in cfg.models:
@@ -294,7 +322,9 @@ class AutoContext:
     """What ``auto`` validates on, built once per seed and shared by every model.
 
     The ``self`` generator is refitted on the inner training part, so validation items never leak into
-    synthetic data; the ``source`` pool does not depend on the target's split and is reused as is.
+    synthetic data; the ``source`` pool does not depend on the target's split and is reused as is; a
+    ``source-fill`` pool is the ``source`` pool filled again from the inner training part (seed purpose +
+    ``"validation"``), so the validation targets never inform the fill either.
     """
 
     inputs: ArmInputs
@@ -302,18 +332,42 @@ class AutoContext:
 
 
 def auto_context(cfg: ExperimentConfig, split: Split, source: InteractionData | None,
-                 pools: dict[str, SyntheticPool], seed: int) -> AutoContext | None:
+                 pools: dict[str, SyntheticPool], seed: int, *,
+                 base_pools: Mapping[str, SyntheticPool] | None = None,
+                 mapped: np.ndarray | None = None) -> AutoContext | None:
     """Carve a validation split from the training data (never the test data) and draw its pools, as the
     bench does (`synthrec.experiments.protocol.validation_data`); None when the training data is too small
-    to hold a validation target."""
+    to hold a validation target.
+
+    Args:
+        base_pools: the pools of the base sources (``source``), by label: a fill source's validation pool is
+            its base pool filled from the inner training part. Needed when ``cfg.sources`` lists a fill
+            source (default: ``pools``).
+        mapped: the external source's ``mapped`` mask (`synthrec.experiments.external.ExternalSource`);
+            needed with a fill source.
+
+    Raises:
+        ValueError: a fill source is listed without its base pool or ``mapped``.
+    """
     validation, _ = validation_data(split.train, cfg.split.kind, seed=seed, test_fraction=cfg.split.test_fraction)
     if validation is None:
         return None
     inner_train, es = validation
-    inner_pools = dict(pools)
+    inner_pools = {src: pool for src, pool in pools.items() if not is_fill(src)}
     if "self" in cfg.sources:
         purpose = (*_pool_purpose(cfg, "self"), "validation")
         inner_pools["self"], _, _ = _fit_pool(cfg, inner_train, seed, purpose)
+    bases = pools if base_pools is None else base_pools
+    for src in cfg.sources:
+        if not is_fill(src):
+            continue
+        base = bases.get(base_label(src))
+        if base is None or mapped is None:
+            raise ValueError(f"the validation pool of {src!r} needs the {base_label(src)!r} pool and the item "
+                             "map's mapped mask")
+        # the base pool does not depend on the target; the fill reads the inner training part only
+        inner_pools[src] = fill_pool(base, inner_train, mapped, seed=seed,
+                                     purpose=(*_fill_purpose(cfg, src), "validation"))
     return AutoContext(ArmInputs(inner_train, source, inner_pools), es)
 
 

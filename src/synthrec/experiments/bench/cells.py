@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from synthrec.experiments.bench.config import SPLIT_ALIASES, BenchConfig
+from synthrec.experiments.fill import SOURCE_FILL, fill_label, fill_settings, is_fill
 from synthrec.experiments.protocol import level_label
 
 #: bump when the measuring protocol changes in a way that makes old results incomparable
@@ -91,10 +92,20 @@ OWN_GENERATOR_SOURCES: dict[str, str] = {"simulator": "simulator", "attributes":
 
 def source_labels(cfg: BenchConfig) -> list[tuple[str, float | None]]:
     """(label, epsilon) of every source: those of ``sources`` in order (``self``, ``source``,
-    ``simulator``, ``attributes``), then ``source-dp(eps=E)`` per ε."""
+    ``source-fill``, ``simulator``, ``attributes``), then ``source-dp(eps=E)`` per ε when ``source`` is
+    listed, then ``source-dp-fill(eps=E)`` per ε when ``source-fill`` is (`synthrec.experiments.fill`)."""
     out: list[tuple[str, float | None]] = [(s, None) for s in cfg.sources]
-    out.extend((f"source-dp(eps={e:g})", float(e)) for e in cfg.dp_epsilons)
+    if "source" in cfg.sources:
+        out.extend((f"source-dp(eps={e:g})", float(e)) for e in cfg.dp_epsilons)
+    if SOURCE_FILL in cfg.sources:
+        out.extend((fill_label(f"source-dp(eps={e:g})"), float(e)) for e in cfg.dp_epsilons)
     return out
+
+
+def no_external_source_reason(dataset: str, source: str) -> str:
+    """The skip note of a fill source's cells on a dataset without an external source."""
+    return (f"skipped: unavailable ({source} fills the items an external source's map does not reach; dataset "
+            f"{dataset} has no source:)")
 
 
 def levels(cfg: BenchConfig) -> list[Level]:
@@ -169,8 +180,12 @@ def expand(cfg: BenchConfig) -> list[Cell]:
                             skip = None
                             if eps is not None and not accepts_epsilon(gspec.name):
                                 skip = f"skipped: unavailable (generator {gspec.name!r} takes no epsilon=)"
+                            # a fill cell's id also depends on the fill's settings (the other ids do not)
+                            fextra = {"fill": fill_settings()} if is_fill(source) else {}
+                            if is_fill(source) and ds.source is None:
+                                skip = no_external_source_reason(ds.name, source)
                             for strategy, ratio in _synthetic_arms(cfg):
-                                extra = {**gextra, **(auto_cfg if strategy == "auto" else {})}
+                                extra = {**gextra, **fextra, **(auto_cfg if strategy == "auto" else {})}
                                 add(strategy, source, eps, gname, ratio, skip, extra)
                     for source in cfg.sources:
                         if source not in OWN_GENERATOR_SOURCES:

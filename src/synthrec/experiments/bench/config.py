@@ -19,7 +19,11 @@ Vocabulary used throughout `synthrec.experiments.bench`:
   `synthrec.config.ExternalSourceConfig` of `synthrec run`): every user of the dataset is then in the
   target pool (``source_fraction`` is not applied to it), the ``source`` / ``source-dp`` generators and the
   ceiling use the external log translated onto the dataset's catalogue (`synthrec.experiments.external`),
-  and the breakdowns add the groups ``mapped-items`` / ``target-only-items``.
+  and the breakdowns add the groups ``mapped-items`` / ``target-only-items``. ``sources`` may then list
+  ``source-fill`` (and gets ``source-dp-fill(eps=E)`` per ``dp_epsilons`` value): the pool of ``source``
+  (``source-dp(eps=E)``) — the same fit, reused from the pool cache — with the target-only items filled in
+  from the level's training data (`synthrec.experiments.fill`; refilled from the inner training part for
+  validation). On a dataset without an external source these cells are recorded as skipped.
 - **split.** The target pool is split once per (dataset, split, seed) into training and test parts; the
   test users and their histories are therefore the *same at every scarcity level* (paired comparisons
   along the learning curve). ``temporal`` is the global time cut (``temporal-global``);
@@ -48,7 +52,7 @@ from synthrec.errors import ConfigError
 BenchStrategy = Literal["real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling"]
 BenchSplit = Literal["leave-last-out", "leave-one-out", "temporal", "temporal-user", "temporal-global",
                      "strong-generalisation", "user-holdout"]
-BenchSource = Literal["self", "source", "simulator", "attributes"]
+BenchSource = Literal["self", "source", "source-fill", "simulator", "attributes"]
 _DEFAULT_SOURCES: tuple[BenchSource, ...] = ("self", "source")
 _DEFAULT_STRATEGIES: tuple[BenchStrategy, ...] = (
     "real-only", "synthetic-only", "augment", "pretrain-finetune", "auto", "ceiling",
@@ -295,13 +299,19 @@ class BenchConfig(_Strict):
         if len({g.display for g in self.generators}) != len(self.generators):
             raise ValueError("generator labels must be distinct (set label: for repeated names)")
         needs_generator = {"synthetic-only", "augment", "pretrain-finetune", "auto"} & set(self.strategies)
-        if needs_generator and not self.generators and {"self", "source"} & set(self.sources):
-            raise ValueError(f"strategies {sorted(needs_generator)} with sources self/source need at least one "
-                             "generator")
+        if needs_generator and not self.generators and {"self", "source", "source-fill"} & set(self.sources):
+            raise ValueError(f"strategies {sorted(needs_generator)} with sources self/source/source-fill need at "
+                             "least one generator")
         if len(set(self.sources)) != len(self.sources):
             raise ValueError("sources must be distinct")
-        if self.dp_epsilons and "source" not in self.sources:
-            raise ValueError("dp_epsilons are variants of the 'source' source: add 'source' to sources")
+        if self.dp_epsilons and not {"source", "source-fill"} & set(self.sources):
+            raise ValueError("dp_epsilons are variants of the 'source' source: add 'source' to sources (or "
+                             "'source-fill' for its filled variant)")
+        if "source-fill" in self.sources and not any(d.source is not None for d in self.datasets):
+            raise ValueError("sources lists 'source-fill' (the source pool with the target-only items filled in) "
+                             "but no dataset has an external source: (its own catalogue and an item map; "
+                             "target-only items are the items the map does not reach): add source: to a "
+                             "dataset or remove 'source-fill'")
         return self
 
     def check_registered(self) -> None:

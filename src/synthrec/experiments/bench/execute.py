@@ -9,7 +9,9 @@ in this process, a local process pool, or on a Dask cluster (`synthrec.scale.bac
    inner training part of a validation split carved from the level's real training data
    (`synthrec.data.splits.carve_validation`, same split kind) and scored by NDCG@10 on the validation
    targets. For validation, the ``self`` generator is refitted on the inner training part (validation
-   items never leak into synthetic data); source pools do not depend on the target and are reused. The
+   items never leak into synthetic data); source pools do not depend on the target and are reused; a
+   ``source-fill`` pool (`synthrec.experiments.fill`) is its base source's pool filled from the level's
+   training data, and refilled from the inner training part for validation. The
    ``simulator`` and ``attributes`` sources (`synthrec.experiments.bench.sources`) are fitted on the
    target like ``self`` (refitted for validation too), their pools cached per (dataset, split, level,
    seed); where one cannot run (no item attributes) its cells are recorded as skipped. The test data is
@@ -18,7 +20,9 @@ in this process, a local process pool, or on a Dask cluster (`synthrec.scale.bac
    real test users per group (`synthrec.experiments.bench.breakdowns`).
 3. ``auto`` picks, per (recommender, generator, source), the candidate (real-only or one of the task's
    synthetic strategies) with the best tuned validation NDCG@10, keeping real-only unless a synthetic
-   one beats it by ``auto_min_gain`` (relative); its test metrics are those of the chosen candidate.
+   one beats it by ``auto_min_gain`` (relative); its test metrics are those of the chosen candidate. A
+   fill source (``source-fill``) is a source of its own here: its ``auto`` cell chooses among real-only
+   and the fill's strategies, beside the base source's ``auto`` cell.
 
 **Determinism.** Every random step takes a seed derived from the cell's seed and a purpose string
 (`synthrec.experiments.strategies.derive_seed`): model seeds from (seed, recommender), generator seeds
@@ -51,6 +55,7 @@ from synthrec.experiments.bench.cells import OWN_GENERATOR_SOURCES, Cell, expand
 from synthrec.experiments.bench.config import SPLIT_ALIASES, BenchConfig, RecommenderSpec, check_runnable
 from synthrec.experiments.bench.frames import Frame, LevelData, Unavailable, get_frame, level_data
 from synthrec.experiments.bench.store import ResultStore, write_part
+from synthrec.experiments.fill import base_label, fill_pool, fill_purpose, is_fill
 from synthrec.experiments.pools import cached_pool, fit_pool, max_ratio, pool_purpose
 from synthrec.experiments.scoring import EvalSet
 from synthrec.experiments.strategies import ArmInputs, SyntheticPool, derive_seed, model_factory, train_arm
@@ -129,10 +134,17 @@ def _metric_rows(cell: Cell, groups: dict[str, tuple[dict[str, float], int]], **
             for group, (metrics, n) in groups.items() for metric, value in metrics.items()]
 
 
-def _purpose(cell: Cell, *, fitted_on_target: bool) -> tuple[str, ...]:
-    """The seeds' purpose of the pool of ``cell``'s task (`synthrec.experiments.pools.pool_purpose`)."""
-    return pool_purpose(cell.source, dataset=cell.dataset, split=cell.split, level=cell.level.label,
-                        split_kind=SPLIT_ALIASES[cell.split], fitted_on_target=fitted_on_target)
+def _purpose(cell: Cell, *, fitted_on_target: bool, source: str | None = None) -> tuple[str, ...]:
+    """The seeds' purpose of the pool of ``cell``'s task (`synthrec.experiments.pools.pool_purpose`), or of
+    the pool of ``source`` when given (a fill cell's base source)."""
+    return pool_purpose(cell.source if source is None else source, dataset=cell.dataset, split=cell.split,
+                        level=cell.level.label, split_kind=SPLIT_ALIASES[cell.split], fitted_on_target=fitted_on_target)
+
+
+def _fill_purpose(cell: Cell) -> tuple[str, ...]:
+    """The purpose of a fill cell's seed (`synthrec.experiments.fill.fill_purpose`)."""
+    return fill_purpose(cell.source, dataset=cell.dataset, split=cell.split, level=cell.level.label,
+                        split_kind=SPLIT_ALIASES[cell.split])
 
 
 def _cell_arm(cell: Cell) -> Arm:
@@ -280,8 +292,10 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
         else:
             assert gspec is not None
             # The source users do not depend on the level, nor on the split except under a global time
-            # cut (the source then ends at the cut): one pool per (dataset, seed[, temporal split]).
-            purpose = _purpose(first, fitted_on_target=False)
+            # cut (the source then ends at the cut): one pool per (dataset, seed[, temporal split]). A fill
+            # cell's base pool is its base source's: the same purpose and cache key, so the same pool (read
+            # from the cache when the base source's task stored it), never a new fit.
+            purpose = _purpose(first, fitted_on_target=False, source=base_label(src))
             key = {"dataset": next(d for d in cfg.datasets if d.name == first.dataset).model_dump_json(
                        exclude={"item_attributes"}),
                    "seed": seed, "source_fraction": cfg.source_fraction, "generator": gspec.model_dump(),
@@ -290,6 +304,14 @@ def _run_synthetic(cfg: BenchConfig, cells: list[Cell], frame: Frame, ld: LevelD
             pool = fit_pool(gspec, frame.source, epsilon=first.epsilon, seed=seed, purpose=purpose,
                             max_ratio=max_ratio(cfg), cache_dir=cache_dir, cache_key=key)
             val_pool = pool
+            if is_fill(src):
+                # the fill reads the level's training data; validation refills from the inner training part
+                assert frame.mapped is not None  # fill cells run on datasets with an external source only
+                fpurpose = _fill_purpose(first)
+                val_pool = (None if ld.validation is None else
+                            fill_pool(pool, ld.validation[0], frame.mapped, seed=seed,
+                                      purpose=(*fpurpose, "validation")))
+                pool = fill_pool(pool, ld.train, frame.mapped, seed=seed, purpose=fpurpose)
     except Unavailable as exc:
         for c in cells:
             emit(c, _status_rows(c, "skipped", str(exc), ld.n_train_users))
