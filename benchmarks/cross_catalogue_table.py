@@ -7,8 +7,9 @@ For every (source, level, recommender) and arm: the mean over seeds of NDCG@10 a
 held-out targets, on those whose item the map reaches (mapped-items) and on the others
 (target-only-items), with the 95 % t-interval half-width over seeds for "all"; the share of the ceiling
 recovered on "all" (mean arm − mean real-only) / (mean ceiling − mean real-only); and the paired t-test
-p-value of the arm against real-only over seeds (NDCG@10, all). Writes `tables.md` (what the docs quote)
-and `arms.csv` (every figure) into ``--out`` and prints the markdown.
+p-value of the arm against real-only over seeds (NDCG@10, all). Writes `tables.md` (every arm and
+recommender), `compact.md` (the arms the docs quote, EASE and ALS) and `arms.csv` (every figure) into
+``--out`` and prints the compact tables.
 
 Arms are named as the bench names them: ``augment x1 [source] item-walk``, ``augment x1
 [source-dp(eps=4)] latent-factor``, ``auto [source] item-walk`` (auto chooses among real-only and that
@@ -75,16 +76,37 @@ def _fmt(x: float, digits: int = 4) -> str:
     return "–" if x is None or not math.isfinite(x) else f"{x:.{digits}f}"
 
 
-def markdown(table: pl.DataFrame, recommenders: tuple[str, ...] = ("ease", "als", "pop", "attribute-knn")) -> str:
+#: the arms of the compact tables the docs quote (the full tables hold every arm)
+COMPACT_ARMS = (
+    "real-only", "ceiling",
+    "augment x1 [source] latent-factor", "augment x1 [source] item-walk",
+    "augment x1 [source-fill] latent-factor", "augment x1 [source-fill] item-walk",
+    "augment x1 [source-dp(eps=4)] latent-factor", "augment x1 [source-dp(eps=4)] item-walk",
+    "auto [source] latent-factor", "auto [source] item-walk",
+    "auto [source-fill] latent-factor", "auto [source-fill] item-walk",
+    "auto [source-dp(eps=4)] item-walk", "auto [source-dp-fill(eps=4)] item-walk",
+)
+
+
+def markdown(table: pl.DataFrame, recommenders: tuple[str, ...] = ("ease", "als", "pop", "attribute-knn"),
+             arms: tuple[str, ...] | None = None) -> str:
+    """Markdown tables, one per dataset (source); ``arms`` keeps only those arms (in that order)."""
     out = []
+    if arms is not None:
+        order = {a: i for i, a in enumerate(arms)}
+        table = table.filter(pl.col("arm").is_in(list(arms))).with_columns(
+            pl.col("arm").replace_strict(order, return_dtype=pl.Int32).alias("_order"))
+    else:
+        table = table.with_columns(pl.lit(0).alias("_order"))
+    rank = {r: i for i, r in enumerate(recommenders)}
+    table = table.filter(pl.col("recommender").is_in(list(recommenders))).with_columns(
+        pl.col("recommender").replace_strict(rank, return_dtype=pl.Int32).alias("_rec"))
     for (dataset,), part in table.group_by(["dataset"], maintain_order=True):
         out.append(f"### {dataset}\n")
         out.append("| level | model | arm | NDCG@10 all (± 95 %) | mapped | target-only | Recall@20 all | mapped | "
                    "target-only | share of ceiling | p vs real-only |")
         out.append("|---|---|---|---|---|---|---|---|---|---|---|")
-        for r in part.sort(["level", "recommender", "arm"]).iter_rows(named=True):
-            if r["recommender"] not in recommenders:
-                continue
+        for r in part.sort(["level", "_rec", "_order", "arm"]).iter_rows(named=True):
             share = "–" if r["arm"] in ("real-only", "ceiling") else _fmt(r["share of ceiling"], 2)
             out.append(
                 f"| {r['level']} | {r['recommender']} | {r['arm']} | {_fmt(r['NDCG@10 all'])} ± "
@@ -104,11 +126,13 @@ def main() -> None:
     results = pl.read_csv(args.run / "results.csv", infer_schema_length=None)
     table = arm_table(results)
     text = markdown(table)
+    compact = markdown(table, recommenders=("ease", "als"), arms=COMPACT_ARMS)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         table.write_csv(args.out / "arms.csv")
         (args.out / "tables.md").write_text(text + "\n", encoding="utf-8")
-    print(text)
+        (args.out / "compact.md").write_text(compact + "\n", encoding="utf-8")
+    print(compact)
 
 
 if __name__ == "__main__":
