@@ -118,6 +118,53 @@ def markdown(table: pl.DataFrame, recommenders: tuple[str, ...] = ("ease", "als"
     return "\n".join(out)
 
 
+#: the headline table's columns: (label, arm)
+HEADLINE_ARMS = (
+    ("augment, latent-factor", "augment x1 [source] latent-factor"),
+    ("augment, item-walk", "augment x1 [source] item-walk"),
+    ("augment + fill, item-walk", "augment x1 [source-fill] item-walk"),
+    ("augment, item-walk, ε = 4", "augment x1 [source-dp(eps=4)] item-walk"),
+    ("auto [source-fill], item-walk", "auto [source-fill] item-walk"),
+)
+
+
+def headline(table: pl.DataFrame, recommenders: tuple[str, ...] = ("ease", "als")) -> str:
+    """Per source: one row per (level, model): real-only and the ceiling (NDCG@10 on all / mapped /
+    target-only targets), then the headline arms' NDCG@10 on all targets with the share of the ceiling
+    recovered (or the paired p against real-only when the ceiling is not above real-only)."""
+    out = []
+    index = {(r["dataset"], r["level"], r["recommender"], r["arm"]): r for r in table.iter_rows(named=True)}
+    for dataset in table["dataset"].unique(maintain_order=True).to_list():
+        out.append(f"**{dataset}** — NDCG@10; ceiling and real-only as all / mapped / target-only; arms as all "
+                   "(share of the ceiling's gain; * = paired p < 0.05 against real-only)\n")
+        out.append("| level | model | real-only | ceiling | " + " | ".join(lab for lab, _ in HEADLINE_ARMS) + " |")
+        out.append("|---|---|---|---|" + "---|" * len(HEADLINE_ARMS))
+        levels = sorted({k[1] for k in index if k[0] == dataset}, key=lambda x: float(x.split("=")[1]))
+        for level in levels:
+            for rec in recommenders:
+                base = index.get((dataset, level, rec, "real-only"))
+                ceil = index.get((dataset, level, rec, "ceiling"))
+                if base is None or ceil is None:
+                    continue
+
+                def split(r: dict) -> str:
+                    return "/".join(_fmt(r[f"NDCG@10 {g}"]) for g in GROUPS)
+
+                cells = []
+                for _, arm in HEADLINE_ARMS:
+                    r = index.get((dataset, level, rec, arm))
+                    if r is None:
+                        cells.append("–")
+                        continue
+                    star = "*" if math.isfinite(r["p vs real-only"]) and r["p vs real-only"] < 0.05 else ""
+                    share = r["share of ceiling"]
+                    extra = f"{share:+.2f}" if math.isfinite(share) else "ceiling ≤ real-only"
+                    cells.append(f"{_fmt(r['NDCG@10 all'])}{star} ({extra})")
+                out.append(f"| {level.split('=')[1]} | {rec} | {split(base)} | {split(ceil)} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="the bench's --out folder (holds results.csv)")
@@ -126,7 +173,7 @@ def main() -> None:
     results = pl.read_csv(args.run / "results.csv", infer_schema_length=None)
     table = arm_table(results)
     text = markdown(table)
-    compact = markdown(table, recommenders=("ease", "als"), arms=COMPACT_ARMS)
+    compact = headline(table) + "\n" + markdown(table, recommenders=("ease", "als"), arms=COMPACT_ARMS)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         table.write_csv(args.out / "arms.csv")

@@ -491,3 +491,24 @@ def test_inspect_source_movielens(shared_data: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "item map by title+year:" in res.output and "ambiguous keys in the target: 19" in res.output
     assert "'chasing amy (1997)': items 246, 268" in res.output
+
+
+def test_a_list_column_is_refused_as_a_key() -> None:
+    """One key per item: a list column (genres) cannot map items; the error names the column."""
+    src = InteractionData.from_frame(
+        pl.DataFrame({"user": [1], "item": [1]}), items=pl.DataFrame({"item": [1], "genres": [["a", "b"]]}),
+        name="s")
+    tgt = InteractionData.from_frame(
+        pl.DataFrame({"user": [1], "item": [1]}), items=pl.DataFrame({"item": [1], "genres": [["a"]]}), name="t")
+    with pytest.raises(DataValidationError, match="'genres': it holds lists"):
+        map_items_by_key(src, tgt, source_col="genres")
+
+
+def test_inspect_map_by_needs_a_source(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from synthrec.cli import app
+
+    target = _csv(tmp_path / "target.csv", [1, 2, 3])
+    res = CliRunner().invoke(app, ["inspect", str(target), "--map-by", "title"])
+    assert res.exit_code == 2 and "give --source too" in res.output

@@ -3,6 +3,7 @@ generator round-trips through it bit for bit."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import pathlib
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 
 from synthrec.cli import app
 from synthrec.data.interactions import InteractionData
-from synthrec.errors import DataValidationError
+from synthrec.errors import DataValidationError, NotFittedError
 from synthrec.generators._model_file import (
     FORMAT_VERSION,
     ModelFileVersionWarning,
@@ -146,6 +147,7 @@ def test_dp_generator_header_carries_its_guarantee(log: InteractionData, fitted:
 def test_unknown_types_are_refused_at_save_time_with_their_path(fitted: dict[str, BaseGenerator],
                                                                 tmp_path: Path) -> None:
     gen = make_generator("item-walk", seed=0)
+    gen._fitted = True  # what the format stores is under test, not a fit
     gen.extra_ = {"inner": [1, object()]}  # type: ignore[attr-defined]
     with pytest.raises(TypeError, match=r"generator\.extra_\['inner'\]\[1\]: cannot store a builtins\.object"):
         gen.save(tmp_path / "x.synthrec")
@@ -157,6 +159,7 @@ def test_unknown_types_are_refused_at_save_time_with_their_path(fitted: dict[str
 
 def test_plain_values_round_trip(tmp_path: Path) -> None:
     gen = make_generator("item-walk", seed=0)
+    gen._fitted = True  # what the format stores is under test, not a fit
     values = {"nan": float("nan"), "inf": -float("inf"), "big": 2**80, "tuple": (1, "a", None),
               "set": {3, 1, 2}, "frozen": frozenset({"x"}), "keys": {1.5: "a", (1, 2): "b"},
               "np": np.float32(0.1), "i": np.int16(-3), "b": np.bool_(True), "bytes": b"\x00\x01",
@@ -259,7 +262,7 @@ def test_damaged_and_foreign_files_are_named(fitted: dict[str, BaseGenerator], t
         BaseGenerator.load(tmp_path / "other.zip")
     from synthrec.generators.item_walk import ItemWalkGenerator
 
-    with pytest.raises(DataValidationError, match="holds a LatentFactorGenerator, not a ItemWalkGenerator"):
+    with pytest.raises(DataValidationError, match="holds a LatentFactorGenerator, not an ItemWalkGenerator"):
         ItemWalkGenerator.load(good)
 
 
@@ -358,3 +361,26 @@ def test_a_pickled_simulator_keeps_its_scenario_and_rebuilds_its_world(tmp_path:
     old = Simulator.__new__(Simulator)
     old.__setstate__(dict(vars(sim)))  # an older pickle held the Scenario object (and the cached world)
     assert old.scenario is sim.scenario
+
+
+def test_an_unfitted_generator_is_not_saved(tmp_path: Path) -> None:
+    with pytest.raises(NotFittedError, match="fit it on a log before saving"):
+        make_generator("latent-factor", seed=0).save(tmp_path / "u.synthrec")
+    assert not (tmp_path / "u.synthrec").exists()
+
+
+def test_a_file_missing_a_parameter_is_refused_naming_it(fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    """A state without a constructor parameter (another version's file, or an edited one) is refused at load
+    with the file and the parameter named, not left to crash while sampling."""
+    gen = copy.deepcopy(fitted["latent-factor"])
+    del gen.fixed_length  # type: ignore[attr-defined]
+    path = tmp_path / "old.synthrec"
+    path.write_bytes(model_bytes(gen))
+    with pytest.raises(DataValidationError, match=r"without its parameter\(s\) fixed_length") as info:
+        BaseGenerator.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_the_source_name_keeps_no_folder(fitted: dict[str, BaseGenerator]) -> None:
+    """A model file may cross to a partner: the fitted log's local folders stay home."""
+    assert all("/" not in str(g.source_name_) for g in fitted.values())

@@ -33,8 +33,9 @@ SourceOpt = Annotated[str | None, typer.Option(
     "--source", help="A source log with its own catalogue (a registered dataset name, a MovieLens folder, a "
     "table file, ... read as DATA is, with the default column names): print how much of each side an item "
     "map covers (items and interactions), with ambiguous keys.")]
-MapByOpt = Annotated[str, typer.Option(
-    "--map-by", help="How --source items are matched to DATA's items: title (normalised title + year, from the "
+MapByOpt = Annotated[str | None, typer.Option(
+    "--map-by", help="With --source: how its items are matched to DATA's items: title (the default; normalised "
+    "title + year, from the "
     "items tables), column:NAME (a shared id column of the items tables; column:item = the item ids "
     "themselves) or file:PATH (a two-column mapping file with a header `source,target`).")]
 
@@ -63,7 +64,7 @@ def inspect(
     columns: ColumnsOpt = None,
     fmt: FormatOpt = "auto",
     source: SourceOpt = None,
-    map_by: MapByOpt = "title",
+    map_by: MapByOpt = None,
 ) -> None:
     """Load and validate a log, then print its size, sparsity, activity and time range. Duplicate rows,
     repeated pairs and converted time units are reported as warnings. With --source, also print how much
@@ -71,6 +72,9 @@ def inspect(
     from synthrec.data.interactions import InteractionData
 
     try:
+        if source is None and map_by is not None:
+            raise ConfigError("--map-by says how --source items are matched to DATA's items: give --source too")
+        map_by = map_by or "title"
         if source is not None:
             _parse_map_by(map_by)
         d = load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns,

@@ -142,7 +142,7 @@ class MapCoverage:
     def lines(self) -> list[str]:
         """Human-readable summary: mapped count, items and interactions on each side, ambiguous keys with up
         to 5 examples per side, and a clear message when there is no usable overlap."""
-        out = [f"item map by {self.key}: {self.n_mapped:,} items mapped one to one"]
+        out = [f"item map by {self.key}: {self.n_mapped:,} item{'s' if self.n_mapped != 1 else ''} mapped one to one"]
         if self.n_mapped == 0:
             out.append(f"no usable overlap: {_no_overlap(self.key)}")
         for side, name, n_items, share, inter_share, n_inter in (
@@ -501,6 +501,13 @@ def _key_values(data: InteractionData, col: str, side: str) -> dict[int, str]:
             )
         values = data.items[col]
         dense = data.items[ITEM].to_numpy()
+        if values.dtype.is_nested():
+            raise DataValidationError(
+                f"cannot map items by column '{col}': it holds lists ({values.dtype}), not one key per item",
+                source=data.name, column=col,
+                hint="name a column with one id per item (e.g. an EAN or IMDb id), map by title, or give a "
+                     "mapping file",
+            )
     values = _integral(values).cast(pl.String).str.strip_chars()
     return {int(d): v for d, v in zip(dense, values.to_list(), strict=True) if v and 0 <= d < data.n_items}
 

@@ -112,7 +112,8 @@ class BaseGenerator(ParamsMixin):
         version that fitted it; mark fitted."""
         self.item_ids_ = data.item_ids
         self.items_ = data.items
-        self.source_name_ = data.name
+        # The file name only: a model file may cross to a partner, and a local folder path is not theirs to see.
+        self.source_name_ = _display_name(data.name)
         self.synthrec_version_ = __version__
         self._fitted = True
 
@@ -145,9 +146,13 @@ class BaseGenerator(ParamsMixin):
         Raises:
             TypeError: the generator holds a value the format cannot store (the message names it).
             DataValidationError: ``path`` is a folder.
+            NotFittedError: the generator is not fitted (a model file always holds a fitted generator).
         """
         from synthrec.generators._model_file import model_bytes
 
+        if not self._fitted:
+            raise NotFittedError(f"{type(self).__name__} is not fitted: fit it on a log before saving it "
+                                 "(`synthrec fit` fits and saves in one step)")
         data = model_bytes(self)
         atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
@@ -178,8 +183,9 @@ class BaseGenerator(ParamsMixin):
             raise DataValidationError(
                 "is a pickle (an old synthrec save, or not a synthrec file at all); loading a pickle can run "
                 "any code its author chose, so it is refused", source=str(path),
-                hint="re-save it in the safe format with `synthrec fit` (or load it once with trusted=True and "
-                     "save it again); pass --trusted / trusted=True only if you trust whoever wrote it",
+                hint="fit again with `synthrec fit` on the data, or convert it once in Python if you trust "
+                     "whoever wrote it: BaseGenerator.load(path, trusted=True).save(new_path); pass --trusted / "
+                     "trusted=True only for a file from someone you trust",
             )
         elif not trusted:
             raise DataValidationError("not a synthrec model file, or a damaged one", source=str(path),
@@ -194,6 +200,35 @@ class BaseGenerator(ParamsMixin):
                     source=str(path), hint="re-run `synthrec fit` to write it again",
                 ) from None
         if not isinstance(obj, cls):
-            raise DataValidationError(f"holds a {type(obj).__name__}, not a {cls.__name__}", source=str(path),
+            raise DataValidationError(f"holds {_a(type(obj).__name__)}, not {_a(cls.__name__)}", source=str(path),
                                       hint="give the path of a generator saved by `synthrec fit`")
+        if isinstance(obj, BaseGenerator):
+            _check_loaded(obj, path)
         return obj
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its indefinite article ("an ItemWalkGenerator", "a dict")."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def _display_name(name: str) -> str:
+    """A log's name without its folders (``/home/me/data/u.data`` → ``u.data``); other names as they are."""
+    text = str(name)
+    return Path(text).name or text if ("/" in text or "\\" in text) else text
+
+
+def _check_loaded(obj: BaseGenerator, path: Path) -> None:
+    """Refuse a loaded generator that cannot sample: unfitted, or missing a constructor parameter (a file
+    written by another version, or edited), with an error naming the file rather than a crash later."""
+    from synthrec._params import param_names
+
+    if not obj._fitted:
+        raise DataValidationError(f"holds an unfitted {type(obj).__name__}", source=str(path),
+                                  hint="fit the generator on a log and save it again (`synthrec fit`)")
+    missing = [p for p in param_names(type(obj)) if p not in vars(obj)]
+    if missing:
+        raise DataValidationError(
+            f"holds {_a(type(obj).__name__)} without its parameter(s) {', '.join(missing)}: written by an "
+            "incompatible synthrec version, or edited", source=str(path),
+            hint="fit it again with this synthrec version (`synthrec fit`)")
