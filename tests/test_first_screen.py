@@ -217,3 +217,15 @@ def test_findings_and_first_screen_agree_that_two_seeds_are_untested() -> None:
     kind = _kind(pl.Series([0.02, 0.02]), 0.02, 0.2)
     assert kind == "higher on average over 2 seeds (too few to test consistency)"
     assert _kind(pl.Series([0.02, 0.02, 0.01]), 0.0167, 0.15) == "helps"
+
+
+def test_an_unusable_external_source_is_said_on_the_first_screen() -> None:
+    """A source whose map reaches no target item is skipped; the first screen says so, not only the log."""
+    res = _results({"real-only": [0.10, 0.20, 0.30], "auto": [0.10, 0.20, 0.30]}, chosen=["real-only"] * 3)
+    res["external_source"] = {"name": "lastfm", "usable": False,
+                              "problem": "the source and target catalogues share no item by title+year"}
+    fs = first_screen(res)
+    assert any("external source lastfm was not used: the source and target catalogues share no item" in c
+               for c in fs.caveats)
+    res["external_source"]["usable"] = True
+    assert not any("external source" in c for c in first_screen(res).caveats)

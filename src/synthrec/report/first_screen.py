@@ -231,6 +231,11 @@ def first_screen(results: dict[str, Any]) -> FirstScreen:
     cards = quality_cards(results) if any(s.get("synthetic_quality") for s in results.get("seeds", [])) else {}
     failed, warned = _audits(cards)
     caveats = []
+    external = results.get("external_source") or {}
+    if external and not external.get("usable", True):
+        caveats.append(f"The external source {external.get('name', '')} was not used: "
+                       f"{external.get('problem') or 'no usable overlap with the target catalogue'}; no source arm "
+                       "or ceiling ran, so the verdict compares real-only with the other sources only.")
     if len(seeds) == 1:
         caveats.append("Only 1 seed: consistency across seeds is not testable; differences are from that one "
                        "seed (run with more seeds, e.g. --seeds 0,1,2, to test them).")
