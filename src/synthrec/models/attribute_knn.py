@@ -39,7 +39,6 @@ attribute.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -48,13 +47,9 @@ import scipy.sparse as sp
 from synthrec.data.interactions import ITEM, InteractionData
 from synthrec.errors import ConfigError, DataValidationError
 from synthrec.models.base import (
-    NO_ITEM,
     BaseRecommender,
-    _rows_per_batch,
-    as_binary_histories,
     check_non_negative,
     check_positive,
-    top_k,
 )
 
 try:
@@ -251,36 +246,3 @@ class AttributeKNN(BaseRecommender):
         self._require_fitted("eligible_items_")
         assert self.item_counts_ is not None and self.has_attributes_ is not None
         return (self.item_counts_ > 0) | self.has_attributes_
-
-    def recommend(self, histories: Any, k: int, *, exclude_seen: bool = True) -> np.ndarray:
-        """Top-k dense item ids for each history row, best first (as `BaseRecommender.recommend`, except
-        that items with attributes but no training interaction are eligible).
-
-        Returns:
-            int64 array ``(n_users, k)``; `NO_ITEM` pads. Rows with an empty history get the popularity
-            fallback (items never interacted with then rank last, below every item with interactions).
-
-        Raises:
-            NotFittedError: before `fit`.
-            DataValidationError: histories of the wrong shape or with NaN.
-            ConfigError: ``k < 1``.
-        """
-        self._require_fitted()
-        assert self.n_items_ is not None and self.item_counts_ is not None
-        if k < 1:
-            raise ConfigError(f"k must be >= 1, got {k}")
-        h = as_binary_histories(histories, self.n_items_)
-        n = h.shape[0]
-        out = np.full((n, k), NO_ITEM, dtype=np.int64)
-        ineligible = ~self.eligible_items_
-        step = _rows_per_batch(self.batch_size, self.n_items_)
-        for start in range(0, n, step):
-            hb = h[start:start + step]
-            cold = np.diff(hb.indptr) == 0
-            scores = np.array(self._score(hb), dtype=np.float64)
-            if cold.any():
-                scores[cold] = self.item_counts_
-            scores[:, ineligible] = -np.inf
-            out[start:start + hb.shape[0]] = top_k(scores, k, hb if exclude_seen else None,
-                                                   batch_size=hb.shape[0], tie_order=self.tie_order_)
-        return out

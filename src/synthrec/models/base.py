@@ -384,7 +384,7 @@ class BaseRecommender(ParamsMixin):
         h = as_binary_histories(histories, self.n_items_)
         n = h.shape[0]
         out = np.full((n, k), NO_ITEM, dtype=np.int64)
-        ineligible = ~(self.item_counts_ > 0)
+        ineligible = ~self.eligible_items_
         step = _rows_per_batch(self.batch_size, self.n_items_)
         for start in range(0, n, step):
             hb = h[start:start + step]
