@@ -457,6 +457,7 @@ def test_inspect_source_coverage(tmp_path: Path) -> None:
     res = runner.invoke(app, ["inspect", str(target), "--source", str(source), "--map-by", "column:item"])
     assert res.exit_code == 0, res.output
     assert "item map by column item: 2 items mapped" in res.output
+    assert "matched by their ids alone" in res.output  # ids of two catalogues coincide by chance
     assert "2 of 6 items mapped (33.3%)" in res.output and "2 of 4 items mapped (50.0%)" in res.output
 
     mapping = tmp_path / "map.csv"

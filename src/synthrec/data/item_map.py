@@ -145,6 +145,10 @@ class MapCoverage:
         out = [f"item map by {self.key}: {self.n_mapped:,} item{'s' if self.n_mapped != 1 else ''} mapped one to one"]
         if self.n_mapped == 0:
             out.append(f"no usable overlap: {_no_overlap(self.key)}")
+        elif self.key == f"column {ITEM}":
+            out.append("note: items were matched by their ids alone; catalogues that number their items "
+                       "independently (1, 2, 3, ...) match by chance, so compare a few mapped titles, or map by "
+                       "title, a shared id column or a mapping file")
         for side, name, n_items, share, inter_share, n_inter in (
             ("source", self.source_name, self.n_source_items, self.source_item_share,
              self.source_interaction_share, self.n_source_interactions),
