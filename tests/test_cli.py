@@ -302,3 +302,17 @@ def test_an_event_log_with_partly_empty_ratings_loads_as_implicit_feedback(tmp_p
     explicit = runner.invoke(app, ["inspect", str(csv), "--rating-col", "rating"])
     flat = " ".join(explicit.output.split())
     assert explicit.exit_code == 2 and "40 missing or non-finite rating" in flat and "implicit feedback" in flat
+
+
+def test_fit_says_the_dp_guarantee_it_spent(tmp_path: Path, shared_data: Path) -> None:
+    """A DP fit prints ε and δ (the figure a partner receiving the file asks for first); an exact fit does not."""
+    csv = tmp_path / "shop.csv"
+    _small_csv(shared_data, csv, n_users=60)
+    cols = ["--user-col", "customer_id", "--item-col", "sku", "--rating-col", "stars", "--time-col", "ts"]
+    fast = ["-g", "item-walk", "--param", "calibration_users=200", "--param", "max_items=100"]
+    dp = runner.invoke(app, ["fit", str(csv), "--out", str(tmp_path / "dp.synthrec"), *fast,
+                             "--param", "epsilon=2.0", *cols])
+    assert dp.exit_code == 0, dp.output
+    assert "user-level differential privacy: ε = 2 spent" in " ".join(dp.output.split())
+    exact = runner.invoke(app, ["fit", str(csv), "--out", str(tmp_path / "x.synthrec"), *fast, *cols])
+    assert exact.exit_code == 0 and "differential privacy" not in exact.output

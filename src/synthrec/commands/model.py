@@ -206,6 +206,10 @@ def fit(
         fail(exc)
     _warn_copies(share, "fit", d.n_users)
     console.print(f"fitted {generator} on {escape(d.name)} ({d.n_users:,} users, {d.n_items:,} items); saved to {out}")
+    guarantee = gen.privacy
+    if guarantee.is_dp:  # the figure a partner receiving the file will ask for first
+        console.print(f"user-level differential privacy: ε = {guarantee.epsilon:.3g} spent, δ = {guarantee.delta:.1e} "
+                      "(recorded in the model file's header)")
 
 
 def sample(
