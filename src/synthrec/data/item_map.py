@@ -573,8 +573,8 @@ def read_item_map(
             (unparsed, f"{{v!r}} is not a valid {side} item id ({data.item_ids.dtype})",
              f"write the {side} catalogue's item ids as they appear in its log"),
             (~known, f"{side} item {{v!r}} is not in the {side} catalogue ({data.n_items:,} items)",
-             "remove the row, or check that the file maps these two data sets (items never rated are "
-             "not in a log's catalogue unless it was loaded with full_catalogue=True)"),
+             "remove the row, or check that the file maps these two data sets (a log's catalogue holds the "
+             "items its events touch: rows for items nobody rated must go)"),
             (dup, f"{side} item {{v!r}} appears on more than one row (first on row {{first}})",
              "a map is one to one: keep one row per item"),
         ):
