@@ -1,8 +1,20 @@
 """The item walk: histories drawn one item at a time from softmax(b + a · Σ_{j drawn so far} W_j).
 
-The sampler of `ItemWalkGenerator`.
+The sampler of `ItemWalkGenerator`, in two exact forms with the same law:
+
+* dense W (`WalkModel.weights`): per step a chunk × m matrix of logits and a Gumbel-max draw — cost
+  Σ_u n_u · m, i.e. it grows with the catalogue m;
+* sparse W (`WalkModel.indptr` / ``indices`` / ``data``: the top neighbours of each modelled item, CSR):
+  per step only the user's *touched* items — neighbours of her history and the items she drew — differ
+  from the base law exp(b); the step chooses "touched" or "untouched" by their exact float64 masses,
+  draws a touched item by Gumbel-max over the touched set and an untouched one from a precomputed
+  cumulative table of exp(b) (binary search, log m) with rejection of touched items (exact: an accepted
+  draw is exp(b) restricted to the untouched items; after `REJECTION_ROUNDS` rounds, or when the
+  untouched mass is under `EXPLICIT_BELOW` of the base, the user draws explicitly over all untouched
+  items, same law). Cost per step: O(|touched| log |touched|) per user ≈ history × neighbours, not m.
+
 Users are processed in chunks sorted by length, longest first, so at step t the users still drawing are
-a prefix of the chunk (no masks over finished users) and the work is Σ_u n_u · m cells, not
+a prefix of the chunk (no masks over finished users) and the work is Σ_u n_u · m cells (dense), not
 max_u n_u · N · m.
 """
 
@@ -12,8 +24,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: logits of one chunk of users (chunk × catalogue, float32) stay under this many cells
+#: logits of one chunk of users (chunk × catalogue, float32) stay under this many cells; in the sparse walk,
+#: a chunk's touched entries (Σ over its users of n_u × (neighbours + 1)) stay under this many
 CHUNK_CELLS = 4_000_000
+#: sparse walk: rounds of "draw from exp(b), reject a touched item" before the users still rejected draw
+#: explicitly over their untouched items (the law is the same either way)
+REJECTION_ROUNDS = 8
+#: sparse walk: a user whose untouched base mass is under this share of Σ exp(b) draws explicitly at once
+#: (rejection would mostly reject), and her untouched mass is summed item by item, not as a difference
+EXPLICIT_BELOW = 0.05
 
 
 @dataclass(frozen=True)
@@ -22,15 +41,45 @@ class WalkModel:
 
     Attributes:
         bias: float32 ``(m,)`` b, the logit of every item before the user has drawn anything.
-        weights: float32 ``(M, M)`` W, the item–item weights among the modelled items (zero diagonal).
+        weights: float32 ``(M, M)`` W, the item–item weights among the modelled items (zero diagonal);
+            None for a sparse model.
         modelled: int64 ``(M,)`` catalogue ids of the rows/columns of W; other items only have b.
         scale: a ≥ 0, the weight of the history term.
+        indptr, indices, data: a sparse model's W as CSR rows (None for a dense one): row r (the modelled
+            item ``modelled[r]``) holds its neighbours ``indices[indptr[r]:indptr[r + 1]]`` (int64 catalogue
+            ids, ascending, never r's own item) with weights ``data[...]`` (float32); absent pairs weigh 0.
     """
 
     bias: np.ndarray
-    weights: np.ndarray
+    weights: np.ndarray | None
     modelled: np.ndarray
     scale: float
+    indptr: np.ndarray | None = None
+    indices: np.ndarray | None = None
+    data: np.ndarray | None = None
+
+    @property
+    def sparse(self) -> bool:
+        return self.indptr is not None
+
+    @property
+    def n_neighbours(self) -> int:
+        """Largest number of neighbours of a row (M − 1 for a dense model)."""
+        if self.indptr is None:
+            return max(len(self.modelled) - 1, 0)
+        return int(np.diff(self.indptr).max(initial=0))
+
+    def dense_weights(self) -> np.ndarray:
+        """float32 ``(M, M)`` W, zero where a sparse model keeps no neighbour."""
+        if self.weights is not None:
+            return self.weights
+        assert self.indptr is not None and self.indices is not None and self.data is not None
+        big_m = len(self.modelled)
+        pos = self.position()
+        rows = np.repeat(np.arange(big_m), np.diff(self.indptr))
+        out = np.zeros((big_m, big_m), np.float32)
+        out[rows, pos[self.indices]] = self.data
+        return out
 
     @property
     def n_items(self) -> int:
@@ -71,7 +120,9 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
 
     Step t of user u draws item i with probability ∝ exp(ℓ_ui) over the items she has not drawn,
     ℓ_u = b + a · Σ_{j drawn} W_j, by the Gumbel-max trick (argmax of ℓ − log E, E ~ Exp(1); Gumbel 1954,
-    Maddison, Tarlow & Minka 2014, "A* sampling", NeurIPS, §2).
+    Maddison, Tarlow & Minka 2014, "A* sampling", NeurIPS, §2). A sparse model is drawn by the touched-set
+    sampler of the module docstring (same law, different random stream: a sparse model and its dense
+    copy give different draws for one seed).
 
     Args:
         model: the walk's parameters.
@@ -89,6 +140,9 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
     m = model.n_items
     if len(lengths) and (lengths.min() < 0 or lengths.max() > m):
         raise ValueError(f"walk lengths must be in [0, {m}]")
+    if model.sparse:
+        return _walk_sparse(model, lengths, rng)
+    assert model.weights is not None
     pos = model.position()
     full = len(model.modelled) == m and bool(np.all(model.modelled == np.arange(m)))
     out_rows, out_steps, out_items, out_logit = [], [], [], []
@@ -109,6 +163,154 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
             out_rows.append(users[:k])
             out_steps.append(np.full(k, t, dtype=np.int64))
             out_items.append(chosen.astype(np.int64))
+    if not out_rows:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+    rows = np.concatenate(out_rows).astype(np.int64)
+    steps = np.concatenate(out_steps)
+    order = np.lexsort((steps, rows))
+    return rows[order], np.concatenate(out_items)[order], np.concatenate(out_logit)[order]
+
+
+def _sparse_chunks(lengths: np.ndarray, row_entries: int) -> list[np.ndarray]:
+    """Users sorted by descending length (ties: index), in chunks of at most `CHUNK_CELLS` touched entries
+    (a user's are at most n_u × (row_entries + 1)); a user heavier than that is a chunk of her own."""
+    order = np.lexsort((np.arange(len(lengths)), -lengths))
+    order = order[lengths[order] > 0]
+    if not len(order):
+        return []
+    cost = lengths[order] * (row_entries + 1)
+    start = np.cumsum(cost) - cost
+    chunk_id = start // CHUNK_CELLS
+    cuts = np.flatnonzero(np.diff(chunk_id)) + 1
+    return np.split(order, cuts)
+
+
+def _segments(owner: np.ndarray, k: int) -> np.ndarray:
+    """``(k + 1,)`` bounds of each user's entries in ``owner`` (sorted, values in [0, k))."""
+    return np.searchsorted(owner, np.arange(k + 1), side="left")
+
+
+def _gumbel_rows(logits: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Row-wise Gumbel-max draw from float64 logits (−inf: never)."""
+    noise = np.log(np.maximum(rng.standard_exponential(logits.shape), 1e-300))
+    return np.argmax(logits - noise, axis=1)
+
+
+def _walk_sparse(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`walk` for a sparse model: the touched-set sampler of the module docstring.
+
+    Per chunk, the touched entries of the active users are kept sorted by key = user · m + item, each with
+    g = a · h (float64, h the sum of the weights of her drawn items' rows on that item) and a drawn flag.
+    """
+    assert model.indptr is not None and model.indices is not None and model.data is not None
+    m = model.n_items
+    bias = model.bias.astype(np.float64)
+    shift = float(bias.max()) if m else 0.0  # every mass below is in units of exp(max b): no overflow
+    base = np.exp(bias - shift)
+    cdf = np.cumsum(base)
+    total = float(cdf[-1])
+    pos = model.position()
+    indptr, indices = model.indptr.astype(np.int64), model.indices.astype(np.int64)
+    data = model.scale * model.data.astype(np.float64)
+    row_entries = model.n_neighbours
+    explicit_cells = max(1, CHUNK_CELLS // max(m, 1))
+
+    out_rows, out_steps, out_items, out_logit = [], [], [], []
+    for users in _sparse_chunks(lengths, row_entries):
+        n_here = lengths[users]
+        key = np.empty(0, np.int64)
+        g = np.empty(0, np.float64)
+        drawn = np.empty(0, bool)
+        for t in range(int(n_here[0])):
+            k = int(np.searchsorted(-n_here, -t, side="left"))  # users with length > t: a prefix
+            cut = int(np.searchsorted(key, k * m, side="left"))  # drop the entries of finished users
+            key, g, drawn = key[:cut], g[:cut], drawn[:cut]
+            owner = key // m
+            item = key - owner * m
+            bounds = _segments(owner, k)
+            ell = bias[item] - shift + g  # shifted logit of each touched entry
+            live = np.where(drawn, -np.inf, ell)
+            touched_base = np.bincount(owner, weights=base[item], minlength=k)
+            untouched = total - touched_base
+            explicit = untouched < EXPLICIT_BELOW * total  # mostly touched: draw over her whole row
+
+            chosen = np.full(k, -1, np.int64)
+            chosen_logit = np.zeros(k, np.float64)  # shifted logit of the chosen item
+            lmax = np.full(k, -np.inf)
+            if len(key):
+                nonempty = bounds[1:] > bounds[:-1]
+                lmax[nonempty] = np.maximum.reduceat(live, bounds[:-1][nonempty])
+            with np.errstate(divide="ignore"):
+                log_u = np.log(np.maximum(untouched, 0.0))
+            c = np.maximum(lmax, log_u)
+            c = np.where(np.isfinite(c), c, 0.0)
+            w = np.exp(live - c[owner]) if len(key) else np.empty(0)
+            s_touched = np.bincount(owner, weights=w, minlength=k)
+            s_base = np.exp(log_u - c)
+            pick_touched = (rng.random(k) * (s_touched + s_base) < s_touched) & ~explicit
+
+            # touched: Gumbel-max over each chosen user's live entries
+            if pick_touched.any():
+                sel = pick_touched[owner]
+                e_idx = np.flatnonzero(sel)
+                noisy = live[e_idx] - np.log(np.maximum(rng.standard_exponential(len(e_idx)), 1e-300))
+                order = np.lexsort((-noisy, owner[e_idx]))
+                first = np.r_[True, owner[e_idx][order][1:] != owner[e_idx][order][:-1]]
+                best = e_idx[order[first]]
+                chosen[owner[best]] = item[best]
+                chosen_logit[owner[best]] = ell[best]
+
+            # untouched: exp(b) from the cumulative table, touched items rejected
+            pending = np.flatnonzero(~pick_touched & ~explicit)
+            for _ in range(REJECTION_ROUNDS):
+                if not len(pending):
+                    break
+                cand = np.minimum(np.searchsorted(cdf, rng.random(len(pending)) * total, side="right"), m - 1)
+                probe = pending * m + cand
+                at = np.minimum(np.searchsorted(key, probe), max(len(key) - 1, 0))
+                hit = (key[at] == probe) if len(key) else np.zeros(len(pending), bool)
+                ok = pending[~hit]
+                chosen[ok] = cand[~hit]
+                chosen_logit[ok] = bias[cand[~hit]] - shift
+                pending = pending[hit]
+
+            # explicit: over all untouched items (still rejected), or the whole row (mostly touched)
+            rest = np.r_[pending, np.flatnonzero(explicit)].astype(np.int64)
+            whole = np.r_[np.zeros(len(pending), bool), np.ones(int(explicit.sum()), bool)]
+            for lo in range(0, len(rest), explicit_cells):
+                part, full_row = rest[lo:lo + explicit_cells], whole[lo:lo + explicit_cells]
+                rows = np.tile(bias - shift, (len(part), 1))
+                for j, u in enumerate(part):  # only the few users whose untouched mass is small
+                    a_, b_ = bounds[u], bounds[u + 1]
+                    rows[j, item[a_:b_]] = live[a_:b_] if full_row[j] else -np.inf
+                pick = _gumbel_rows(rows, rng)
+                chosen[part] = pick
+                chosen_logit[part] = rows[np.arange(len(part)), pick]
+
+            out_logit.append((chosen_logit + shift).astype(np.float32))
+            out_rows.append(users[:k])
+            out_steps.append(np.full(k, t, dtype=np.int64))
+            out_items.append(chosen.copy())
+
+            # the new touched entries: the chosen items (drawn) and their rows' neighbours
+            local = np.arange(k, dtype=np.int64)
+            r = pos[chosen]
+            has = r >= 0
+            lo_, hi_ = indptr[r[has]], indptr[r[has] + 1]
+            size = hi_ - lo_
+            flat = np.repeat(lo_ - np.r_[0, np.cumsum(size)[:-1]], size) + np.arange(int(size.sum()))
+            nb_key = np.repeat(local[has], size) * m + indices[flat]
+            key = np.concatenate([key, local * m + chosen, nb_key])
+            g = np.concatenate([g, np.zeros(k), data[flat]])
+            drawn = np.concatenate([drawn, np.ones(k, bool), np.zeros(len(nb_key), bool)])
+            order = np.argsort(key, kind="stable")
+            key, g, drawn = key[order], g[order], drawn[order]
+            head = np.r_[True, key[1:] != key[:-1]] if len(key) else np.empty(0, bool)
+            seg = np.cumsum(head) - 1
+            key = key[head]
+            g = np.bincount(seg, weights=g, minlength=len(key))
+            drawn = np.bincount(seg, weights=drawn, minlength=len(key)) > 0
     if not out_rows:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
     rows = np.concatenate(out_rows).astype(np.int64)

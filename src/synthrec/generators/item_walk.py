@@ -59,6 +59,8 @@ MAX_RELATIVE_SCALE = 1e6
 RAKING_STEP = 2.0
 #: an item is modelled under DP when its noisy count exceeds this many count-noise sd
 DP_SIGNAL_SD = 2.0
+#: default ``neighbours``: the weights kept per modelled item (see the class docstring, "Large catalogues")
+DEFAULT_NEIGHBOURS = 100
 
 
 def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
@@ -85,6 +87,92 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
     return b
+
+
+def select_modelled(counts: np.ndarray, max_items: int) -> np.ndarray:
+    """int64 ``(M,)`` ascending: the ``max_items`` most frequent items with a count > 0 (ties: lower id),
+    at least two (the first two ids when fewer items were seen) — step 1 of the exact fit."""
+    counts = np.asarray(counts)
+    m = len(counts)
+    modelled = np.sort(np.lexsort((np.arange(m), -counts))[: min(max_items, int((counts > 0).sum()))])
+    return (modelled if len(modelled) >= 2 else np.arange(min(m, 2))).astype(np.int64)
+
+
+def top_neighbours(weights: np.ndarray, modelled: np.ndarray, neighbours: int
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the ``neighbours`` largest weights (by value) of each row of W, as CSR.
+
+    Args:
+        weights: float ``(M, M)`` W (row i: what drawing item i adds to every item's logit).
+        modelled: int64 ``(M,)`` catalogue ids of W's rows and columns.
+        neighbours: k ≥ 1 kept per row (ties: lower column); the diagonal and exact zeros are never kept.
+
+    Returns:
+        ``(indptr, indices, data)``: int64 ``(M + 1,)``, int64 catalogue ids (ascending within a row) and
+        float32 weights — `synthrec.generators._walk.WalkModel`'s sparse rows.
+    """
+    w = np.asarray(weights, dtype=np.float32)
+    big_m = w.shape[0]
+    k = min(int(neighbours), max(big_m - 1, 0))
+    if k == 0:
+        return np.zeros(big_m + 1, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
+    ranked = w.astype(np.float64)
+    np.fill_diagonal(ranked, -np.inf)
+    # the k largest per row; ties broken toward the lower column by a stable sort of the k-th value's ties
+    order = np.argsort(-ranked, axis=1, kind="stable")[:, :k]
+    cols = np.sort(order, axis=1)
+    vals = np.take_along_axis(w, cols, axis=1)
+    keep = (vals != 0) & (cols != np.arange(big_m)[:, None])
+    counts = keep.sum(axis=1)
+    indptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    indices = np.asarray(modelled, np.int64)[cols[keep]]
+    return indptr, indices, vals[keep].astype(np.float32)
+
+
+def walk_from_statistics(
+    counts: np.ndarray,
+    modelled: np.ndarray,
+    gram: np.ndarray,
+    *,
+    l2: float = 200.0,
+    relative_scale: float = EXACT_RELATIVE_SCALE,
+    neighbours: int | None = DEFAULT_NEIGHBOURS,
+) -> WalkModel:
+    """The exact fit's item–item model (steps 1–2 of `ItemWalkGenerator`, before calibration) from counts.
+
+    A pure function of integer statistics, so a streaming pass over files can supply them without an
+    `InteractionData`: b = log(c + ½), W = EASE(G, λ) over the modelled items, a = relative_scale / s
+    (s: mean over rows of the largest weight), then W cut to its ``neighbours`` largest weights per row
+    (kept dense when that drops nothing, i.e. ``neighbours`` ≥ M − 1, or when None).
+
+    Args:
+        counts: int64 ``(m,)`` distinct users per item (each (user, item) pair once).
+        modelled: int64 ``(M,)`` ascending catalogue ids of the modelled items (e.g. `select_modelled`).
+        gram: int64 ``(M, M)`` co-occurrence counts XᵀX of the modelled items (diagonal: their counts).
+        l2: λ > 0 of EASE.
+        relative_scale: a · s > 0.
+        neighbours: weights kept per row, or None for the dense M × M model.
+
+    Returns:
+        The `WalkModel` (float32 bias and weights / CSR data).
+    """
+    counts = np.asarray(counts)
+    modelled = np.asarray(modelled, dtype=np.int64)
+    bias = np.log(counts.astype(np.float64) + 0.5).astype(np.float32)
+    weights = ease_weights(np.asarray(gram, dtype=np.float64), l2).astype(np.float32)
+    return _walk_model(bias, weights, modelled, relative_scale, neighbours)
+
+
+def _walk_model(bias: np.ndarray, weights: np.ndarray, modelled: np.ndarray, rel: float,
+                neighbours: int | None) -> WalkModel:
+    """b, W, modelled ids and the relative scale → `WalkModel`, sparse when ``neighbours`` drops weights.
+    The scale a = rel / s is taken from the dense W (the largest weight of a row is always kept)."""
+    a = float(rel / _strength(weights))
+    modelled = modelled.astype(np.int64)
+    if neighbours is None or neighbours >= len(modelled) - 1:
+        return WalkModel(bias.astype(np.float32), weights.astype(np.float32), modelled, a)
+    indptr, indices, data = top_neighbours(weights, modelled, neighbours)
+    return WalkModel(bias.astype(np.float32), None, modelled, a, indptr, indices, data)
 
 
 class ItemWalkGenerator(BaseGenerator):
@@ -198,6 +286,7 @@ class ItemWalkGenerator(BaseGenerator):
         dp_l2: float = 5.0,
         dp_gram: Literal["pairs", "rows"] = "pairs",
         rating_levels: Sequence[float] | None = None,
+        neighbours: int | None = DEFAULT_NEIGHBOURS,
     ) -> None:
         _check_positive("l2", l2)
         _check_positive("dp_l2", dp_l2)
@@ -210,6 +299,8 @@ class ItemWalkGenerator(BaseGenerator):
         _check_int("calibration_rounds", calibration_rounds, 0)
         _check_int("calibration_users", calibration_users, 1)
         _check_int("seed", seed, 0)
+        if neighbours is not None:
+            _check_int("neighbours", neighbours, 1)
         if epsilon is not None and not (
             isinstance(epsilon, (int, float)) and not isinstance(epsilon, bool) and epsilon > 0
         ):
@@ -229,6 +320,7 @@ class ItemWalkGenerator(BaseGenerator):
             raise ConfigError(f"dp_gram must be 'pairs' or 'rows', got {dp_gram!r}")
         self.dp_gram = dp_gram
         self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
+        self.neighbours = neighbours
 
     def __repr__(self) -> str:
         state = "fitted" if self._fitted else "not fitted"
@@ -258,17 +350,18 @@ class ItemWalkGenerator(BaseGenerator):
         frame, users, items, has_time, has_rating = first_pairs(data)
         n, m = int(users.max()) + 1, data.n_items
         x = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(n, m))
-        counts = np.bincount(items, minlength=m).astype(np.float64)
-        modelled = np.sort(np.lexsort((np.arange(m), -counts))[: min(self.max_items, int((counts > 0).sum()))])
-        modelled = modelled if len(modelled) >= 2 else np.arange(min(m, 2))
-        bias = np.log(counts + 0.5).astype(np.float32)
+        counts = np.bincount(items, minlength=m).astype(np.int64)
+        modelled = select_modelled(counts, self.max_items)
         self.fit_report_: dict[str, object] = {"modelled_items": len(modelled), "l2": self.l2}
 
         rel = EXACT_RELATIVE_SCALE if self.affinity_scale is None else float(self.affinity_scale)
-        weights = self._weights(x[:, modelled])
-        self._set_walk(bias, weights, modelled, rel)
+        xm = x[:, modelled]
+        gram = np.rint((xm.T @ xm).toarray()).astype(np.int64)
+        self.walk_ = walk_from_statistics(counts, modelled, gram, l2=self.l2, relative_scale=rel,
+                                          neighbours=self.neighbours)
+        self._note_walk(rel)
         degrees = np.diff(x.indptr)
-        self._calibrate(counts, lambda k, g: g.choice(degrees, size=k))
+        self._calibrate(counts.astype(np.float64), lambda k, g: g.choice(degrees, size=k))
 
         traits, names, quantiles, time_model = user_traits(frame, users, x, has_time, has_rating)
         self.trait_model_: GaussianMixture | None = fit_gaussian_mixture(np.column_stack(traits), 1, seed=self.seed)
@@ -282,16 +375,10 @@ class ItemWalkGenerator(BaseGenerator):
         self.privacy_ledger_: PrivacyLedger | None = None
         self.privacy_delta_ = 0.0
 
-    def _weights(self, xm: sp.csr_matrix) -> np.ndarray:
-        gram = (xm.T @ xm).toarray()
-        return ease_weights(gram, self.l2).astype(np.float32)
-
-    def _set_walk(self, bias: np.ndarray, weights: np.ndarray, modelled: np.ndarray, rel: float) -> None:
-        s = _strength(weights)
+    def _note_walk(self, rel: float) -> None:
         self.relative_scale_ = rel
         self.fit_report_["relative_scale"] = rel
-        self.walk_ = WalkModel(bias.astype(np.float32), weights.astype(np.float32), modelled.astype(np.int64),
-                               float(rel / s))
+        self.fit_report_["neighbours"] = self.walk_.n_neighbours if self.walk_.sparse else None
 
     def _calibrate(self, counts: np.ndarray, draw_lengths: Callable[[int, np.random.Generator], np.ndarray]) -> None:
         """Rake the walk's bias so simulated item counts match ``counts`` (step 6 of the class docstring)."""
@@ -313,6 +400,15 @@ class ItemWalkGenerator(BaseGenerator):
         pos = wm.position()
         xm = x[:, wm.modelled]
         out = wm.bias[items].astype(np.float64)
+        if wm.sparse:  # Σ_j W_ji over her history by a sparse product: nothing of size M × M
+            assert wm.indptr is not None and wm.indices is not None and wm.data is not None
+            w_sp = sp.csr_matrix((wm.data.astype(np.float64), pos[wm.indices], wm.indptr),
+                                 shape=(len(wm.modelled), len(wm.modelled)))
+            scores = (xm @ w_sp).tocsr()
+            p = pos[items]
+            has = p >= 0
+            out[has] += wm.scale * np.asarray(scores[users[has], p[has]]).ravel()
+            return out
         step = max(1, 4_000_000 // max(len(wm.modelled), 1))
         for lo in range(0, x.shape[0], step):  # users in chunks: (chunk × M) dense scores
             sel = (users >= lo) & (users < lo + step)
@@ -382,7 +478,9 @@ class ItemWalkGenerator(BaseGenerator):
         self.fit_report_["l2"] = float(l2)
         weights = ease_weights(gram, l2).astype(np.float32)
         rel = DP_RELATIVE_SCALE if self.affinity_scale is None else float(self.affinity_scale)
-        self._set_walk(bias, weights, modelled, rel)
+        # keeping the top neighbours of the released W is post-processing: the DP guarantee is unchanged
+        self.walk_ = _walk_model(bias, weights, modelled, rel, self.neighbours)
+        self._note_walk(rel)
         self._calibrate(counts, lambda k, g: np.maximum(np.rint(activity.sample(k, g)), 1).astype(np.int64))
 
         names = ["log_activity"]
