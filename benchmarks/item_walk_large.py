@@ -11,8 +11,10 @@ Issue 15, item 3. For each catalogue size (items of the simulated shop), the scr
    (`top_neighbours`; same bias and scale), and times `synthrec.generators._walk.walk` on the same
    activities (``--walk-users`` users, lengths drawn from the fitted activity distribution, as `sample`
    does) — CPU seconds by `time.process_time`, one BLAS thread; rows per CPU-second = drawn items / CPU-s.
+   Each sparse model is timed with the touched-set sampler forced (``sampler="sparse"``).
    The dense walk is timed on fewer users when the catalogue is large (its cost is Σ n_u · m).
-4. fits the default generator (sparse, calibrated) and times `sample` of ``--walk-users`` users end to end.
+4. fits the default generator (sparse, calibrated; its walks use ``sampler="auto"``) and times `fit` and
+   `sample` of ``--walk-users`` users end to end (ratings and times included).
 
 Run (venv active, from the project root):
 
@@ -105,7 +107,8 @@ def main() -> None:
                 n = len(lengths)
                 if name == "dense":
                     n = int(min(n, max(50, args.dense_cells // max(lengths.mean() * m, 1))))
-                (rows, _, _), s = cpu(lambda: walk(model, lengths[:n], np.random.default_rng(1)))
+                how = "dense" if name == "dense" else "sparse"
+                (rows, _, _), s = cpu(lambda: walk(model, lengths[:n], np.random.default_rng(1), sampler=how))
                 rec = {**base, "walk": name, "users": n, "rows": len(rows), "cpu_s": s, "rows_per_cpu_s": len(rows) / s}
                 print(json.dumps(rec), file=sys.stderr)
                 records.append(rec)

@@ -30,6 +30,12 @@ M = 30
 K = 4
 
 
+def walk_s(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The touched-set sampler, forced (``"auto"`` would densify a 30-item model)."""
+    return walk(model, lengths, rng, sampler="sparse")
+
+
 def small_models(scale: float = 1.5) -> tuple[WalkModel, WalkModel]:
     """A 30-item sparse model (4 neighbours per row, some negative) and its dense copy (same W)."""
     rng = np.random.default_rng(0)
@@ -98,7 +104,7 @@ def test_sparse_walk_matches_the_enumerated_law(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(_walk, "REJECTION_ROUNDS", rounds)
     sparse, _ = small_models()
     n = 40_000
-    rows, items, _ = walk(sparse, np.full(n, 3), np.random.default_rng(1))
+    rows, items, _ = walk_s(sparse, np.full(n, 3), np.random.default_rng(1))
     pref = prefixes(rows, items, 3)
     law2 = exact_prefix_law(sparse, 2)
     assert pooled_chisquare(count(pref[:, :2]), law2, n) > 1e-3
@@ -116,14 +122,14 @@ def test_the_law_check_can_fail() -> None:
     rng = np.random.default_rng(0)
     other = replace(sparse, data=rng.permutation(sparse.data))
     n = 40_000
-    rows, items, _ = walk(sparse, np.full(n, 2), np.random.default_rng(1))
+    rows, items, _ = walk_s(sparse, np.full(n, 2), np.random.default_rng(1))
     assert pooled_chisquare(count(prefixes(rows, items, 2)), exact_prefix_law(other, 2), n) < 1e-6
 
 
 def test_sparse_and_dense_walks_agree_on_the_same_weights() -> None:
     sparse, dense = small_models()
     n = 30_000
-    a = prefixes(*walk(sparse, np.full(n, 3), np.random.default_rng(2))[:2], 3)
+    a = prefixes(*walk_s(sparse, np.full(n, 3), np.random.default_rng(2))[:2], 3)
     b = prefixes(*walk(dense, np.full(n, 3), np.random.default_rng(3))[:2], 3)
     for step in range(3):
         table = np.vstack([np.bincount(a[:, step], minlength=M), np.bincount(b[:, step], minlength=M)])
@@ -140,7 +146,7 @@ def test_sparse_walk_rows_logits_and_full_users() -> None:
     rng = np.random.default_rng(4)
     lengths = rng.integers(0, M + 1, 200)
     lengths[:3] = [0, M, 1]
-    rows, items, logit = walk(sparse, lengths, np.random.default_rng(5))
+    rows, items, logit = walk_s(sparse, lengths, np.random.default_rng(5))
     assert rows.dtype == np.int64 and items.dtype == np.int64 and logit.dtype == np.float32
     assert np.array_equal(np.bincount(rows, minlength=len(lengths)), lengths)
     assert np.all(np.diff(rows) >= 0)
@@ -156,15 +162,15 @@ def test_sparse_walk_rows_logits_and_full_users() -> None:
 def test_sparse_walk_is_deterministic_per_seed_and_chunked(monkeypatch: pytest.MonkeyPatch) -> None:
     sparse, _ = small_models()
     lengths = np.r_[np.full(300, 2), np.random.default_rng(6).integers(0, 12, 300)]
-    a = walk(sparse, lengths, np.random.default_rng(9))
-    b = walk(sparse, lengths, np.random.default_rng(9))
-    c = walk(sparse, lengths, np.random.default_rng(10))
+    a = walk_s(sparse, lengths, np.random.default_rng(9))
+    b = walk_s(sparse, lengths, np.random.default_rng(9))
+    c = walk_s(sparse, lengths, np.random.default_rng(10))
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[1], c[1])
     monkeypatch.setattr(_walk, "CHUNK_CELLS", 7)  # about one user per chunk
-    small = walk(sparse, lengths, np.random.default_rng(9))
+    small = walk_s(sparse, lengths, np.random.default_rng(9))
     assert np.array_equal(small[0], a[0])
-    assert all(np.array_equal(x, y) for x, y in zip(small, walk(sparse, lengths, np.random.default_rng(9)),
+    assert all(np.array_equal(x, y) for x, y in zip(small, walk_s(sparse, lengths, np.random.default_rng(9)),
                                                      strict=True))
     for u in np.unique(small[0]):
         its = small[1][small[0] == u]
@@ -181,7 +187,7 @@ def test_sparse_walk_partial_model_and_extreme_logits() -> None:
     w[0, 1] = w[1, 0] = 2000.0  # 3 ↔ 50
     indptr, indices, data = top_neighbours(w, modelled, 1)
     model = WalkModel(bias, None, modelled, 1.0, indptr, indices, data)
-    rows, items, logit = walk(model, np.full(3000, 2), np.random.default_rng(0))
+    rows, items, logit = walk_s(model, np.full(3000, 2), np.random.default_rng(0))
     pref = prefixes(rows, items, 2)
     assert np.isfinite(logit).all()
     assert np.all(pref[pref[:, 0] == 3, 1] == 50) and np.all(pref[pref[:, 0] == 50, 1] == 3)
@@ -191,8 +197,28 @@ def test_sparse_walk_partial_model_and_extreme_logits() -> None:
 def test_walk_lengths_checked_for_sparse_models() -> None:
     sparse, _ = small_models()
     with pytest.raises(ValueError, match="lengths"):
-        walk(sparse, np.array([M + 1]), np.random.default_rng(0))
-    assert len(walk(sparse, np.zeros(3, np.int64), np.random.default_rng(0))[0]) == 0
+        walk_s(sparse, np.array([M + 1]), np.random.default_rng(0))
+    assert len(walk_s(sparse, np.zeros(3, np.int64), np.random.default_rng(0))[0]) == 0
+    with pytest.raises(ValueError, match="sampler"):
+        walk(sparse, np.array([1]), np.random.default_rng(0), sampler="fast")
+    _, dense = small_models()
+    with pytest.raises(ValueError, match="sparse model"):
+        walk(dense, np.array([1]), np.random.default_rng(0), sampler="sparse")
+
+
+def test_auto_sampler_picks_dense_for_small_catalogues_and_sparse_for_large() -> None:
+    sparse, dense = small_models()
+    lengths = np.full(50, 5)
+    # a 30-item catalogue: the dense sampler on the densified W — the very draws of the dense model
+    auto = walk(sparse, lengths, np.random.default_rng(3))
+    assert all(np.array_equal(x, y) for x, y in zip(auto, walk(dense, lengths, np.random.default_rng(3)),
+                                                    strict=True))
+    assert _walk._sparse_is_cheaper(sparse, lengths) is False
+    big = replace(sparse, bias=np.zeros(200_000, np.float32))  # same 30 modelled rows in a large catalogue
+    assert _walk._sparse_is_cheaper(big, lengths) is True
+    a = walk(big, lengths, np.random.default_rng(3))
+    b = walk(big, lengths, np.random.default_rng(3), sampler="sparse")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 # ---------------------------------------------------------------------------------------- top_neighbours
@@ -258,7 +284,8 @@ def cluster_share(sample: InteractionData, data: InteractionData) -> float:
     return float(np.mean(c[~first] == start[~first]))
 
 
-def test_sparse_generator_keeps_the_clusters(clusters: InteractionData, sparse_gen: ItemWalkGenerator) -> None:
+def test_sparse_generator_keeps_the_clusters(clusters: InteractionData, sparse_gen: ItemWalkGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_walk, "SPARSE_ENTRY_COST", 0.0)  # the touched-set sampler, as on a large catalogue
     assert sparse_gen.walk_.sparse and sparse_gen.walk_.weights is None
     assert sparse_gen.walk_.n_neighbours == 8 and sparse_gen.fit_report_["neighbours"] == 8
     syn = sparse_gen.sample(600, seed=1)
@@ -286,7 +313,8 @@ def test_bad_neighbours(value: object) -> None:
         make_generator("item-walk", neighbours=value)
 
 
-def test_sparse_sample_determinism_and_batches(sparse_gen: ItemWalkGenerator) -> None:
+def test_sparse_sample_determinism_and_batches(sparse_gen: ItemWalkGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_walk, "SPARSE_ENTRY_COST", 0.0)  # the touched-set sampler, as on a large catalogue
     a = sparse_gen.sample(90, seed=5)
     assert a.interactions.equals(sparse_gen.sample(90, seed=5).interactions)
     assert not a.interactions.equals(sparse_gen.sample(90, seed=6).interactions)
@@ -298,7 +326,8 @@ def test_sparse_sample_determinism_and_batches(sparse_gen: ItemWalkGenerator) ->
     assert one.interactions.equals(a.interactions)
 
 
-def test_sparse_save_load_round_trip(tmp_path: Path, sparse_gen: ItemWalkGenerator) -> None:
+def test_sparse_save_load_round_trip(tmp_path: Path, sparse_gen: ItemWalkGenerator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_walk, "SPARSE_ENTRY_COST", 0.0)  # the touched-set sampler, as on a large catalogue
     path = tmp_path / "walk.synthrec"
     sparse_gen.save(path)
     back = ItemWalkGenerator.load(path)
