@@ -177,6 +177,25 @@ def fit(
     sep: SepOpt = None,
     columns: ColumnsOpt = None,
     fmt: FormatOpt = "auto",
+    streaming: Annotated[bool, typer.Option(
+        "--streaming", help="Read DATA (Parquet: a file, a folder of files, e.g. the --out of `synthrec "
+        "generate`) in passes instead of loading it: memory does not grow with the rows. latent-factor "
+        "without DP only.")] = False,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-w", help="With --streaming: worker processes (local pool, or local Dask cluster with "
+        "--backend dask); files are the unit of work.")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="With --streaming: address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+        "(its workers must see DATA and --cache-dir).")] = None,
+    backend: Annotated[str | None, typer.Option(
+        "--backend", help="With --streaming: inprocess, processes or dask (default: dask with --scheduler, "
+        "processes with --workers > 1, else inprocess).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", help="With --streaming: where passes are kept, so an interrupted fit rerun with the "
+        "same folder resumes (default: OUT.fitcache, removed when the fit succeeds).")] = None,
+    sample_users: Annotated[int, typer.Option(
+        "--sample-users", min=1, help="With --streaming: about this many users (chosen by a hash of their id) "
+        "fit the per-user parts (traits, times, ratings); item statistics use every user.")] = 50_000,
     quiet: QuietOpt = False,
 ) -> None:
     """Fit a generator on a real log and save it: the fitted generator, not the raw data, is what may
@@ -188,6 +207,31 @@ def fit(
     if out.is_dir():
         fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.synthrec'}"))
     require_writable(out, kind="file")
+    if streaming:
+        from synthrec.commands._stream_fit import fit_streaming_cli, streaming_summary
+
+        cache = cache_dir if cache_dir is not None else out.with_name(out.name + ".fitcache")
+        try:
+            gen = _make_cli_generator(generator, param or [], seed)
+            fit_streaming_cli(gen, generator, data, user_col=user_col, item_col=item_col, rating_col=rating_col,
+                              time_col=time_col, time_unit=time_unit, time_format=time_format, workers=workers,
+                              scheduler=scheduler, backend=backend, cache=cache, sample_users=sample_users,
+                              quiet=quiet)
+            setattr(gen, COPY_SHARE_ATTR, None)  # the copy check needs the log in memory
+            out.parent.mkdir(parents=True, exist_ok=True)
+            gen.save(out)
+        except (SynthrecError, ValueError, OSError) as exc:
+            fail(exc)
+        if cache_dir is None:  # the default cache has done its job once the model is saved
+            import shutil
+
+            shutil.rmtree(cache, ignore_errors=True)
+        console.print(streaming_summary(gen, generator, cache, out))
+        return
+    stream_only = [name for name, value in (("--workers", workers), ("--scheduler", scheduler),
+                                            ("--backend", backend), ("--cache-dir", cache_dir)) if value is not None]
+    if stream_only:
+        fail(ValueError(f"{', '.join(stream_only)} only apply with --streaming (a fit in memory runs in one process)"))
     try:
         gen = _make_cli_generator(generator, param or [], seed)  # checked before the data is loaded
         d = load_cli_data(data, user_col, item_col, rating_col, time_col, time_unit, time_format, sep, columns,

@@ -1,0 +1,629 @@
+"""Fit a generator on a log too large for memory: passes over Parquet files, on any backend.
+
+`fit_streaming` fits a `LatentFactorGenerator` from the statistics of
+`synthrec.generators._latent_factor_stream` (read it for the model): exact item-level sums of all users,
+and a hash-chosen sample of users for the per-user parts. Peak memory per process is one chunk of rows
+(``chunk_rows``, default 2²⁰) plus m × (k + 10) numbers of the factor basis, plus the user sample in the
+driver — it does not grow with the number of rows.
+
+**Passes.** (1) *survey*, per file: a SHA-256 of the file's bytes (the cache key), its distinct items and
+users; (2) *scan*, per file, in chunks of whole users: each user's distinct items at their first occurrence
+(time, then file order: as `synthrec.generators._logs.first_pairs`), item counts, the order model's sums,
+the sampled users' rows, and the chunk's binary user × item matrix, saved to the cache; (3) five *product*
+passes over the cached matrices, Xᵀ·q(X·B) for the subspace iteration (the first also gives the Gram
+block of the most popular items).
+
+**Input.** A Parquet file, a folder of Parquet files (the ``--out`` of ``synthrec generate`` or any
+folder: every ``*.parquet`` under it) or a list of files. A user's rows must be in one file and
+contiguous in it (as ``synthrec generate`` and ``synthrec simulate`` write them); a user found twice is an
+error naming the file, never a silent double count. Split one big file into several (by user) for
+parallel work: files are the unit of parallelism.
+
+**Determinism.** Every cross-user sum is exact (integers, or values rounded to a fixed grid before
+summing), the user sample is chosen by a hash of the user id, and a pass's result does not depend on
+the order in which files finish: the fitted generator is the same, bit for bit, for any backend, number
+of workers, files or chunk size (tests/test_stream_fit.py), and equals `fit_in_passes` of the same log
+held in memory.
+
+**Cache and resume.** ``cache_dir`` holds each file's scan (keyed by the file's SHA-256 and the scan's
+options) and each product pass (keyed by the files and the basis): a fit interrupted after some passes,
+rerun with the same ``cache_dir``, reads what it has and goes on. With ``cache_dir=None`` a temporary
+folder is used and removed. With a Dask cluster on several machines the cache must be a folder every
+worker can read and write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import scipy.sparse as sp
+
+from synthrec.data.atomic import atomic_write
+from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
+from synthrec.errors import ConfigError, DataValidationError
+from synthrec.generators._latent_factor_stream import (
+    ORDER_BITS,
+    ORDER_SQUARE_BITS,
+    ScanSummary,
+    fit_latent_factor_from_source,
+    sample_threshold,
+)
+from synthrec.scale.backends import Backend, InProcessBackend
+from synthrec.scale.stats import parquet_files
+
+#: users sampled for the per-user parts of the model (traits, time and rating models)
+DEFAULT_SAMPLE_USERS = 50_000
+#: rows per chunk of a file (a chunk ends at a user boundary, so it may hold one user's rows more)
+DEFAULT_CHUNK_ROWS = 1 << 21
+_HASH_SEED = 0  # fixed: every worker hashes a user id alike
+_SCAN_VERSION = "1"  # part of every cache key: bump when the cached format or its meaning changes
+
+#: called with (what is being done, steps done, steps in all)
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class LogColumns:
+    """Where the log's fields are, and how its times are written (see `synthrec.data.validation.to_epoch_seconds`)."""
+
+    user: str = "user"
+    item: str = "item"
+    time: str | None = None
+    rating: str | None = None
+    time_unit: str = "s"
+    time_format: str | None = None
+
+    def names(self) -> list[str]:
+        return [c for c in (self.user, self.item, self.time, self.rating) if c is not None]
+
+
+# ---------------------------------------------------------------------------------------------- chunks
+
+
+@dataclass(frozen=True)
+class _ChunkScan:
+    """The sums of one chunk of whole users (see `_scan_chunk`)."""
+
+    indptr: np.ndarray  # int64 (users + 1,)
+    indices: np.ndarray  # int32 (pairs,), ascending within each user
+    counts: np.ndarray  # int64 (m,)
+    q_sum: np.ndarray  # int64 (m,)
+    q2_sum: int
+    hashes: np.ndarray  # uint64 (users,)
+    sample: pl.DataFrame  # the sampled users' rows
+
+
+def _scan_chunk(users: pl.Series, items: np.ndarray, times: np.ndarray | None, ratings: np.ndarray | None,
+                rows: np.ndarray, file_index: int, m: int, tau: int) -> _ChunkScan:
+    """Sums of a chunk holding every row of its users.
+
+    Args:
+        users: external user ids, one per row. items: int64 dense items. times: int64 seconds or None.
+        ratings: float64 or None. rows: int64 row positions in the file (the tie-break of equal times).
+        file_index: position of the file among the inputs (orders the sampled rows across files).
+        m: catalogue size. tau: the hash threshold of the user sample (`sample_threshold`).
+    """
+    encoded = pc.dictionary_encode(users.to_arrow())
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_users = len(encoded.dictionary)
+    hashes = pl.Series(encoded.dictionary).hash(seed=_HASH_SEED).to_numpy()
+    frame = pl.DataFrame({"u": codes, "i": items, "r": rows}
+                         | ({"t": times} if times is not None else {}))
+    keys = ["u", "t", "r"] if times is not None else ["u", "r"]
+    first = frame.sort(keys).unique(subset=["u", "i"], keep="first", maintain_order=True)
+    fu, fi = first["u"].to_numpy(), first["i"].to_numpy()
+    deg = np.bincount(fu, minlength=n_users)
+    starts = np.concatenate([[0], np.cumsum(deg)])
+    rank = np.arange(len(fu)) - starts[fu]
+    span = np.maximum(deg[fu] - 1, 1)
+    q = np.where(deg[fu] > 1, rank / span, 0.5)
+    q_fixed = np.rint(np.ldexp(q, ORDER_BITS)).astype(np.int64)
+    q2 = int(np.rint(np.ldexp(q * q, ORDER_SQUARE_BITS)).astype(np.int64).sum())
+    by_item = np.argsort(fi, kind="stable")
+    sorted_items = fi[by_item]
+    bounds = np.flatnonzero(np.r_[True, sorted_items[1:] != sorted_items[:-1]])
+    q_sum = np.zeros(m, np.int64)
+    if len(fi):
+        q_sum[sorted_items[bounds]] = np.add.reduceat(q_fixed[by_item], bounds)
+    counts = np.bincount(fi, minlength=m).astype(np.int64)
+    csr_order = np.lexsort((fi, fu))
+    indices = fi[csr_order].astype(np.int32)
+    sampled = np.ones(n_users, bool) if tau >= 1 << 64 else hashes < np.uint64(tau)
+    keep = sampled[codes]
+    sample = pl.DataFrame({USER: users.filter(pl.Series(keep)), ITEM: items[keep],
+                           "_file": np.full(int(keep.sum()), file_index, np.int64), "_row": rows[keep]}
+                          | ({TIMESTAMP: times[keep]} if times is not None else {})
+                          | ({RATING: ratings[keep]} if ratings is not None else {}))
+    return _ChunkScan(starts.astype(np.int64), indices, counts, q_sum, q2, hashes, sample)
+
+
+def _chunk_matrix(indptr: np.ndarray, indices: np.ndarray, m: int) -> sp.csr_matrix:
+    """The binary int64 user × item CSR of a scanned chunk (indices ascending per row)."""
+    x = sp.csr_matrix((np.ones(len(indices), np.int64), indices.astype(np.int32), indptr), shape=(len(indptr) - 1, m))
+    x.has_sorted_indices = True
+    return x
+
+
+def _chunk_product(x: sp.csr_matrix, basis: np.ndarray, bits: int, top: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Xᵀ·round(2^bits · X·basis) (int64) and the int64 Gram block of ``top`` for one chunk.
+
+    X·basis is formed row by row over each row's items in ascending order (scipy's CSR product), so a
+    user's projection is the same float64 in any chunk; rounding it to the grid 2^−bits before the
+    integer product makes the sum over users exact.
+    """
+    projected = x.astype(np.float64) @ basis
+    grid = np.rint(np.ldexp(projected, bits)).astype(np.int64)
+    total = x.T @ grid
+    gram = None
+    if top is not None:
+        xt = x[:, top]
+        gram = (xt.T @ xt).toarray().astype(np.int64)
+    return np.asarray(total, dtype=np.int64), gram
+
+
+# ---------------------------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class _Survey:
+    sha256: str
+    items: pa.Array
+    n_users: int
+    n_rows: int
+
+
+@dataclass(frozen=True)
+class _FileScan:
+    """One file's scan: its sums (as `_ChunkScan`, added over chunks) and where its chunks are cached."""
+
+    counts: np.ndarray
+    q_sum: np.ndarray
+    q2_sum: int
+    activity: np.ndarray
+    n_users: int
+    n_rows: int
+    hashes: np.ndarray
+    sample: pl.DataFrame
+    chunk_files: list[str]
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class _ScanShared:
+    vocab: pa.Array
+    columns: LogColumns
+    tau: int
+    chunk_rows: int
+    cache_dir: str
+
+
+def _survey_file(columns: LogColumns, path: str) -> _Survey:
+    """SHA-256 of the file's bytes, its distinct items and users, its rows (runs on a worker)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 24), b""):
+            digest.update(block)
+    items: list[pa.Array] = []
+    users: list[pa.Array] = []
+    n_rows = 0
+    for batch in _scanner(path, [columns.user, columns.item], columns, 1 << 21).to_batches():
+        items.append(pc.unique(batch.column(1)))
+        users.append(pc.unique(batch.column(0)))
+        n_rows += batch.num_rows
+    distinct_users = len(pc.unique(pa.chunked_array(users))) if users else 0
+    all_items = pc.unique(pa.chunked_array(items)) if items else pa.array([])
+    return _Survey(digest.hexdigest(), all_items if isinstance(all_items, pa.Array) else all_items.combine_chunks(),
+                   distinct_users, n_rows)
+
+
+def _scanner(path: str, names: list[str], columns: LogColumns, batch_rows: int) -> ds.Scanner:
+    dataset = ds.dataset(path, format="parquet")
+    missing = [c for c in names if c not in dataset.schema.names]
+    if missing:
+        raise DataValidationError(
+            f"column(s) {', '.join(missing)} missing (found {', '.join(dataset.schema.names)})", source=path,
+            column=missing[0], hint="name the columns with --user-col/--item-col/--time-col/--rating-col")
+    return dataset.scanner(columns=names, batch_size=batch_rows)
+
+
+def _file_batches(path: str, columns: LogColumns, vocab: pa.Array, batch_rows: int
+                  ) -> Iterator[tuple[pl.Series, np.ndarray, np.ndarray | None, np.ndarray | None, int]]:
+    """Record batches of one file as (users, dense items, seconds, ratings, first row), checked."""
+    from synthrec.data.validation import to_epoch_seconds
+
+    offset = 0
+    for batch in _scanner(path, columns.names(), columns, batch_rows).to_batches():
+        users = pl.Series(USER, batch.column(columns.user))
+        item_col = batch.column(columns.item)
+        dense = pc.index_in(item_col, value_set=vocab if vocab.type == item_col.type else vocab.cast(item_col.type))
+        bad = np.asarray(pc.is_null(dense).to_numpy(zero_copy_only=False)) | users.is_null().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataValidationError(
+                f"missing user or item id, or an item outside the catalogue ({item_col[row].as_py()!r})",
+                source=path, column=columns.item if users[row] is not None else columns.user, row=offset + row + 1,
+                hint="drop rows without ids before fitting")
+        items = dense.to_numpy(zero_copy_only=False).astype(np.int64)
+        times = ratings = None
+        if columns.time is not None:
+            secs, _ = to_epoch_seconds(pl.Series(columns.time, batch.column(columns.time)),
+                                       time_format=columns.time_format, time_unit=columns.time_unit,  # type: ignore[arg-type]
+                                       name=path)
+            _require_complete(secs, path, columns.time, offset)
+            times = secs.to_numpy().astype(np.int64)
+        if columns.rating is not None:
+            rate = pl.Series(columns.rating, batch.column(columns.rating)).cast(pl.Float64, strict=False)
+            _require_complete(rate, path, columns.rating, offset)
+            ratings = rate.to_numpy()
+        yield users, items, times, ratings, offset
+        offset += batch.num_rows
+
+
+def _require_complete(values: pl.Series, path: str, column: str, offset: int) -> None:
+    bad = values.is_null()
+    if values.dtype.is_float():
+        bad = bad | ~values.is_finite().fill_null(False)
+    if bad.any():
+        raise DataValidationError(f"{int(bad.sum())} missing or non-finite value(s)", source=path, column=column,
+                                  row=offset + int(bad.arg_true()[0]) + 1, hint="drop or fill those rows before fitting")
+
+
+def _whole_user_chunks(path: str, columns: LogColumns, vocab: pa.Array, chunk_rows: int
+                       ) -> Iterator[tuple[pl.Series, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]]:
+    """Chunks of about ``chunk_rows`` rows, each ending at a user boundary: the rows of the last user of a
+    batch wait for the next batch (a user's rows are contiguous in the file)."""
+    held: list[tuple[pl.Series, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]] = []
+    held_rows = 0
+    for users, items, times, ratings, offset in _file_batches(path, columns, vocab, chunk_rows):
+        rows = np.arange(offset, offset + len(items), dtype=np.int64)
+        held.append((users, items, times, ratings, rows))
+        held_rows += len(items)
+        if held_rows < chunk_rows:
+            continue
+        merged = _concat(held)
+        others = np.flatnonzero((merged[0] != merged[0][-1]).to_numpy())
+        cut = int(others[-1]) + 1 if len(others) else 0  # where the last user's trailing rows begin
+        if cut == 0:  # one user so far: keep reading
+            held, held_rows = [merged], len(merged[1])
+            continue
+        yield tuple(_slice(part, 0, cut) for part in merged)  # type: ignore[misc]
+        rest = tuple(_slice(part, cut, None) for part in merged)
+        held, held_rows = [rest], len(rest[1])  # type: ignore[list-item]
+    if held_rows:
+        yield _concat(held)
+
+
+def _slice(part: Any, lo: int, hi: int | None) -> Any:
+    if part is None:
+        return None
+    return part[lo:hi] if not isinstance(part, pl.Series) else part.slice(lo, None if hi is None else hi - lo)
+
+
+def _concat(parts: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+    if len(parts) == 1:
+        return parts[0]
+    out: list[Any] = []
+    for j in range(5):
+        column = [p[j] for p in parts]
+        if column[0] is None:
+            out.append(None)
+        elif isinstance(column[0], pl.Series):
+            out.append(pl.concat(column))
+        else:
+            out.append(np.concatenate(column))
+    return tuple(out)
+
+
+def _scan_file(shared: _ScanShared, task: tuple[int, str, str]) -> _FileScan:
+    """Scan one file in chunks of whole users, caching each chunk's matrix (runs on a worker)."""
+    file_index, path, key = task
+    folder = Path(shared.cache_dir) / "scans" / key
+    done = folder / "scan.npz"
+    if done.is_file():
+        return _read_scan(folder, cached=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    m = len(shared.vocab)
+    counts, q_sum = np.zeros(m, np.int64), np.zeros(m, np.int64)
+    q2, n_rows = 0, 0
+    degrees: list[np.ndarray] = []
+    hashes: list[np.ndarray] = []
+    samples: list[pl.DataFrame] = []
+    chunk_files: list[str] = []
+    for c, (users, items, times, ratings, rows) in enumerate(
+            _whole_user_chunks(path, shared.columns, shared.vocab, shared.chunk_rows)):
+        scan = _scan_chunk(users, items, times, ratings, rows, file_index, m, shared.tau)
+        counts += scan.counts
+        q_sum += scan.q_sum
+        q2 += scan.q2_sum
+        n_rows += len(items)
+        degrees.append(np.diff(scan.indptr))
+        hashes.append(scan.hashes)
+        samples.append(scan.sample)
+        chunk = folder / f"chunk-{c:06d}.npz"
+        _save_npz(chunk, indptr=scan.indptr, indices=scan.indices)
+        chunk_files.append(chunk.name)
+    all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
+    _check_contiguous(all_hashes, path)
+    deg = np.concatenate(degrees) if degrees else np.empty(0, np.int64)
+    sample = pl.concat(samples) if samples else pl.DataFrame()
+    sample.write_parquet(folder / "sample.parquet")
+    _save_npz(done, counts=counts, q_sum=q_sum, q2=np.array([q2], np.int64), activity=np.bincount(deg),
+              n_rows=np.array([n_rows], np.int64), hashes=all_hashes, chunks=np.array(chunk_files))
+    return _read_scan(folder)
+
+
+def _read_scan(folder: Path, *, cached: bool = False) -> _FileScan:
+    with np.load(folder / "scan.npz", allow_pickle=False) as z:
+        return _FileScan(z["counts"], z["q_sum"], int(z["q2"][0]), z["activity"], len(z["hashes"]),
+                         int(z["n_rows"][0]), z["hashes"], pl.read_parquet(folder / "sample.parquet"),
+                         [str(folder / name) for name in z["chunks"]], cached)
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Write arrays to ``path`` atomically (a killed fit leaves no half-written cache entry)."""
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+    atomic_write(path, write)
+
+
+def _check_contiguous(hashes: np.ndarray, path: str) -> None:
+    if len(hashes) and len(np.unique(hashes)) < len(hashes):
+        raise DataValidationError(
+            "a user's rows are not contiguous in the file (her rows appear in two places); a streaming fit "
+            "reads users whole, in order", source=path,
+            hint="sort the file by user first (e.g. pl.scan_parquet(f).sort('user').sink_parquet(out)), or write "
+                 "it with `synthrec generate` / `synthrec simulate`, which keep users together")
+
+
+def _product_file(shared: tuple[np.ndarray, int, np.ndarray | None], chunk_files: list[str]
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """`_chunk_product` summed over one file's cached chunks (runs on a worker)."""
+    basis, bits, top = shared
+    m = basis.shape[0]
+    total = np.zeros(basis.shape, np.int64)
+    gram = None if top is None else np.zeros((len(top), len(top)), np.int64)
+    for name in chunk_files:
+        with np.load(name, allow_pickle=False) as z:
+            x = _chunk_matrix(z["indptr"], z["indices"], m)
+        part, g = _chunk_product(x, basis, bits, top)
+        total += part
+        if gram is not None and g is not None:
+            gram += g
+    return total, gram
+
+
+# ---------------------------------------------------------------------------------------------- sources
+
+
+def _summary(vocab: pl.Series, items: pl.DataFrame | None, name: str, scans: Sequence[_FileScan],
+             columns: LogColumns, files: Sequence[str]) -> ScanSummary:
+    """The `ScanSummary` of the scanned files (sums added, users checked disjoint, sample assembled)."""
+    m = len(vocab)
+    counts, q_sum = np.zeros(m, np.int64), np.zeros(m, np.int64)
+    for s in scans:
+        counts += s.counts
+        q_sum += s.q_sum
+    _check_disjoint([s.hashes for s in scans], files)
+    frames = [s.sample for s in scans if s.sample.height]
+    if not frames:
+        raise ConfigError("the user sample is empty: raise sample_users (about that many users fit the per-user "
+                          "parts of the model)")
+    sample_frame = pl.concat(frames).sort([USER, "_file", "_row"], maintain_order=True)
+    has_time, has_rating = columns.time is not None, columns.rating is not None
+    sample = InteractionData.from_frame(
+        sample_frame.drop("_file", "_row"), user_col=USER, item_col=ITEM,
+        time_col=TIMESTAMP if has_time else None, rating_col=RATING if has_rating else None,
+        item_vocabulary=pl.Series(ITEM, np.arange(m, dtype=np.int64)), name=f"{name} (user sample)")
+    sample = InteractionData(sample.interactions, sample.user_ids, vocab, name=sample.name)
+    return ScanSummary(item_ids=vocab, items=items, name=name, counts=counts, n_users=sum(s.n_users for s in scans),
+                       n_pairs=int(counts.sum()), n_rows=sum(s.n_rows for s in scans), order_q_sum=q_sum,
+                       order_q2_sum=sum(s.q2_sum for s in scans), sample=sample, has_time=has_time,
+                       has_rating=has_rating)
+
+
+def _check_disjoint(hashes: list[np.ndarray], files: Sequence[str]) -> None:
+    from synthrec.scale.stats import _check_users_disjoint
+
+    _check_users_disjoint(hashes, list(files))
+
+
+class InMemoryPassSource:
+    """A `PassSource` over an `InteractionData` held in memory: one chunk, the same sums as the files'.
+
+    `fit_in_passes` uses it; its fit is the reference a streaming fit equals bit for bit.
+    """
+
+    def __init__(self, data: InteractionData, *, sample_users: int = DEFAULT_SAMPLE_USERS) -> None:
+        from synthrec.generators._logs import require_log
+
+        require_log(data)
+        inter = data.interactions
+        users = data.user_ids.gather(inter[USER].to_numpy()).alias(USER)
+        n_users = inter[USER].n_unique()
+        tau = sample_threshold(n_users, sample_users)
+        times = inter[TIMESTAMP].to_numpy().astype(np.int64) if data.has_timestamp else None
+        ratings = inter[RATING].cast(pl.Float64).to_numpy() if data.has_rating else None
+        for col, values in ((TIMESTAMP, times), (RATING, ratings)):
+            if values is not None:
+                _require_complete(pl.Series(col, values), data.name, col, 0)
+        rows = np.arange(inter.height, dtype=np.int64)
+        scan = _scan_chunk(users, inter[ITEM].to_numpy().astype(np.int64), times, ratings, rows, 0, data.n_items,
+                           tau)
+        self._x = _chunk_matrix(scan.indptr, scan.indices, data.n_items)
+        file_scan = _FileScan(scan.counts, scan.q_sum, scan.q2_sum, np.bincount(np.diff(scan.indptr)),
+                              len(scan.hashes), inter.height, scan.hashes, scan.sample, [])
+        columns = LogColumns(time=TIMESTAMP if times is not None else None,
+                             rating=RATING if ratings is not None else None)
+        self._summary = _summary(data.item_ids, data.items, _display(data.name), [file_scan], columns, [data.name])
+
+    @property
+    def summary(self) -> ScanSummary:
+        return self._summary
+
+    def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        return _chunk_product(self._x, basis, bits, top)
+
+
+class ParquetPassSource:
+    """A `PassSource` over Parquet files: the survey and scan passes run at construction, `xtx` is one
+    product pass over the cached chunk matrices (see the module docstring)."""
+
+    def __init__(self, files: Sequence[str], columns: LogColumns, *, backend: Backend, cache_dir: Path,
+                 sample_users: int, chunk_rows: int, item_ids: pl.Series | None, items: pl.DataFrame | None,
+                 name: str, progress: ProgressFn | None) -> None:
+        self.files = list(files)
+        self.backend = backend
+        self.cache_dir = cache_dir
+        self.progress = progress or (lambda *_: None)
+        self._passes = 0
+        n = len(self.files)
+        self.progress(f"surveying {n} file(s)", 0, n)
+        surveys: list[_Survey | None] = [None] * n
+        for done, (i, survey) in enumerate(backend.map(_survey_file, columns, self.files), 1):
+            surveys[i] = survey
+            self.progress(f"surveying {n} file(s)", done, n)
+        assert all(s is not None for s in surveys)
+        if item_ids is None:
+            parts = [s.items for s in surveys if s is not None and len(s.items)]
+            if not parts:
+                raise DataValidationError("the files hold no rows", source=self.files[0])
+            vocab = pl.Series("item_id", pa.chunked_array(parts)).unique().sort()
+        else:
+            vocab = item_ids
+        n_users = sum(s.n_users for s in surveys if s is not None)
+        tau = sample_threshold(n_users, sample_users)
+        vocab_key = hashlib.sha256(pl.DataFrame({"v": vocab}).write_ipc(None).getvalue()).hexdigest()
+        options = f"{_SCAN_VERSION}|{columns}|{tau}|{chunk_rows}|{vocab_key}"
+        self.keys = [hashlib.sha256(f"{s.sha256}|{options}".encode()).hexdigest()[:32] for s in surveys if s]
+        shared = _ScanShared(vocab.to_arrow(), columns, tau, chunk_rows, str(cache_dir))
+        scans: list[_FileScan | None] = [None] * n
+        tasks = [(i, f, k) for i, (f, k) in enumerate(zip(self.files, self.keys, strict=True))]
+        self.progress("reading users and items", 0, n)
+        for done, (i, scan) in enumerate(backend.map(_scan_file, shared, tasks), 1):
+            scans[i] = scan
+            self.progress("reading users and items", done, n)
+        self.chunks = [s.chunk_files for s in scans if s is not None]
+        self.cached_scans = sum(s.cached for s in scans if s is not None)
+        self.cached_passes = 0
+        self._summary = _summary(vocab, items, name, [s for s in scans if s is not None], columns, self.files)
+
+    @property
+    def summary(self) -> ScanSummary:
+        return self._summary
+
+    def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        self._passes += 1
+        digest = hashlib.sha256("|".join(self.keys).encode())
+        digest.update(np.ascontiguousarray(basis).tobytes())
+        digest.update(f"|{bits}|".encode())
+        if top is not None:
+            digest.update(np.ascontiguousarray(top, np.int64).tobytes())
+        cached = self.cache_dir / "passes" / f"{digest.hexdigest()[:32]}.npz"
+        label = f"factor pass {self._passes}"
+        if cached.is_file():
+            with np.load(cached, allow_pickle=False) as z:
+                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks))
+                self.cached_passes += 1
+                return z["total"], (z["gram"] if top is not None else None)
+        total = np.zeros(basis.shape, np.int64)
+        gram = None if top is None else np.zeros((len(top), len(top)), np.int64)
+        n = len(self.chunks)
+        self.progress(label, 0, n)
+        for done, (_, (part, g)) in enumerate(self.backend.map(_product_file, (basis, bits, top), self.chunks), 1):
+            total += part
+            if gram is not None and g is not None:
+                gram += g
+            self.progress(label, done, n)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        _save_npz(cached, total=total, **({"gram": gram} if gram is not None else {}))
+        return total, gram
+
+
+# ---------------------------------------------------------------------------------------------- entry points
+
+
+def fit_streaming(
+    generator: Any,
+    source: str | Path | Sequence[str | Path],
+    *,
+    columns: LogColumns | None = None,
+    backend: Backend | None = None,
+    cache_dir: str | Path | None = None,
+    sample_users: int = DEFAULT_SAMPLE_USERS,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    item_ids: pl.Series | Sequence[Any] | None = None,
+    progress: ProgressFn | None = None,
+) -> Any:
+    """Fit ``generator`` on the Parquet log ``source`` in passes (see the module docstring); returns it.
+
+    Args:
+        generator: an unfitted (or fitted: it is refitted) `LatentFactorGenerator` without DP.
+        source: a Parquet file, a folder of them, or a list of files (`synthrec.scale.stats.parquet_files`).
+        columns: the log's column names and time unit (default: ``user``, ``item``, no time, no rating).
+        backend: where files are processed (default: this process). The same generator on every backend.
+        cache_dir: where scans and passes are kept for a resumed fit (default: a temporary folder).
+        sample_users: about this many users (chosen by a hash of their id) fit the per-user parts.
+        chunk_rows: rows per chunk of a file (memory per worker; the result does not depend on it).
+        item_ids: the catalogue, fixing the item order (default: the sorted distinct items of the files).
+        progress: called as ``progress(what, done, total)`` as passes go.
+
+    Raises:
+        DataValidationError: no Parquet file, a missing column, a null id or time or rating, an item
+            outside ``item_ids``, a user whose rows span two files or are not contiguous in one.
+        ConfigError: a generator without a streaming fit, or with DP; a bad ``sample_users``/``chunk_rows``.
+    """
+    from synthrec.generators.latent_factor import LatentFactorGenerator
+
+    if not isinstance(generator, LatentFactorGenerator):
+        raise ConfigError(f"a streaming fit is available for latent-factor only, not {type(generator).__name__}; "
+                          "fit other generators in memory")
+    if generator.epsilon is not None and np.isfinite(generator.epsilon):
+        raise ConfigError("a streaming fit of a DP latent-factor generator is not available yet: fit it in memory "
+                          "(without --streaming) or drop --param epsilon")
+    for label, value in (("sample_users", sample_users), ("chunk_rows", chunk_rows)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{label} must be an integer >= 1, got {value!r}")
+    files = parquet_files(source)
+    columns = columns or LogColumns()
+    vocab = None if item_ids is None else (item_ids if isinstance(item_ids, pl.Series)
+                                           else pl.Series("item_id", list(item_ids)))
+    name = _display(str(source)) if isinstance(source, (str, Path)) else _display(files[0])
+    runner = backend or InProcessBackend()
+    temporary = cache_dir is None
+    folder = Path(tempfile.mkdtemp(prefix="synthrec-fit-")) if temporary else Path(cache_dir)  # type: ignore[arg-type]
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        pass_source = ParquetPassSource(files, columns, backend=runner, cache_dir=folder, sample_users=sample_users,
+                                        chunk_rows=chunk_rows, item_ids=vocab, items=None, name=name,
+                                        progress=progress)
+        fit_latent_factor_from_source(generator, pass_source)
+        generator.fit_report_["streaming"].update(  # type: ignore[attr-defined]
+            files=len(files), cached_scans=pass_source.cached_scans, cached_passes=pass_source.cached_passes)
+    finally:
+        if temporary:
+            shutil.rmtree(folder, ignore_errors=True)
+    return generator
+
+
+def fit_in_passes(generator: Any, data: InteractionData, *, sample_users: int = DEFAULT_SAMPLE_USERS) -> Any:
+    """The same fit as `fit_streaming`, from a log in memory (the reference the streaming fit equals)."""
+    fit_latent_factor_from_source(generator, InMemoryPassSource(data, sample_users=sample_users))
+    return generator
+
+
+def _display(name: str) -> str:
+    """A file or folder name without its path (as `BaseGenerator` keeps ``source_name_``)."""
+    return Path(str(name).rstrip("/")).name or str(name)

@@ -1,0 +1,78 @@
+"""`synthrec fit --streaming`: the same generator as the library's streaming fit, readable errors, progress."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from synthrec.cli import app
+from synthrec.generators.base import BaseGenerator
+from synthrec.generators.latent_factor import LatentFactorGenerator
+from synthrec.scale.stream_fit import LogColumns, fit_streaming
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two Parquet files with the standard column names, users whole in one file each."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("parts")
+    for p in range(2):
+        users = np.repeat([f"p{p}u{u}" for u in range(60)], 8)
+        frame = pl.DataFrame({"user": users, "item": rng.integers(0, 40, len(users)),
+                              "timestamp": np.arange(len(users)) * 60 + 10**9,
+                              "rating": rng.integers(1, 6, len(users)).astype(float)})
+        frame.write_parquet(folder / f"part-{p}.parquet")
+    return folder
+
+
+PARAMS = ["--param", "n_factors=4", "--param", "calibration_users=200", "--param", "gram_items=20"]
+
+
+def test_streaming_fit_saves_the_library_generator(parts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lf.synthrec"
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", str(out), "--seed", "2", *PARAMS])
+    assert res.exit_code == 0, res.output
+    assert "in passes (120 users, 40 items, 960 rows" in res.output
+    assert "--rating-col rating" in res.output and "--time-col timestamp" in res.output  # standard names picked
+    assert not out.with_name(out.name + ".fitcache").exists()  # the default cache goes once the fit succeeds
+    loaded = BaseGenerator.load(out)
+    want = fit_streaming(LatentFactorGenerator(n_factors=4, calibration_users=200, gram_items=20, seed=2), parts,
+                         columns=LogColumns(time="timestamp", rating="rating"))
+    assert loaded.sample(30, seed=1).interactions.equals(want.sample(30, seed=1).interactions)
+    assert loaded.source_name_ == parts.name
+
+
+def test_piped_progress_names_the_passes(parts: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", str(tmp_path / "m.synthrec"), *PARAMS])
+    assert res.exit_code == 0, res.output
+    assert "fitting latent-factor on 2 file(s) in passes" in res.output and "14/14: done" in res.output
+
+
+def test_kept_cache_resumes(parts: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    args = ["fit", str(parts), "--streaming", "-o", str(tmp_path / "m.synthrec"), "--cache-dir", str(cache), *PARAMS]
+    assert runner.invoke(app, args).exit_code == 0
+    assert len(list((cache / "passes").glob("*.npz"))) == 5
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0
+    assert "2 of 2 file scan(s) and 5 of 5 factor pass(es) read back" in " ".join(again.output.split())
+
+
+def test_streaming_errors_are_readable(parts: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "m.synthrec")
+    res = runner.invoke(app, ["fit", str(parts), "-o", out, "--workers", "2"])
+    assert res.exit_code == 2 and "only apply with --streaming" in res.output
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", out, "--generator", "item-walk"])
+    assert res.exit_code == 2 and "latent-factor only" in res.output
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", out, "--user-col", "who"])
+    assert res.exit_code == 2 and "who" in res.output and "missing" in res.output
+    csv = tmp_path / "log.csv"
+    csv.write_text("user,item\n1,2\n")
+    res = runner.invoke(app, ["fit", str(csv), "--streaming", "-o", out])
+    assert res.exit_code == 2 and "Parquet" in res.output
