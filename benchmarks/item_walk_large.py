@@ -68,9 +68,10 @@ def load(folder: Path) -> InteractionData:
     return InteractionData.from_frame(frame, time_col="timestamp", name=folder.name)
 
 
-def cpu(fn):  # type: ignore[no-untyped-def]
+def cpu(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """``fn(*args, **kwargs)`` and the CPU seconds it took (every thread of the process)."""
     t0 = time.process_time()
-    out = fn()
+    out = fn(*args, **kwargs)
     return out, time.process_time() - t0
 
 
@@ -89,8 +90,8 @@ def main() -> None:
     for items in args.items:
         data = load(catalogue(items, args.out))
         m = data.n_items
-        gen, fit_s = cpu(lambda: ItemWalkGenerator(neighbours=None, max_items=args.max_items,
-                                                   calibration_rounds=0, seed=args.seed).fit(data))
+        gen, fit_s = cpu(ItemWalkGenerator(neighbours=None, max_items=args.max_items, calibration_rounds=0,
+                                           seed=args.seed).fit, data)
         dense: WalkModel = gen.walk_
         rng = np.random.default_rng(args.seed)
         pct = rng.random(args.walk_users)
@@ -108,12 +109,12 @@ def main() -> None:
                 if name == "dense":
                     n = int(min(n, max(50, args.dense_cells // max(lengths.mean() * m, 1))))
                 how = "dense" if name == "dense" else "sparse"
-                (rows, _, _), s = cpu(lambda: walk(model, lengths[:n], np.random.default_rng(1), sampler=how))
+                (rows, _, _), s = cpu(walk, model, lengths[:n], np.random.default_rng(1), sampler=how)
                 rec = {**base, "walk": name, "users": n, "rows": len(rows), "cpu_s": s, "rows_per_cpu_s": len(rows) / s}
                 print(json.dumps(rec), file=sys.stderr)
                 records.append(rec)
-            full, fs = cpu(lambda: ItemWalkGenerator(max_items=args.max_items, seed=args.seed).fit(data))
-            syn, ss = cpu(lambda: full.sample(args.walk_users, seed=2))
+            full, fs = cpu(ItemWalkGenerator(max_items=args.max_items, seed=args.seed).fit, data)
+            syn, ss = cpu(full.sample, args.walk_users, seed=2)
             rec = {**base, "walk": f"default generator (k={full.neighbours}) fit + sample", "users": args.walk_users,
                    "rows": syn.n_interactions, "cpu_s": ss, "rows_per_cpu_s": syn.n_interactions / ss,
                    "fit_cpu_s": fs}

@@ -64,7 +64,7 @@ def exact_prefix_law(model: WalkModel, steps: int) -> dict[tuple[int, ...], floa
         q /= q.sum()
         for i in range(M):
             if q[i] > 0:
-                rec(seq + (i,), p * q[i], h + w[i])
+                rec((*seq, i), p * q[i], h + w[i])
 
     rec((), 1.0, np.zeros(M))
     return out
@@ -366,7 +366,7 @@ def test_sparse_dp_fit_is_post_processing(clusters: InteractionData) -> None:
     assert sparse.walk_.sparse and not dense.walk_.sparse
     assert sparse.privacy.epsilon == dense.privacy.epsilon <= 4.0 + 1e-6
     # the same noisy W, cut to its 5 largest weights per row
-    indptr, indices, data = top_neighbours(dense.walk_.weights, dense.walk_.modelled, 5)
+    _, indices, data = top_neighbours(dense.walk_.weights, dense.walk_.modelled, 5)
     np.testing.assert_array_equal(sparse.walk_.indices, indices)
     np.testing.assert_array_equal(sparse.walk_.data, data)
     assert not sparse.sample(50, seed=0).interactions.select("user", "item").is_duplicated().any()

@@ -113,6 +113,7 @@ def _add_history(logits: np.ndarray, model: WalkModel, pos: np.ndarray, rows: np
     if not keep.any() or model.scale == 0.0:
         return
     rows, p = rows[keep], p[keep]
+    assert model.weights is not None
     add = model.scale * model.weights[p]
     if full:
         logits[rows] += add
@@ -233,7 +234,9 @@ def _walk_sparse(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
     """`walk` for a sparse model: the touched-set sampler of the module docstring.
 
     Per chunk, the touched entries of the active users are kept sorted by key = user · m + item, each with
-    g = a · h (float64, h the sum of the weights of her drawn items' rows on that item) and a drawn flag.
+    its shifted logit b_i − max b + a h_i in float64 (h_i the sum of the weights of her drawn items' rows on
+    item i; −inf once i is drawn), and each user with the base mass Σ exp(b − max b) of her touched items.
+    A step updates them in place and inserts the new entries (no re-sort of the whole state).
     """
     assert model.indptr is not None and model.indices is not None and model.data is not None
     m = model.n_items
@@ -251,19 +254,17 @@ def _walk_sparse(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
     out_rows, out_steps, out_items, out_logit = [], [], [], []
     for users in _sparse_chunks(lengths, row_entries):
         n_here = lengths[users]
-        key = np.empty(0, np.int64)
-        g = np.empty(0, np.float64)
-        drawn = np.empty(0, bool)
+        key = np.empty(0, np.int64)  # touched entries, sorted: user · m + item
+        owner = np.empty(0, np.int64)
+        item = np.empty(0, np.int64)
+        live: np.ndarray = np.empty(0, np.float64)  # shifted logit b − max b + a h; −inf once drawn
+        touched_base = np.zeros(len(users), np.float64)  # Σ exp(b − max b) over each user's touched items
         for t in range(int(n_here[0])):
             k = int(np.searchsorted(-n_here, -t, side="left"))  # users with length > t: a prefix
             cut = int(np.searchsorted(key, k * m, side="left"))  # drop the entries of finished users
-            key, g, drawn = key[:cut], g[:cut], drawn[:cut]
-            owner = key // m
-            item = key - owner * m
+            key, owner, item, live = key[:cut], owner[:cut], item[:cut], live[:cut]
+            touched_base = touched_base[:k]
             bounds = _segments(owner, k)
-            ell = bias[item] - shift + g  # shifted logit of each touched entry
-            live = np.where(drawn, -np.inf, ell)
-            touched_base = np.bincount(owner, weights=base[item], minlength=k)
             untouched = total - touched_base
             explicit = untouched < EXPLICIT_BELOW * total  # mostly touched: draw over her whole row
 
@@ -282,16 +283,23 @@ def _walk_sparse(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
             s_base = np.exp(log_u - c)
             pick_touched = (rng.random(k) * (s_touched + s_base) < s_touched) & ~explicit
 
-            # touched: Gumbel-max over each chosen user's live entries
+            # touched: inverse CDF over each chosen user's entries (weights w ≤ 1 after her shift, and her
+            # total ≥ her largest weight, so float64 cumulative sums resolve every entry)
             if pick_touched.any():
-                sel = pick_touched[owner]
-                e_idx = np.flatnonzero(sel)
-                noisy = live[e_idx] - np.log(np.maximum(rng.standard_exponential(len(e_idx)), 1e-300))
-                order = np.lexsort((-noisy, owner[e_idx]))
-                first = np.r_[True, owner[e_idx][order][1:] != owner[e_idx][order][:-1]]
-                best = e_idx[order[first]]
-                chosen[owner[best]] = item[best]
-                chosen_logit[owner[best]] = ell[best]
+                who = np.flatnonzero(pick_touched)
+                cum = np.cumsum(w)
+                before = np.where(bounds[who] > 0, cum[np.maximum(bounds[who] - 1, 0)], 0.0)
+                target = before + rng.random(len(who)) * s_touched[who]
+                best = np.searchsorted(cum, target, side="right")
+                # never past her segment, never a zero-weight (drawn) entry at a rounding edge
+                best = np.minimum(best, bounds[who + 1] - 1)
+                while True:
+                    bad = w[best] == 0
+                    if not bad.any():
+                        break
+                    best[bad] -= 1
+                chosen[who] = item[best]
+                chosen_logit[who] = live[best]
 
             # untouched: exp(b) from the cumulative table, touched items rejected
             pending = np.flatnonzero(~pick_touched & ~explicit)
@@ -333,16 +341,26 @@ def _walk_sparse(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
             size = hi_ - lo_
             flat = np.repeat(lo_ - np.r_[0, np.cumsum(size)[:-1]], size) + np.arange(int(size.sum()))
             nb_key = np.repeat(local[has], size) * m + indices[flat]
-            key = np.concatenate([key, local * m + chosen, nb_key])
-            g = np.concatenate([g, np.zeros(k), data[flat]])
-            drawn = np.concatenate([drawn, np.ones(k, bool), np.zeros(len(nb_key), bool)])
-            order = np.argsort(key, kind="stable")
-            key, g, drawn = key[order], g[order], drawn[order]
-            head = np.r_[True, key[1:] != key[:-1]] if len(key) else np.empty(0, bool)
-            seg = np.cumsum(head) - 1
-            key = key[head]
-            g = np.bincount(seg, weights=g, minlength=len(key))
-            drawn = np.bincount(seg, weights=drawn, minlength=len(key)) > 0
+            # a user's new keys are distinct (an item is never its own neighbour); sorted, then merged:
+            # existing entries are updated in place, the others inserted (no sort of the whole state)
+            new_key = np.concatenate([local * m + chosen, nb_key])
+            new_add = np.concatenate([np.full(k, -np.inf), data[flat]])  # drawn: −inf from now on
+            order = np.argsort(new_key, kind="stable")
+            new_key, new_add = new_key[order], new_add[order]
+            at = np.searchsorted(key, new_key)
+            exists = np.zeros(len(new_key), bool)
+            if len(key):
+                exists = key[np.minimum(at, len(key) - 1)] == new_key
+            live[at[exists]] += new_add[exists]
+            ins = ~exists
+            ins_key, ins_at = new_key[ins], at[ins]
+            ins_owner = ins_key // m
+            ins_item = ins_key - ins_owner * m
+            touched_base += np.bincount(ins_owner, weights=base[ins_item], minlength=k)
+            key = np.insert(key, ins_at, ins_key)
+            owner = np.insert(owner, ins_at, ins_owner)
+            item = np.insert(item, ins_at, ins_item)
+            live = np.insert(live, ins_at, bias[ins_item] - shift + new_add[ins])
     if not out_rows:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
     rows = np.concatenate(out_rows).astype(np.int64)
