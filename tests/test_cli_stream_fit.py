@@ -48,6 +48,14 @@ def test_streaming_fit_saves_the_library_generator(parts: Path, tmp_path: Path) 
     assert loaded.source_name_ == parts.name
 
 
+def test_item_walk_streams_too(parts: Path, tmp_path: Path) -> None:
+    out = tmp_path / "walk.synthrec"
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-g", "item-walk", "-o", str(out),
+                              "--param", "calibration_users=200"])
+    assert res.exit_code == 0, res.output
+    assert BaseGenerator.load(out).sample(20, seed=0).n_interactions > 0
+
+
 def test_piped_progress_names_the_passes(parts: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", str(tmp_path / "m.synthrec"), *PARAMS])
     assert res.exit_code == 0, res.output
@@ -61,15 +69,15 @@ def test_kept_cache_resumes(parts: Path, tmp_path: Path) -> None:
     assert len(list((cache / "passes").glob("*.npz"))) == 5
     again = runner.invoke(app, args)
     assert again.exit_code == 0
-    assert "2 of 2 file scan(s) and 5 of 5 factor pass(es) read back" in " ".join(again.output.split())
+    assert "2 of 2 file scan(s) and 5 of 5 pass(es) over the data read back" in " ".join(again.output.split())
 
 
 def test_streaming_errors_are_readable(parts: Path, tmp_path: Path) -> None:
     out = str(tmp_path / "m.synthrec")
     res = runner.invoke(app, ["fit", str(parts), "-o", out, "--workers", "2"])
     assert res.exit_code == 2 and "only apply with --streaming" in res.output
-    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", out, "--generator", "item-walk"])
-    assert res.exit_code == 2 and "latent-factor only" in res.output
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", out, "--generator", "vae"])
+    assert res.exit_code == 2 and "latent-factor and item-walk only" in res.output
     res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", out, "--user-col", "who"])
     assert res.exit_code == 2 and "who" in res.output and "missing" in res.output
     csv = tmp_path / "log.csv"

@@ -30,15 +30,15 @@ def fit_streaming_cli(gen: BaseGenerator, generator: str, data: str, *, user_col
     from synthrec.progress import step_progress
     from synthrec.scale.backends import make_backend
     from synthrec.scale.stats import parquet_files
-    from synthrec.scale.stream_fit import fit_streaming
+    from synthrec.scale.stream_fit import STREAMING_GENERATORS, fit_streaming
 
-    if generator != "latent-factor":
-        raise ValueError(f"--streaming fits latent-factor only, not {generator!r}: drop --streaming to fit "
-                         f"{generator} in memory")
+    if generator not in STREAMING_GENERATORS:
+        raise ValueError(f"--streaming fits {' and '.join(STREAMING_GENERATORS)} only, not {generator!r}: drop "
+                         f"--streaming to fit {generator} in memory")
     files = parquet_files(data)
     columns, time_type = stream_columns(files, user_col, item_col, rating_col, time_col, time_unit, time_format)
     name, n_workers = choose_backend(backend, workers, scheduler)
-    passes = 7  # survey, scan, five factor passes: one step per file each
+    passes = 7 if generator == "latent-factor" else 3  # survey, scan, 5 factor passes or 1 co-occurrence pass
     with make_backend(name, workers=n_workers, scheduler=scheduler) as runner, step_progress(
             passes * len(files), f"fitting {generator} on {len(files)} file(s) in passes", enabled=not quiet,
             console=err_console, log_counts=True) as bar:
@@ -63,7 +63,7 @@ def streaming_summary(gen: BaseGenerator, generator: str, cache: Path, out: Path
     resumed = ""
     if info["cached_scans"] or info["cached_passes"]:
         resumed = (f"; resumed from {cache}: {info['cached_scans']} of {info['files']} file scan(s) and "
-                   f"{info['cached_passes']} of {info['passes']} factor pass(es) read back")
+                   f"{info['cached_passes']} of {info['passes']} pass(es) over the data read back")
     return (f"fitted {generator} on {escape(gen.source_name_)} in passes ({info['users']:,} users, "
             f"{len(gen.item_ids_):,} items, {info['rows']:,} rows; per-user parts from "  # type: ignore[attr-defined]
             f"{info['sample_users']:,} sampled users{escape(resumed)}); saved to {out}")

@@ -9,7 +9,7 @@ the time model read every user's rows. This fit needs instead:
   the Gram block XᵀX of the ``gram_items`` most popular items (integers), the order model's sums
   Σ q_ui and Σ q_ui² (fixed point), and products Xᵀ·q(X·B) for a few m × l matrices B (fixed point, see
   `PassSource.xtx`);
-* **a uniform sample of users** (`ScanSummary.sample`, at most about ``sample_users`` of them, chosen
+* **a uniform sample of users** (`synthrec.generators._pass_source.ScanSummary.sample`, at most about ``sample_users`` of them, chosen
   by a hash of the user id, so the sample does not depend on file order or partitioning) for everything
   fitted per user: the trait mixture, the trait quantiles, the time model and the rating model. With
   fewer users than ``sample_users`` the sample is every user.
@@ -31,24 +31,20 @@ for bit, this fit from the same log in memory (`synthrec.scale.stream_fit.InMemo
 
 from __future__ import annotations
 
-import math
 import warnings
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 import scipy.linalg as sla
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
-from synthrec import __version__
-from synthrec.data.interactions import RATING, InteractionData
+from synthrec.data.interactions import RATING
 from synthrec.errors import ConfigError
 from synthrec.generators._gmm import fit_gaussian_mixture
 from synthrec.generators._logs import first_pairs, user_traits
+from synthrec.generators._pass_source import PassSource, fixed_point_bits, order_model_from_sums, stamp_fitted
 from synthrec.generators._ratings import RatingModel
-from synthrec.generators._timestamps import OrderModel
 
 if TYPE_CHECKING:
     from synthrec.generators.latent_factor import LatentFactorGenerator
@@ -57,74 +53,6 @@ if TYPE_CHECKING:
 POWER_ITERATIONS = 4
 #: extra basis columns beyond k (as `latent_factor._randomized_svd`)
 OVERSAMPLE = 10
-#: fixed-point bits of the order model's per-pair sums: q ∈ [0, 1], Σ_i q over an item ≤ its count
-ORDER_BITS = 32
-#: fixed-point bits of Σ q² over all pairs (≤ pairs · 2^24 < 2^62 up to 2.7·10^11 pairs)
-ORDER_SQUARE_BITS = 24
-
-
-@dataclass(frozen=True)
-class ScanSummary:
-    """What one pass over the log gives: exact item-level sums of all users, and a sample of users.
-
-    Attributes:
-        item_ids: external item ids, length m (position = dense item id).
-        items: the item attribute table of the fitted catalogue, or None.
-        name: the log's name (a file or folder name), kept as the generator's ``source_name_``.
-        counts: int64 ``(m,)`` distinct users per item.
-        n_users: users with at least one row. n_pairs: distinct (user, item) pairs. n_rows: rows read.
-        order_q_sum: int64 ``(m,)`` Σ_u round(q_ui · 2^ORDER_BITS) of the pairs of each item (q: the
-            pair's relative position in the user's history, `synthrec.generators._timestamps.OrderModel`).
-        order_q2_sum: int, Σ round(q_ui² · 2^ORDER_SQUARE_BITS) over all pairs.
-        sample: the sampled users' rows (every column the log has), dense users in sorted external-id
-            order, items over ``item_ids``.
-        has_time, has_rating: whether the log has those columns.
-    """
-
-    item_ids: pl.Series
-    items: pl.DataFrame | None
-    name: str
-    counts: np.ndarray
-    n_users: int
-    n_pairs: int
-    n_rows: int
-    order_q_sum: np.ndarray
-    order_q2_sum: int
-    sample: InteractionData
-    has_time: bool
-    has_rating: bool
-    extra: dict[str, object] = field(default_factory=dict)
-
-
-class PassSource(Protocol):
-    """A log that can be read in passes: its `ScanSummary` and the fixed-point product of `xtx`."""
-
-    @property
-    def summary(self) -> ScanSummary: ...
-
-    def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """One pass: ``(Σ_u x_u ⊗ round(2^bits · x_uᵀ basis), Σ_u x_u[top] x_u[top]ᵀ)``.
-
-        x_u is user u's binary item vector. Returns int64 ``(m, l)`` and, when ``top`` is given, the int64
-        Gram block ``(len(top), len(top))`` of those items (else None). ``x_uᵀ basis`` is formed per user
-        over her items in ascending item order, so it does not depend on how users are grouped.
-        """
-        ...
-
-
-def sample_threshold(n_users: int, sample_users: int) -> int:
-    """The uint64 hash threshold τ of the user sample: a user is sampled when hash(id) < τ, so about
-    ``sample_users`` of ``n_users`` users are; every user when ``sample_users >= n_users`` (τ = 2^64)."""
-    if sample_users >= n_users:
-        return 1 << 64
-    return math.floor(sample_users / n_users * float(1 << 64))
-
-
-def fixed_point_bits(n_pairs: int, max_abs: float) -> int:
-    """Bits b so that Σ over all pairs of round(2^b · v), |v| ≤ ``max_abs`` per pair of a user's
-    projection, stays below 2^62 (no int64 overflow): b = ⌊62 − log2(n_pairs · max_abs)⌋, at most 52."""
-    bound = max(float(n_pairs) * max(max_abs, 1e-300), 1.0)
-    return int(min(52, math.floor(62 - math.log2(bound))))
 
 
 def fit_latent_factor_from_source(gen: LatentFactorGenerator, source: PassSource) -> None:
@@ -139,12 +67,7 @@ def fit_latent_factor_from_source(gen: LatentFactorGenerator, source: PassSource
     gen._fitted = False
     with threadpool_limits(limits=1, user_api="blas"):
         _fit(gen, source)
-    summary = source.summary
-    gen.item_ids_ = summary.item_ids
-    gen.items_ = summary.items
-    gen.source_name_ = summary.name
-    gen.synthrec_version_ = __version__
-    gen._fitted = True
+    stamp_fitted(gen, source.summary)
 
 
 def _fit(gen: LatentFactorGenerator, source: PassSource) -> None:
@@ -224,21 +147,3 @@ def _gram_product(source: PassSource, w: np.ndarray, basis: np.ndarray, n_pairs:
     return w[:, None] * np.ldexp(total.astype(np.float64), -bits), gram
 
 
-def order_model_from_sums(q_sum: np.ndarray, q2_sum: int, counts: np.ndarray, *, shrinkage: float = 1.0
-                          ) -> OrderModel:
-    """`OrderModel` from fixed-point sums (`ScanSummary.order_q_sum`, ``order_q2_sum``) and item counts.
-
-    p_i = (S_i + ½κ) / (c_i + κ) with S_i = Σ q_ui (as `OrderModel.fit`); the residual sd from
-    Σ (q − p_i)² = Σ q² − 2 Σ_i p_i S_i + Σ_i c_i p_i² and Σ (q − p_i) = Σ_i S_i − Σ_i c_i p_i (population
-    sd, as numpy's ``std``).
-    """
-    c = counts.astype(np.float64)
-    total = float(c.sum())
-    s = np.ldexp(q_sum.astype(np.float64), -ORDER_BITS)
-    pos = (s + 0.5 * shrinkage) / (c + shrinkage)
-    if total == 0:
-        return OrderModel(position=pos, noise=0.0)
-    sq = math.ldexp(float(q2_sum), -ORDER_SQUARE_BITS)
-    mean_sq = (sq - 2.0 * float(pos @ s) + float(c @ (pos * pos))) / total
-    mean = (float(s.sum()) - float(c @ pos)) / total
-    return OrderModel(position=pos, noise=float(np.sqrt(max(mean_sq - mean * mean, 0.0))))

@@ -1,8 +1,9 @@
 """Fit a generator on a log too large for memory: passes over Parquet files, on any backend.
 
-`fit_streaming` fits a `LatentFactorGenerator` from the statistics of
-`synthrec.generators._latent_factor_stream` (read it for the model): exact item-level sums of all users,
-and a hash-chosen sample of users for the per-user parts. Peak memory per process is one chunk of rows
+`fit_streaming` fits a `LatentFactorGenerator` (`synthrec.generators._latent_factor_stream`) or an
+`ItemWalkGenerator` (`synthrec.generators._item_walk_stream`) from a
+`synthrec.generators._pass_source.PassSource`: exact item-level sums of all users, and a hash-chosen sample
+of users for the per-user parts. Peak memory per process is one chunk of rows
 (``chunk_rows``, default 2²⁰) plus m × (k + 10) numbers of the factor basis, plus the user sample in the
 driver — it does not grow with the number of rows.
 
@@ -52,13 +53,7 @@ import scipy.sparse as sp
 from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
 from synthrec.errors import ConfigError, DataValidationError
-from synthrec.generators._latent_factor_stream import (
-    ORDER_BITS,
-    ORDER_SQUARE_BITS,
-    ScanSummary,
-    fit_latent_factor_from_source,
-    sample_threshold,
-)
+from synthrec.generators._pass_source import ORDER_BITS, ORDER_SQUARE_BITS, ScanSummary, sample_threshold
 from synthrec.scale.backends import Backend, InProcessBackend
 from synthrec.scale.stats import parquet_files
 
@@ -155,6 +150,12 @@ def _chunk_matrix(indptr: np.ndarray, indices: np.ndarray, m: int) -> sp.csr_mat
     return x
 
 
+def _chunk_gram(x: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
+    """The int64 Gram block of ``items`` for one chunk (integers: exact in any grouping)."""
+    xt = x[:, items]
+    return (xt.T @ xt).toarray().astype(np.int64)
+
+
 def _chunk_product(x: sp.csr_matrix, basis: np.ndarray, bits: int, top: np.ndarray | None
                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """Xᵀ·round(2^bits · X·basis) (int64) and the int64 Gram block of ``top`` for one chunk.
@@ -166,11 +167,7 @@ def _chunk_product(x: sp.csr_matrix, basis: np.ndarray, bits: int, top: np.ndarr
     projected = x.astype(np.float64) @ basis
     grid = np.rint(np.ldexp(projected, bits)).astype(np.int64)
     total = x.T @ grid
-    gram = None
-    if top is not None:
-        xt = x[:, top]
-        gram = (xt.T @ xt).toarray().astype(np.int64)
-    return np.asarray(total, dtype=np.int64), gram
+    return np.asarray(total, dtype=np.int64), (None if top is None else _chunk_gram(x, top))
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -405,6 +402,17 @@ def _product_file(shared: tuple[np.ndarray, int, np.ndarray | None], chunk_files
     return total, gram
 
 
+def _gram_file(shared: tuple[np.ndarray, int], chunk_files: list[str]) -> np.ndarray:
+    """`_chunk_gram` of the items ``shared[0]`` (of a catalogue of ``shared[1]``) summed over one file's
+    cached chunks (runs on a worker)."""
+    items, m = shared
+    gram = np.zeros((len(items), len(items)), np.int64)
+    for name in chunk_files:
+        with np.load(name, allow_pickle=False) as z:
+            gram += _chunk_gram(_chunk_matrix(z["indptr"], z["indices"], m), items)
+    return gram
+
+
 # ---------------------------------------------------------------------------------------------- sources
 
 
@@ -413,9 +421,11 @@ def _summary(vocab: pl.Series, items: pl.DataFrame | None, name: str, scans: Seq
     """The `ScanSummary` of the scanned files (sums added, users checked disjoint, sample assembled)."""
     m = len(vocab)
     counts, q_sum = np.zeros(m, np.int64), np.zeros(m, np.int64)
+    activity = np.zeros(max((len(s.activity) for s in scans), default=1), np.int64)
     for s in scans:
         counts += s.counts
         q_sum += s.q_sum
+        activity[: len(s.activity)] += s.activity
     _check_disjoint([s.hashes for s in scans], files)
     frames = [s.sample for s in scans if s.sample.height]
     if not frames:
@@ -430,7 +440,7 @@ def _summary(vocab: pl.Series, items: pl.DataFrame | None, name: str, scans: Seq
     sample = InteractionData(sample.interactions, sample.user_ids, vocab, name=sample.name)
     return ScanSummary(item_ids=vocab, items=items, name=name, counts=counts, n_users=sum(s.n_users for s in scans),
                        n_pairs=int(counts.sum()), n_rows=sum(s.n_rows for s in scans), order_q_sum=q_sum,
-                       order_q2_sum=sum(s.q2_sum for s in scans), sample=sample, has_time=has_time,
+                       order_q2_sum=sum(s.q2_sum for s in scans), activity=activity, sample=sample, has_time=has_time,
                        has_rating=has_rating)
 
 
@@ -475,6 +485,9 @@ class InMemoryPassSource:
 
     def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         return _chunk_product(self._x, basis, bits, top)
+
+    def gram(self, items: np.ndarray) -> np.ndarray:
+        return _chunk_gram(self._x, items)
 
 
 class ParquetPassSource:
@@ -524,6 +537,27 @@ class ParquetPassSource:
     def summary(self) -> ScanSummary:
         return self._summary
 
+    def gram(self, items: np.ndarray) -> np.ndarray:
+        self._passes += 1
+        digest = hashlib.sha256(("|".join(self.keys) + "|gram|").encode())
+        digest.update(np.ascontiguousarray(items, np.int64).tobytes())
+        cached = self.cache_dir / "passes" / f"{digest.hexdigest()[:32]}.npz"
+        label = f"co-occurrence pass {self._passes}"
+        if cached.is_file():
+            with np.load(cached, allow_pickle=False) as z:
+                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks))
+                self.cached_passes += 1
+                return z["gram"]
+        gram = np.zeros((len(items), len(items)), np.int64)
+        n = len(self.chunks)
+        self.progress(label, 0, n)
+        for done, (_, g) in enumerate(self.backend.map(_gram_file, (items, len(self._summary.item_ids)), self.chunks), 1):
+            gram += g
+            self.progress(label, done, n)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        _save_npz(cached, gram=gram)
+        return gram
+
     def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         self._passes += 1
         digest = hashlib.sha256("|".join(self.keys).encode())
@@ -570,7 +604,7 @@ def fit_streaming(
     """Fit ``generator`` on the Parquet log ``source`` in passes (see the module docstring); returns it.
 
     Args:
-        generator: an unfitted (or fitted: it is refitted) `LatentFactorGenerator` without DP.
+        generator: a `LatentFactorGenerator` or `ItemWalkGenerator` without DP (refitted if fitted).
         source: a Parquet file, a folder of them, or a list of files (`synthrec.scale.stats.parquet_files`).
         columns: the log's column names and time unit (default: ``user``, ``item``, no time, no rating).
         backend: where files are processed (default: this process). The same generator on every backend.
@@ -585,14 +619,7 @@ def fit_streaming(
             outside ``item_ids``, a user whose rows span two files or are not contiguous in one.
         ConfigError: a generator without a streaming fit, or with DP; a bad ``sample_users``/``chunk_rows``.
     """
-    from synthrec.generators.latent_factor import LatentFactorGenerator
-
-    if not isinstance(generator, LatentFactorGenerator):
-        raise ConfigError(f"a streaming fit is available for latent-factor only, not {type(generator).__name__}; "
-                          "fit other generators in memory")
-    if generator.epsilon is not None and np.isfinite(generator.epsilon):
-        raise ConfigError("a streaming fit of a DP latent-factor generator is not available yet: fit it in memory "
-                          "(without --streaming) or drop --param epsilon")
+    fit_from_source = _streaming_fit_of(generator)
     for label, value in (("sample_users", sample_users), ("chunk_rows", chunk_rows)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{label} must be an integer >= 1, got {value!r}")
@@ -609,7 +636,7 @@ def fit_streaming(
         pass_source = ParquetPassSource(files, columns, backend=runner, cache_dir=folder, sample_users=sample_users,
                                         chunk_rows=chunk_rows, item_ids=vocab, items=None, name=name,
                                         progress=progress)
-        fit_latent_factor_from_source(generator, pass_source)
+        fit_from_source(generator, pass_source)
         generator.fit_report_["streaming"].update(  # type: ignore[attr-defined]
             files=len(files), cached_scans=pass_source.cached_scans, cached_passes=pass_source.cached_passes)
     finally:
@@ -620,8 +647,39 @@ def fit_streaming(
 
 def fit_in_passes(generator: Any, data: InteractionData, *, sample_users: int = DEFAULT_SAMPLE_USERS) -> Any:
     """The same fit as `fit_streaming`, from a log in memory (the reference the streaming fit equals)."""
-    fit_latent_factor_from_source(generator, InMemoryPassSource(data, sample_users=sample_users))
+    fit_from_source = _streaming_fit_of(generator)
+    fit_from_source(generator, InMemoryPassSource(data, sample_users=sample_users))
     return generator
+
+
+#: the generators with a fit in passes (registry names, for messages)
+STREAMING_GENERATORS = ("latent-factor", "item-walk")
+
+
+def _streaming_fit_of(generator: Any) -> Callable[[Any, Any], None]:
+    """The fit-from-passes function of ``generator``'s class.
+
+    Raises:
+        ConfigError: a generator without one, or one asking for DP (not available in passes yet).
+    """
+    from synthrec.generators.item_walk import ItemWalkGenerator
+    from synthrec.generators.latent_factor import LatentFactorGenerator
+
+    if isinstance(generator, (LatentFactorGenerator, ItemWalkGenerator)):
+        epsilon = generator.epsilon
+        if epsilon is not None and np.isfinite(epsilon):
+            raise ConfigError(f"a streaming fit of a DP {type(generator).__name__} is not available yet: fit it in "
+                              "memory (without --streaming) or drop --param epsilon")
+    if isinstance(generator, LatentFactorGenerator):
+        from synthrec.generators._latent_factor_stream import fit_latent_factor_from_source
+
+        return fit_latent_factor_from_source  # type: ignore[return-value]
+    if isinstance(generator, ItemWalkGenerator):
+        from synthrec.generators._item_walk_stream import fit_item_walk_from_source
+
+        return fit_item_walk_from_source  # type: ignore[return-value]
+    raise ConfigError(f"a streaming fit is available for {' and '.join(STREAMING_GENERATORS)} only, not "
+                      f"{type(generator).__name__}; fit other generators in memory")
 
 
 def _display(name: str) -> str:
