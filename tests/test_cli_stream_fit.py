@@ -84,3 +84,11 @@ def test_streaming_errors_are_readable(parts: Path, tmp_path: Path) -> None:
     csv.write_text("user,item\n1,2\n")
     res = runner.invoke(app, ["fit", str(csv), "--streaming", "-o", out])
     assert res.exit_code == 2 and "Parquet" in res.output
+
+
+def test_a_simulate_folder_streams_its_log_only(tmp_path: Path) -> None:
+    sim = tmp_path / "sim"
+    assert runner.invoke(app, ["simulate", "--preset", "poi", "--users", "150", "--out", str(sim), "-q"]).exit_code == 0
+    res = runner.invoke(app, ["fit", str(sim), "--streaming", "-o", str(tmp_path / "m.synthrec"), *PARAMS])
+    assert res.exit_code == 0, res.output
+    assert "150 users" in res.output  # interactions.parquet only: the users and items tables are not logs

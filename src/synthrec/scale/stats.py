@@ -37,6 +37,8 @@ from synthrec.errors import DataValidationError
 from synthrec.scale.backends import Backend, InProcessBackend
 from synthrec.scale.manifest import Manifest
 
+#: the log file of a `synthrec simulate` output folder (beside users.parquet and items.parquet)
+SIMULATED_LOG = "interactions.parquet"
 #: catalogues up to this many items get a dense (m × m) int64 Gram matrix (2,048² × 8 B = 32 MiB)
 DENSE_MAX_ITEMS = 2048
 _HASH_SEED = 0  # fixed, so every worker hashes a user id alike
@@ -89,7 +91,8 @@ def parquet_files(source: str | Path | Sequence[str | Path]) -> list[str]:
     """The Parquet files of ``source``, in a stable order.
 
     ``source`` is a folder written by `synthrec generate` (its manifest lists the shards, in shard
-    order), any other folder (every Parquet file under it, as `pyarrow.dataset` finds them, hidden
+    order), a folder written by `synthrec simulate` (its ``interactions.parquet``, not the users and items
+    tables), any other folder (every Parquet file under it, as `pyarrow.dataset` finds them, hidden
     ``.``/``_`` files skipped), one file, or a list of files.
 
     Raises:
@@ -108,6 +111,8 @@ def parquet_files(source: str | Path | Sequence[str | Path]) -> list[str]:
                         f"the run is incomplete ({len(manifest.shards)} of {manifest.n_shards} shards)",
                         source=str(path), hint="rerun `synthrec generate` with the same options to finish it")
                 return [str(path / manifest.shards[i].file) for i in sorted(manifest.shards)]
+            if (path / SIMULATED_LOG).is_file():  # `synthrec simulate` output: the log, not its tables
+                return [str(path / SIMULATED_LOG)]
             files = sorted(ds.dataset(path, format="parquet").files)
         elif path.is_file():
             files = [str(path)]
