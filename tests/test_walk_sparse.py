@@ -208,8 +208,8 @@ def test_walk_lengths_checked_for_sparse_models() -> None:
 
 def test_auto_sampler_picks_dense_for_small_catalogues_and_sparse_for_large() -> None:
     sparse, dense = small_models()
-    lengths = np.full(50, 5)
-    # a 30-item catalogue: the dense sampler on the densified W — the very draws of the dense model
+    lengths = np.full(50, 12)
+    # a 30-item catalogue and 12 items per user: the dense sampler on the densified W — the very draws of the dense model
     auto = walk(sparse, lengths, np.random.default_rng(3))
     assert all(np.array_equal(x, y) for x, y in zip(auto, walk(dense, lengths, np.random.default_rng(3)),
                                                     strict=True))

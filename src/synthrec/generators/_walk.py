@@ -34,9 +34,10 @@ REJECTION_ROUNDS = 8
 #: (rejection would mostly reject), and her untouched mass is summed item by item, not as a difference
 EXPLICIT_BELOW = 0.05
 #: ``sampler="auto"``: one touched entry of the sparse walk costs about this many logit cells of the dense
-#: walk (measured: 4–22 on 2k–20k-item catalogues, the higher where touched sets are large), so a sparse
-#: model is drawn by the dense sampler (same law) when Σ_u Σ_t min((k + 1) t + 1, m) × this > Σ_u n_u m
-SPARSE_ENTRY_COST = 20.0
+#: walk (measured on the simulated ecommerce logs of benchmarks/item_walk_large.py: 1.5–1.6 at k = 100 on
+#: 1.8k and 18k items, 2.9 at k = 200 on 1.8k), so a sparse model is drawn by the dense sampler (same law)
+#: when Σ_u Σ_t min((k + 1) t + 1, m) × this > Σ_u n_u m
+SPARSE_ENTRY_COST = 2.0
 #: ``sampler="auto"`` never densifies a sparse model of more modelled items than this (M × M float32)
 DENSE_SAMPLER_MAX_MODELLED = 8192
 
