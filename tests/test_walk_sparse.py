@@ -213,12 +213,31 @@ def test_auto_sampler_picks_dense_for_small_catalogues_and_sparse_for_large() ->
     auto = walk(sparse, lengths, np.random.default_rng(3))
     assert all(np.array_equal(x, y) for x, y in zip(auto, walk(dense, lengths, np.random.default_rng(3)),
                                                     strict=True))
-    assert _walk._sparse_is_cheaper(sparse, lengths) is False
+    assert not _walk._sparse_users(sparse, lengths).any()
     big = replace(sparse, bias=np.zeros(200_000, np.float32))  # same 30 modelled rows in a large catalogue
-    assert _walk._sparse_is_cheaper(big, lengths) is True
+    assert _walk._sparse_users(big, lengths).all()
     a = walk(big, lengths, np.random.default_rng(3))
     b = walk(big, lengths, np.random.default_rng(3), sampler="sparse")
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_auto_sampler_splits_users_by_length_with_the_same_law() -> None:
+    # on 30 items, 2-item users are cheaper sparse and 20-item users dense: "auto" draws them apart and
+    # merges them back user-major; each group keeps the law (first two items against enumeration)
+    sparse, _ = small_models()
+    lengths = np.tile([2, 20], 15_000)
+    cheap = _walk._sparse_users(sparse, lengths)
+    assert cheap[0::2].all() and not cheap[1::2].any()
+    rows, items, logit = walk(sparse, lengths, np.random.default_rng(7))
+    assert np.array_equal(rows, np.repeat(np.arange(len(lengths)), lengths))
+    assert logit.dtype == np.float32
+    pref = prefixes(rows, items, 2)
+    law = exact_prefix_law(sparse, 2)
+    for group in (0, 1):
+        assert pooled_chisquare(count(pref[group::2]), law, len(pref[group::2])) > 1e-3
+    for u in (0, 1, 2, 3):
+        its = items[rows == u]
+        assert len(set(its.tolist())) == len(its) == lengths[u]
 
 
 # ---------------------------------------------------------------------------------------- top_neighbours

@@ -138,8 +138,9 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator, *,
         rng: the random source; the output depends only on it and the inputs.
         sampler: ``"dense"`` (Gumbel-max over the catalogue; a sparse model is densified), ``"sparse"``
             (the touched-set sampler; a sparse model only) or ``"auto"``: dense for a dense model; for a
-            sparse one, whichever `SPARSE_ENTRY_COST` estimates cheaper for these lengths (small catalogues
-            or long histories: dense). Same law either way.
+            sparse one, per user whichever `SPARSE_ENTRY_COST` estimates cheaper for her length (short
+            histories: sparse; long ones on a small catalogue: dense), the sparse users drawn first. Same
+            law either way.
 
     Returns:
         ``(rows, items, logit)``: user-major (rows ascending, each user's items in walk order), int64,
@@ -156,8 +157,18 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator, *,
         raise ValueError(f"sampler must be 'auto', 'dense' or 'sparse', got {sampler!r}")
     if sampler == "sparse" and not model.sparse:
         raise ValueError("the sparse sampler needs a sparse model (indptr / indices / data)")
-    if model.sparse and (sampler == "sparse" or (sampler == "auto" and _sparse_is_cheaper(model, lengths))):
+    if model.sparse and sampler == "sparse":
         return _walk_sparse(model, lengths, rng)
+    if model.sparse and sampler == "auto":
+        cheap = _sparse_users(model, lengths)
+        if cheap.all():
+            return _walk_sparse(model, lengths, rng)
+        if cheap.any():  # short histories by the sparse sampler, long ones by the dense one; same law
+            a = _walk_sparse(model, np.where(cheap, lengths, 0), rng)
+            b = walk(model, np.where(cheap, 0, lengths), rng, sampler="dense")
+            parts = [np.concatenate([x, y]) for x, y in zip(a, b, strict=True)]
+            order = np.argsort(parts[0], kind="stable")  # each user is in one part, in walk order
+            return parts[0][order], parts[1][order], parts[2][order]
     if model.weights is None:
         model = replace(model, weights=model.dense_weights(), indptr=None, indices=None, data=None)
     assert model.weights is not None
@@ -189,20 +200,19 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator, *,
     return rows[order], np.concatenate(out_items)[order], np.concatenate(out_logit)[order]
 
 
-def _sparse_is_cheaper(model: WalkModel, lengths: np.ndarray) -> bool:
-    """`walk`'s ``"auto"`` choice for a sparse model (see `SPARSE_ENTRY_COST`)."""
+def _sparse_users(model: WalkModel, lengths: np.ndarray) -> np.ndarray:
+    """`walk`'s ``"auto"`` choice for a sparse model, per user (bool ``(N,)``: True = sparse sampler): the
+    sparse walk's work grows with n_u² k, the dense one's with n_u m, so short histories go sparse."""
     m = model.n_items
     if len(model.modelled) > DENSE_SAMPLER_MAX_MODELLED:
-        return True
-    n = lengths[lengths > 0].astype(np.float64)
-    if not len(n):
-        return True
+        return np.ones(len(lengths), bool)
+    n = lengths.astype(np.float64)
     step = float(model.n_neighbours + 1)
     # Σ_{t<n} min(step t + 1, m): linear up to t* = (m − 1) / step, then m per step
     t_star = np.minimum(n, np.floor((m - 1) / step) + 1)
     linear = t_star + step * t_star * (t_star - 1) / 2
-    sparse_cost = float((linear + (n - t_star) * m).sum()) * SPARSE_ENTRY_COST
-    return sparse_cost < float(n.sum()) * m
+    sparse_cost = (linear + (n - t_star) * m) * SPARSE_ENTRY_COST
+    return sparse_cost <= n * m
 
 
 def _sparse_chunks(lengths: np.ndarray, row_entries: int) -> list[np.ndarray]:
