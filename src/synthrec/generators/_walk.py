@@ -203,15 +203,17 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator, *,
 def _sparse_users(model: WalkModel, lengths: np.ndarray) -> np.ndarray:
     """`walk`'s ``"auto"`` choice for a sparse model, per user (bool ``(N,)``: True = sparse sampler): the
     sparse walk's work grows with n_u² k, the dense one's with n_u m, so short histories go sparse."""
-    m = model.n_items
-    if len(model.modelled) > DENSE_SAMPLER_MAX_MODELLED:
+    m, big_m = model.n_items, len(model.modelled)
+    if big_m > DENSE_SAMPLER_MAX_MODELLED:
         return np.ones(len(lengths), bool)
     n = lengths.astype(np.float64)
     step = float(model.n_neighbours + 1)
-    # Σ_{t<n} min(step t + 1, m): linear up to t* = (m − 1) / step, then m per step
-    t_star = np.minimum(n, np.floor((m - 1) / step) + 1)
+    # touched entries at step t: at most min(step t + 1, M + t, m) (neighbours are modelled items);
+    # Σ_{t<n}: linear up to t* = (M − 1) / (step − 1), then M + t per step, never more than m
+    t_star = np.minimum(n, np.floor((big_m - 1) / max(step - 1.0, 1.0)) + 1)
     linear = t_star + step * t_star * (t_star - 1) / 2
-    sparse_cost = (linear + (n - t_star) * m) * SPARSE_ENTRY_COST
+    rest = np.minimum((n - t_star) * big_m + (n - 1 + t_star) * (n - t_star) / 2, (n - t_star) * m)
+    sparse_cost = (linear + rest) * SPARSE_ENTRY_COST
     return sparse_cost <= n * m
 
 
