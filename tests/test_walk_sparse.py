@@ -430,3 +430,31 @@ def test_itertools_enumeration_agrees_with_recursion() -> None:
         q = np.exp(l2)
         q[i] = 0
         assert law[(i, j)] == pytest.approx(p1[i] * q[j] / q.sum(), rel=1e-9)
+
+
+def test_sparse_real_logits_equal_the_dense_formula(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the rating model scores real events by b_i + a Σ_{j in her history} W_ji: the sparse product must
+    # give what the densified W gives (and the fit with ratings must sample them)
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    base = cluster_log(300)
+    frame = base.interactions.with_columns(pl.Series("rating", rng.choice([1.0, 3.0, 5.0], base.n_interactions)))
+    data = InteractionData.from_frame(
+        frame.with_columns(pl.col("user").map_elements(lambda u: base.user_ids[u], return_dtype=pl.String),
+                           pl.col("item").map_elements(lambda i: base.item_ids[i], return_dtype=pl.String)),
+        time_col="timestamp", rating_col="rating", name="rated")
+    gen = ItemWalkGenerator(neighbours=6, calibration_users=300).fit(data)
+    assert gen.walk_.sparse and gen.rating_model_ is not None
+    ints = data.interactions
+    users, items = ints["user"].to_numpy(), ints["item"].to_numpy()
+    x = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(data.n_users, data.n_items))
+    got = gen._real_logits(x, users, items)
+    wm = gen.walk_
+    full = np.zeros((data.n_items, data.n_items))
+    full[np.ix_(wm.modelled, wm.modelled)] = wm.dense_weights()
+    expected = wm.bias[items].astype(np.float64) + wm.scale * np.asarray((x @ full)[users, items]).ravel()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    monkeypatch.setattr(_walk, "SPARSE_ENTRY_COST", 0.0)
+    syn = gen.sample(100, seed=0)
+    assert set(np.unique(syn.interactions["rating"].to_numpy()).tolist()) <= {1.0, 3.0, 5.0}
