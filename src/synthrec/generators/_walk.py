@@ -6,12 +6,17 @@ The sampler of `ItemWalkGenerator`, in two exact forms with the same law:
   Σ_u n_u · m, i.e. it grows with the catalogue m;
 * sparse W (`WalkModel.indptr` / ``indices`` / ``data``: the top neighbours of each modelled item, CSR):
   per step only the user's *touched* items — neighbours of her history and the items she drew — differ
-  from the base law exp(b); the step chooses "touched" or "untouched" by their exact float64 masses,
-  draws a touched item by Gumbel-max over the touched set and an untouched one from a precomputed
-  cumulative table of exp(b) (binary search, log m) with rejection of touched items (exact: an accepted
-  draw is exp(b) restricted to the untouched items; after `REJECTION_ROUNDS` rounds, or when the
-  untouched mass is under `EXPLICIT_BELOW` of the base, the user draws explicitly over all untouched
-  items, same law). Cost per step: O(|touched| log |touched|) per user ≈ history × neighbours, not m.
+  from the base law exp(b); the step chooses "touched" or "untouched" by their float64 masses (each
+  user's shifted by her largest logit), draws a touched item by inverse CDF over her touched entries and
+  an untouched one from a cumulative table of exp(b) built once per call (binary search, log m) with
+  rejection of touched items (exact: an accepted draw is exp(b) restricted to the untouched items; the
+  users still rejected after `REJECTION_ROUNDS` rounds draw explicitly over their untouched items, same
+  law; a user whose untouched mass is under `EXPLICIT_BELOW` of the base draws over her whole row by
+  Gumbel-max). Cost per step: O(|touched|) per user ≈ history × neighbours (capped by the modelled
+  items), not m — so the whole walk is O(n_u² k) per user against the dense O(n_u m);
+* ``sampler="auto"`` (the default) draws each user of a sparse model by whichever of the two an estimate
+  (`SPARSE_ENTRY_COST`) calls cheaper for her length: short histories sparse, long ones on small
+  catalogues dense.
 
 Users are processed in chunks sorted by length, longest first, so at step t the users still drawing are
 a prefix of the chunk (no masks over finished users) and the work is Σ_u n_u · m cells (dense), not
