@@ -56,6 +56,13 @@ def test_item_walk_streams_too(parts: Path, tmp_path: Path) -> None:
     assert BaseGenerator.load(out).sample(20, seed=0).n_interactions > 0
 
 
+def test_dp_latent_factor_streams_and_says_what_it_spent(parts: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", str(tmp_path / "dp.synthrec"), *PARAMS,
+                              "--param", "epsilon=2"])
+    assert res.exit_code == 0, res.output
+    assert "user-level differential privacy: ε = 2 spent" in res.output
+
+
 def test_piped_progress_names_the_passes(parts: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", str(tmp_path / "m.synthrec"), *PARAMS])
     assert res.exit_code == 0, res.output

@@ -223,9 +223,7 @@ def test_unsupported_generators_are_refused(tmp_path, frame):
     frame.write_parquet(path)
     with pytest.raises(ConfigError, match="latent-factor and item-walk only"):
         fit_streaming(ProfiledGenerator(), path, columns=COLUMNS)
-    with pytest.raises(ConfigError, match="DP"):
-        fit_streaming(LatentFactorGenerator(epsilon=1.0), path, columns=COLUMNS)
-    with pytest.raises(ConfigError, match="DP"):
+    with pytest.raises(ConfigError, match="DP ItemWalkGenerator"):
         fit_streaming(ItemWalkGenerator(epsilon=1.0), path, columns=COLUMNS)
     with pytest.raises(ConfigError, match="sample_users"):
         fit_streaming(_gen(), path, columns=COLUMNS, sample_users=0)
@@ -286,3 +284,80 @@ def test_item_walk_from_files_equals_its_pass_fit_and_is_close_to_the_in_memory_
     in_passes = np.mean([popularity_fit(fit_in_passes(ItemWalkGenerator(max_items=30, calibration_users=3000,
                                                                          seed=s), data)) for s in seeds])
     assert in_passes == pytest.approx(in_memory, abs=0.05)
+
+
+def _dp_gen() -> LatentFactorGenerator:
+    return LatentFactorGenerator(n_factors=6, calibration_users=300, gram_items=40, seed=3, epsilon=4.0,
+                                 max_items_per_user=8)
+
+
+def test_dp_fit_from_files_equals_its_pass_fit_and_spends_what_the_in_memory_fit_spends(frame, tmp_path):
+    data = _data(frame)
+    reference = fit_in_passes(_dp_gen(), data)
+    _write_parts(frame, tmp_path / "parts", 3, seed=9)
+    with ProcessPoolBackend(2) as pool:
+        streamed = fit_streaming(_dp_gen(), tmp_path / "parts", columns=COLUMNS, item_ids=data.item_ids,
+                                 chunk_rows=45, backend=pool)
+    _same(reference, streamed)
+    in_memory = _dp_gen().fit(data)
+    assert reference.privacy.epsilon == pytest.approx(in_memory.privacy.epsilon) and reference.privacy.epsilon <= 4.0
+    assert reference.privacy.delta == in_memory.privacy.delta
+    spends = [(e["name"], e["noise_multiplier"], e["sensitivity"]) for e in in_memory.privacy.ledger["gaussian"]]
+    assert sorted((e["name"], e["noise_multiplier"], e["sensitivity"])
+                  for e in reference.privacy.ledger["gaussian"]) == sorted(spends)
+
+
+def test_capped_sums_follow_the_hashed_cap(frame):
+    from synthrec.privacy import bound_user_contributions_hashed
+    from synthrec.scale.stream_fit import InMemoryPassSource
+
+    data = _data(frame)
+    source = InMemoryPassSource(data, cap=5, cap_seed=7)
+    capped = source.summary.capped
+    assert capped is not None
+    first = data.interactions.unique(["user", "item"], keep="first", maintain_order=True)
+    keys = data.user_ids.hash(seed=0).to_numpy()[first["user"].to_numpy()]
+    keep = bound_user_contributions_hashed(keys, first["item"].to_numpy(), 5, seed=7)
+    want = np.bincount(first["item"].to_numpy()[keep], minlength=data.n_items)
+    np.testing.assert_array_equal(capped.counts, want)
+    per_user = np.bincount(first["user"].to_numpy()[keep], minlength=data.n_users)
+    have = np.bincount(first["user"].to_numpy(), minlength=data.n_users)
+    np.testing.assert_array_equal(per_user, np.minimum(have, 5))
+    # no cap binding: the capped counts are the counts
+    loose = InMemoryPassSource(data, cap=10_000, cap_seed=7).summary
+    np.testing.assert_array_equal(loose.capped.counts, loose.counts)
+
+
+def test_normalised_pass_is_the_unit_norm_gram_on_a_fine_grid(frame):
+    import scipy.sparse as sp
+
+    from synthrec.scale.stream_fit import InMemoryPassSource
+
+    data = _data(frame)
+    source = InMemoryPassSource(data, cap=10_000, cap_seed=0)
+    items = np.array([0, 3, 5, 7, 11])
+    gram, taste = source.normalised(items)
+    x = sp.csr_matrix(data.to_csr("binary")[:, items], dtype=np.float64)
+    norm = np.sqrt(np.asarray(x.sum(axis=1)).ravel())
+    z = sp.diags(1.0 / np.where(norm > 0, norm, 1.0)) @ x
+    np.testing.assert_allclose(gram, (z.T @ z).toarray(), atol=1e-9)
+    np.testing.assert_allclose(taste, np.asarray(z.sum(axis=0)).ravel(), atol=1e-9)
+
+
+def test_dp_order_spread_from_sums_equals_the_per_user_formula():
+    from synthrec.generators._pass_source import SPREAD_BITS, CappedSums
+
+    # user 0: items 2, 0, 1 (q = 0, ½, 1; d = 3); user 1: items 1, 2 (q = 0, 1; d = 2)
+    users, items = np.array([0, 0, 0, 1, 1]), np.array([2, 0, 1, 1, 2])
+    q, d = np.array([0.0, 0.5, 1.0, 0.0, 1.0]), np.array([3, 3, 3, 2, 2])
+
+    def fixed(v: np.ndarray) -> np.ndarray:
+        return np.rint(np.ldexp(v, SPREAD_BITS)).astype(np.int64)
+
+    spread_q, spread_one = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    np.add.at(spread_q, items, fixed(q / d))
+    np.add.at(spread_one, items, fixed(1.0 / d))
+    sums = CappedSums(5, 0, np.bincount(items), np.zeros(3, np.int64), int(fixed(q * q / d).sum()), spread_q, spread_one)
+    pos = np.array([0.2, 0.6, 0.4])
+    want = sum(np.mean((q[users == u] - pos[items[users == u]]) ** 2) for u in (0, 1))
+    assert sums.spread(pos) == pytest.approx(want, abs=1e-8)

@@ -179,8 +179,8 @@ def fit(
     fmt: FormatOpt = "auto",
     streaming: Annotated[bool, typer.Option(
         "--streaming", help="Read DATA (Parquet: a file, a folder of files, e.g. the --out of `synthrec "
-        "generate`) in passes instead of loading it: memory does not grow with the rows. latent-factor and "
-        "item-walk, without DP.")] = False,
+        "generate`) in passes instead of loading it: memory does not grow with the rows. latent-factor (also "
+        "with --param epsilon) and item-walk.")] = False,
     workers: Annotated[int | None, typer.Option(
         "--workers", "-w", help="With --streaming: worker processes (local pool, or local Dask cluster with "
         "--backend dask); files are the unit of work.")] = None,
@@ -227,6 +227,7 @@ def fit(
 
             shutil.rmtree(cache, ignore_errors=True)
         console.print(streaming_summary(gen, generator, cache, out))
+        _print_guarantee(gen)
         return
     stream_only = [name for name, value in (("--workers", workers), ("--scheduler", scheduler),
                                             ("--backend", backend), ("--cache-dir", cache_dir)) if value is not None]
@@ -250,8 +251,13 @@ def fit(
         fail(exc)
     _warn_copies(share, "fit", d.n_users)
     console.print(f"fitted {generator} on {escape(d.name)} ({d.n_users:,} users, {d.n_items:,} items); saved to {out}")
+    _print_guarantee(gen)
+
+
+def _print_guarantee(gen: BaseGenerator) -> None:
+    """The DP guarantee a fit spent, when it is DP: the figure a partner receiving the file will ask for first."""
     guarantee = gen.privacy
-    if guarantee.is_dp:  # the figure a partner receiving the file will ask for first
+    if guarantee.is_dp:
         console.print(f"user-level differential privacy: ε = {guarantee.epsilon:.3g} spent, δ = {guarantee.delta:.1e} "
                       "(recorded in the model file's header)")
 

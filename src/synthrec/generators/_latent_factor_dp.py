@@ -16,6 +16,7 @@ Budget: `plan_shares` splits ρ (the Rényi "cost" α/(2σ²) of a Gaussian with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -108,10 +109,17 @@ def normalised_gram(
                                   hint="pass binary user × item histories")
     norm = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
     z = sp.diags(1.0 / np.where(norm > 0, norm, 1.0)) @ x
-    m = x.shape[1]
+    return release_gram((z.T @ z).toarray(), noise_multiplier=noise_multiplier, rng=rng, ledger=ledger, name=name)
+
+
+def release_gram(gram: np.ndarray, *, noise_multiplier: float, rng: np.random.Generator, ledger: PrivacyLedger,
+                 name: str = "item_gram") -> np.ndarray:
+    """The release of `normalised_gram` from its exact value G = Σ_u z_u z_uᵀ (rows of norm ≤ 1; e.g.
+    summed in passes over a log too large for memory): float64 ``(M, M)``, noise sd σ on the diagonal and
+    σ/√2 off it, L2 sensitivity 1 (see `normalised_gram`)."""
+    m = gram.shape[0]
     rows, cols = np.triu_indices(m)
     scale = np.where(rows == cols, 1.0, np.sqrt(2.0))
-    gram = (z.T @ z).toarray()
     noisy = gaussian_mechanism(gram[rows, cols] * scale, sensitivity=1.0, noise_multiplier=noise_multiplier,
                                rng=rng, ledger=ledger, name=name) / scale
     out = np.zeros((m, m))
@@ -186,8 +194,33 @@ def item_statistics(
         n_factors: k requested (reduced to M − 1 when fewer items are released).
         n_users: ñ, the noisy number of users (> 0).
     """
-    m = x.shape[1]
-    counts = gaussian_mechanism(np.asarray(x.sum(axis=0)).ravel(), sensitivity=bound.counts_l2,
+    def normalised(gram_items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        xs = sp.csr_matrix(x[:, gram_items], dtype=np.float64)
+        norm = np.sqrt(np.asarray(xs.multiply(xs).sum(axis=1)).ravel())
+        z = sp.diags(1.0 / np.where(norm > 0, norm, 1.0)) @ xs
+        return (z.T @ z).toarray(), np.asarray(z.sum(axis=0)).ravel()
+
+    return item_statistics_from(np.asarray(x.sum(axis=0)).ravel(), normalised, n_factors, n_users, bound, sigmas,
+                                rng, ledger)
+
+
+def item_statistics_from(
+    capped_counts: np.ndarray,
+    normalised: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    n_factors: int,
+    n_users: float,
+    bound: ContributionBound,
+    sigmas: dict[str, float],
+    rng: np.random.Generator,
+    ledger: PrivacyLedger,
+) -> ItemStatistics:
+    """`item_statistics` from exact statistics of the capped log: ``capped_counts`` ``(m,)`` and
+    ``normalised(items)``, which returns the exact Σ_u z_u z_uᵀ ``(M, M)`` and taste sums Σ_u z_u ``(M,)``
+    of those items (z_u: the user's capped row restricted to them, scaled to unit L2 norm) — computed in
+    memory, or in passes over files (`synthrec.generators._latent_factor_stream`). Releases and noise as
+    `item_statistics`, in the same order."""
+    m = len(capped_counts)
+    counts = gaussian_mechanism(np.asarray(capped_counts, dtype=np.float64), sensitivity=bound.counts_l2,
                                 noise_multiplier=sigmas["item_counts"], rng=rng, ledger=ledger,
                                 name="item_counts")
     count_noise = sigmas["item_counts"] * bound.counts_l2
@@ -200,11 +233,9 @@ def item_statistics(
     kept[order[:size]] = True
     counts = np.where(kept | (counts > 2.0 * count_noise), np.maximum(counts, 0.0), 0.0)
     gram_items = order[:size]
-    xs = x[:, gram_items]
-    gram = normalised_gram(xs, noise_multiplier=sigmas["item_gram"], rng=rng, ledger=ledger)
-    norm = np.sqrt(np.asarray(xs.multiply(xs).sum(axis=1)).ravel())
-    taste = np.asarray((sp.diags(1.0 / np.where(norm > 0, norm, 1.0)) @ xs).sum(axis=0)).ravel()
-    taste = gaussian_mechanism(taste, sensitivity=1.0, noise_multiplier=sigmas["taste_sums"], rng=rng,
+    exact_gram, exact_taste = normalised(gram_items)
+    gram = release_gram(exact_gram, noise_multiplier=sigmas["item_gram"], rng=rng, ledger=ledger)
+    taste = gaussian_mechanism(exact_taste, sensitivity=1.0, noise_multiplier=sigmas["taste_sums"], rng=rng,
                                ledger=ledger, name="taste_sums")
     gram_noise = sigmas["item_gram"] / np.sqrt(2.0)
     c_s = np.maximum(counts[gram_items], 0.0)
@@ -261,9 +292,21 @@ def activity_quantiles(
     Returns the activity quantiles (in events) and ñ, the noisy number of users (the histogram total,
     at least 1). Bins: [e_b, e_{b+1}) with e = unique integers of geomspace(1, m + 1, 33).
     """
+    degree = np.asarray(degree, dtype=np.int64)
+    return activity_quantiles_from_histogram(np.bincount(degree), n_items, sigma, rng, ledger)
+
+
+def activity_quantiles_from_histogram(
+    users_per_degree: np.ndarray, n_items: int, sigma: float, rng: np.random.Generator, ledger: PrivacyLedger
+) -> tuple[EmpiricalQuantiles, float]:
+    """`activity_quantiles` from the exact histogram ``users_per_degree[d]`` = users with d distinct items
+    (a sum over users: computable in passes). One user adds 1 to one public bin: sensitivity 1, as
+    `dp_histogram`."""
     edges = np.unique(np.rint(np.geomspace(1.0, n_items + 1.0, 33)))
-    noisy = dp_histogram(bin_index(degree, edges), len(edges) - 1, noise_multiplier=sigma, rng=rng,
-                         ledger=ledger, name="activity_hist")
+    hist = np.asarray(users_per_degree, dtype=np.float64)
+    binned = np.bincount(bin_index(np.arange(len(hist)), edges), weights=hist, minlength=len(edges) - 1)
+    noisy = gaussian_mechanism(binned, sensitivity=1.0, noise_multiplier=sigma, rng=rng, ledger=ledger,
+                               name="activity_hist")
     knots = _knots(noisy, edges, sigma)
     return EmpiricalQuantiles(_probs(), knots), max(float(np.maximum(noisy, 0.0).sum()), 1.0)
 
@@ -283,13 +326,27 @@ def order_model(
     deg = np.diff(starts)
     rank = np.arange(len(users)) - starts[users]
     q = np.where(deg[users] > 1, rank / np.maximum(deg[users] - 1, 1), 0.5)
-    sums = gaussian_mechanism(np.bincount(items, weights=q, minlength=n_items), sensitivity=bound.counts_l2,
+
+    def spread(pos: np.ndarray) -> float:
+        per_user = np.bincount(users, weights=(q - pos[items]) ** 2, minlength=n) / np.maximum(deg, 1)
+        return float(per_user.sum())
+
+    return order_model_from(np.bincount(items, weights=q, minlength=n_items), spread, counts, n_users, bound,
+                            sigmas, rng, ledger)
+
+
+def order_model_from(
+    position_sums: np.ndarray, spread: Callable[[np.ndarray], float], counts: np.ndarray, n_users: float,
+    bound: ContributionBound, sigmas: dict[str, float], rng: np.random.Generator, ledger: PrivacyLedger,
+) -> OrderModel:
+    """`order_model` from the exact position sums S_i = Σ_u q_ui ``(m,)`` of the capped rows and
+    ``spread(p)`` = Σ_u mean_{i in u} (q_ui − p_i)², both sums over users (computable in passes)."""
+    sums = gaussian_mechanism(np.asarray(position_sums, dtype=np.float64), sensitivity=bound.counts_l2,
                               noise_multiplier=sigmas["order_positions"], rng=rng, ledger=ledger,
                               name="order_positions")
     kappa = max(1.0, sigmas["item_counts"] * bound.counts_l2)
     pos = np.clip((sums + 0.5 * kappa) / (counts + kappa), 0.0, 1.0)
-    per_user = np.bincount(users, weights=(q - pos[items]) ** 2, minlength=n) / np.maximum(deg, 1)
-    total = gaussian_mechanism(np.array([per_user.sum()]), sensitivity=1.0, noise_multiplier=sigmas["order_spread"],
+    total = gaussian_mechanism(np.array([spread(pos)]), sensitivity=1.0, noise_multiplier=sigmas["order_spread"],
                                rng=rng, ledger=ledger, name="order_spread")
     return OrderModel(position=pos, noise=float(np.sqrt(np.clip(total[0] / n_users, 0.0, 1.0))))
 

@@ -43,7 +43,13 @@ from synthrec.data.interactions import RATING
 from synthrec.errors import ConfigError
 from synthrec.generators._gmm import fit_gaussian_mixture
 from synthrec.generators._logs import first_pairs, user_traits
-from synthrec.generators._pass_source import PassSource, fixed_point_bits, order_model_from_sums, stamp_fitted
+from synthrec.generators._pass_source import (
+    ORDER_BITS,
+    PassSource,
+    fixed_point_bits,
+    order_model_from_sums,
+    stamp_fitted,
+)
 from synthrec.generators._ratings import RatingModel
 
 if TYPE_CHECKING:
@@ -56,17 +62,22 @@ OVERSAMPLE = 10
 
 
 def fit_latent_factor_from_source(gen: LatentFactorGenerator, source: PassSource) -> None:
-    """Fit ``gen`` (its non-private exact model) from a `PassSource`; marks it fitted.
+    """Fit ``gen`` from a `PassSource` — its exact model, or with ``epsilon`` finite its user-level DP model
+    (`_fit_dp`); marks it fitted.
 
     Raises:
-        ConfigError: ``gen`` asks for a DP fit (``epsilon`` finite): not available in passes yet.
+        ConfigError: a DP fit from a source read without the contribution cap (``summary.capped`` None).
     """
-    if gen.epsilon is not None and np.isfinite(gen.epsilon):
-        raise ConfigError("a streaming fit of a DP latent-factor generator is not available yet: fit it in "
-                          "memory (`synthrec fit` without --streaming) or drop --param epsilon")
+    private = gen.epsilon is not None and bool(np.isfinite(gen.epsilon))
+    if private and source.summary.capped is None:
+        raise ConfigError("a DP fit needs the capped sums: read the log with the generator's max_items_per_user "
+                          "as the cap (fit_streaming and fit_in_passes do)")
     gen._fitted = False
     with threadpool_limits(limits=1, user_api="blas"):
-        _fit(gen, source)
+        if private:
+            _fit_dp(gen, source)
+        else:
+            _fit(gen, source)
     stamp_fitted(gen, source.summary)
 
 
@@ -147,3 +158,93 @@ def _gram_product(source: PassSource, w: np.ndarray, basis: np.ndarray, n_pairs:
     return w[:, None] * np.ldexp(total.astype(np.float64), -bits), gram
 
 
+
+
+def _fit_dp(gen: LatentFactorGenerator, source: PassSource) -> None:
+    """User-level (ε, δ)-DP fit in passes: the mechanisms of `LatentFactorGenerator._fit_dp`, each run once.
+
+    Item-level releases (item counts, the unit-norm Gram block and taste sums, order positions and spread)
+    are computed from exact sums over every user's capped items (`ScanSummary.capped`; the cap is
+    `bound_user_contributions_hashed`, so it does not depend on partitioning); the activity histogram from
+    every user; the per-user releases (start time, tempo, span, gap residuals, mean rating, the rating
+    table) from the hash-chosen user sample — a mechanism run on a subset chosen without looking at the
+    data is still (ε, δ)-DP, only its signal is that of the sample. The ledger composes the same spends as
+    the in-memory DP fit.
+    """
+    from synthrec.generators import _latent_factor_dp as dp
+    from synthrec.generators._logs import public_rating_levels
+    from synthrec.generators._sampling import EmpiricalQuantiles
+    from synthrec.generators.latent_factor import _cosine
+    from synthrec.privacy import (
+        ContributionBound,
+        PlannedGaussian,
+        PrivacyLedger,
+        bound_user_contributions_hashed,
+        calibrate_noise_multipliers,
+    )
+
+    assert gen.epsilon is not None
+    s = source.summary
+    capped = s.capped
+    assert capped is not None
+    frame, users, items, has_time, has_rating = first_pairs(s.sample)
+    m = len(s.counts)
+    delta = gen.delta if gen.delta is not None else min(1e-5, float(s.n_users) ** -1.1)
+    if not 0 < delta < 1:
+        raise ConfigError(f"delta must be in (0, 1), got {delta!r}")
+    levels = public_rating_levels(frame[RATING].to_numpy(), gen.rating_levels) if has_rating else None
+    shares = dp.plan_shares(has_time=has_time, has_rating=has_rating)
+    sigmas = calibrate_noise_multipliers([PlannedGaussian(k, v) for k, v in shares.items()],
+                                         epsilon=float(gen.epsilon), delta=delta)
+    bound = ContributionBound(gen.max_items_per_user)
+    ledger = PrivacyLedger()
+    rng = np.random.default_rng(gen.seed)
+
+    activity, n_noisy = dp.activity_quantiles_from_histogram(s.activity, m, sigmas["activity_hist"], rng, ledger)
+    stats = dp.item_statistics_from(capped.counts, source.normalised, gen.n_factors, n_noisy, bound, sigmas, rng,
+                                    ledger)
+    k = stats.item_vecs.shape[1]
+    names = ["log_activity"]
+    quantiles: dict[str, EmpiricalQuantiles] = {"log_activity": activity}
+    if has_rating:
+        names.append("mean_rating")
+    time_model, time_names, time_q = dp.time_traits(
+        users, frame["timestamp"].to_numpy() if has_time else None, sigmas, rng, ledger)
+    names += time_names
+    quantiles.update(time_q)
+    gen.n_factors_ = k
+    gen.item_factors_ = stats.item_vecs.astype(np.float32)
+    gen.n_items_ = m
+    gen.user_model_ = dp.user_model(stats.user_mean, stats.user_second, len(names))
+    gen.trait_names_ = names
+    gen.trait_quantiles_ = quantiles
+    v = stats.item_vecs
+    second = float(np.sum(stats.user_second * (v.T @ v))) / m
+    mean = float(stats.user_mean @ v.mean(axis=0))
+    score_sd = float(np.sqrt(max(second - mean * mean, 0.0))) or 1.0
+    if has_rating:  # placeholder quantiles for the calibration's draws (ratings do not enter it)
+        gen.trait_quantiles_["mean_rating"] = EmpiricalQuantiles(np.linspace(0, 1, 2), np.zeros(2))
+    top_pos = np.arange(min(gen.gram_items, len(stats.gram_items)))
+    block = stats.gram[np.ix_(top_pos, top_pos)]
+    bias = gen._fit_popularity_and_scale(stats.counts, stats.gram_items[top_pos], _cosine(block), score_sd, rng)
+
+    gen.rating_model_ = None
+    if has_rating:
+        assert levels is not None
+        user_keys = s.sample.user_ids.hash(seed=0).to_numpy()[users]
+        keep = bound_user_contributions_hashed(user_keys, items, capped.cap, seed=capped.seed)
+        cu, ci = users[keep], items[keep]
+        x = sp.csr_matrix((np.ones(len(cu)), (cu, ci)), shape=(int(users.max()) + 1, m))
+        uvec = x[:, stats.gram_items] @ (stats.weights[:, None] * stats.basis)
+        scores = gen.scale_ * np.einsum("nk,nk->n", uvec[cu], stats.item_vecs[ci]) + bias[ci]
+        gen.rating_model_, gen.trait_quantiles_["mean_rating"] = dp.rating_model(
+            users, frame[RATING].to_numpy().astype(np.float64), levels, keep, scores, sigmas, rng, ledger)
+    gen.order_model_ = dp.order_model_from(np.ldexp(capped.position_sums.astype(np.float64), -ORDER_BITS),
+                                           capped.spread, stats.counts, n_noisy, bound, sigmas, rng, ledger)
+    gen.time_model_ = time_model
+    gen.privacy_ledger_ = ledger
+    gen.privacy_delta_ = float(delta)
+    gen.fit_report_["privacy"] = ledger.to_dict(delta)
+    gen.fit_report_["dp_gram_items"] = len(stats.gram_items)
+    gen.fit_report_["streaming"] = {"users": s.n_users, "pairs": s.n_pairs, "rows": s.n_rows,
+                                    "sample_users": int(users.max()) + 1, "passes": 1}

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 ORDER_BITS = 32
 #: fixed-point bits of Σ q² over all pairs (≤ pairs · 2^24 < 2^62 up to 2.7·10^11 pairs)
 ORDER_SQUARE_BITS = 24
+#: fixed-point bits of the DP order spread's per-user sums (each ≤ 1 per user: ≤ 2^30 users)
+SPREAD_BITS = 32
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,39 @@ class ScanSummary:
     sample: InteractionData
     has_time: bool
     has_rating: bool
+    capped: CappedSums | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CappedSums:
+    """Exact sums over the capped log a user-level DP fit releases (each user's distinct items cut to L,
+    `synthrec.privacy.bound_user_contributions_hashed`), in fixed point where they are not integers.
+
+    Attributes:
+        cap: L. seed: the seed of the cap's keys.
+        counts: int64 ``(m,)`` capped pairs per item.
+        position_sums: int64 ``(m,)`` Σ_u round(q_ui · 2^ORDER_BITS), q over the user's capped items in
+            time order (as `_latent_factor_dp.order_model`).
+        spread_q2: int, Σ_u round(2^SPREAD_BITS · Σ_i q_ui² / d_u) (d_u: her capped items).
+        spread_q: int64 ``(m,)`` Σ_u round(2^SPREAD_BITS · q_ui / d_u) of the users with item i.
+        spread_one: int64 ``(m,)`` Σ_u round(2^SPREAD_BITS / d_u) of the users with item i.
+    """
+
+    cap: int
+    seed: int
+    counts: np.ndarray
+    position_sums: np.ndarray
+    spread_q2: int
+    spread_q: np.ndarray
+    spread_one: np.ndarray
+
+    def spread(self, pos: np.ndarray) -> float:
+        """Σ_u mean_{i in u} (q_ui − p_i)² = Σ_u Σ_i q²/d − 2 Σ_i p_i Σ_u q_ui/d + Σ_i p_i² Σ_u 1/d."""
+        q2 = math.ldexp(float(self.spread_q2), -SPREAD_BITS)
+        q = np.ldexp(self.spread_q.astype(np.float64), -SPREAD_BITS)
+        one = np.ldexp(self.spread_one.astype(np.float64), -SPREAD_BITS)
+        return max(q2 - 2.0 * float(pos @ q) + float((pos * pos) @ one), 0.0)
 
 
 class PassSource(Protocol):
@@ -74,6 +108,12 @@ class PassSource(Protocol):
 
     def gram(self, items: np.ndarray) -> np.ndarray:
         """One pass: the int64 Gram block Σ_u x_u[items] x_u[items]ᵀ ``(len(items), len(items))``."""
+        ...
+
+    def normalised(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One pass over the capped log: Σ_u z_u z_uᵀ ``(M, M)`` and Σ_u z_u ``(M,)`` (float64), z_u the
+        user's capped row restricted to ``items`` scaled to unit L2 norm; each user's weights 1/k_u and
+        1/√k_u rounded to the grid 2^−`normalised_bits` before summing (exact in any grouping)."""
         ...
 
     def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -92,6 +132,11 @@ def sample_threshold(n_users: int, sample_users: int) -> int:
     if sample_users >= n_users:
         return 1 << 64
     return math.floor(sample_users / n_users * float(1 << 64))
+
+
+def normalised_bits(n_users: int) -> int:
+    """Grid bits of `PassSource.normalised`: each user adds at most 1 to an entry, so Σ ≤ n_users · 2^b < 2^62."""
+    return int(min(40, 61 - math.ceil(math.log2(max(n_users, 1) + 1))))
 
 
 def fixed_point_bits(n_pairs: int, max_abs: float) -> int:

@@ -5,7 +5,11 @@ guarantee as a `PrivacyGuarantee` (its ``privacy`` property). `dp_sgd` imports t
 opacus's engine; import it explicitly (``from synthrec.privacy.dp_sgd import make_private_training``).
 """
 
-from synthrec.privacy.contribution import ContributionBound, bound_user_contributions
+from synthrec.privacy.contribution import (
+    ContributionBound,
+    bound_user_contributions,
+    bound_user_contributions_hashed,
+)
 from synthrec.privacy.guarantee import PrivacyGuarantee
 from synthrec.privacy.ledger import (
     GaussianSpend,
@@ -33,6 +37,7 @@ __all__ = [
     "PureSpend",
     "bin_index",
     "bound_user_contributions",
+    "bound_user_contributions_hashed",
     "calibrate_noise_multipliers",
     "dp_histogram",
     "gaussian_mechanism",

@@ -107,6 +107,60 @@ def bound_user_contributions(users: np.ndarray, max_items_per_user: int, *, seed
     return keep
 
 
+def bound_user_contributions_hashed(user_keys: np.ndarray, items: np.ndarray, max_items_per_user: int, *,
+                                    seed: int) -> np.ndarray:
+    """`bound_user_contributions` whose choice for a user depends only on her own rows: each (user, item)
+    row's key is a pseudo-random function of (the user's 64-bit key, the item, ``seed``) — SplitMix64
+    (Steele, Lea & Flood 2014, "Fast splittable pseudorandom number generators", OOPSLA) of their mix —
+    and a user keeps the L rows with the smallest keys, a uniform L-subset of her distinct items.
+
+    So the kept rows do not depend on the order of the rows or on which other users share a file or a
+    chunk: the cap a streaming fit applies per chunk is the cap of the whole log (`bound_user_contributions`
+    draws one key per row from a seeded stream, which depends on the row's position).
+
+    Args:
+        user_keys: uint64 ``(n,)`` a key per row identifying its user (e.g. a hash of the user id).
+        items: int ``(n,)`` the row's item; a user's (user, item) pairs are distinct.
+        max_items_per_user: L ≥ 1.
+        seed: seeds the keys.
+
+    Returns:
+        bool mask ``(n,)`` of the kept rows.
+
+    Raises:
+        ConfigError: ``max_items_per_user`` is not an integer ≥ 1.
+    """
+    _check_cap(max_items_per_user)
+    users = np.asarray(user_keys, dtype=np.uint64)
+    n = len(users)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    with np.errstate(over="ignore"):  # uint64 arithmetic wraps modulo 2^64 by design
+        salt = np.uint64(seed % (1 << 64)) * _GOLDEN
+        keys = splitmix64(users ^ splitmix64(np.asarray(items, dtype=np.uint64) + salt))
+    order = np.lexsort((keys, users))
+    sorted_users = users[order]
+    first = np.ones(n, dtype=bool)
+    first[1:] = sorted_users[1:] != sorted_users[:-1]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    keep = np.empty(n, dtype=bool)
+    keep[order] = (np.arange(n) - group_start) < max_items_per_user
+    return keep
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 output function of uint64 ``x`` (elementwise; wraps modulo 2^64): a bijective mix
+    whose outputs of consecutive inputs look independent (Steele, Lea & Flood 2014)."""
+    with np.errstate(over="ignore"):
+        z = np.asarray(x, dtype=np.uint64) + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
 def _check_cap(cap: object) -> None:
     if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
         raise ConfigError(f"max_items_per_user must be an integer >= 1, got {cap!r}")

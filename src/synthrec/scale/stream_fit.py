@@ -53,7 +53,16 @@ import scipy.sparse as sp
 from synthrec.data.atomic import atomic_write
 from synthrec.data.interactions import ITEM, RATING, TIMESTAMP, USER, InteractionData
 from synthrec.errors import ConfigError, DataValidationError
-from synthrec.generators._pass_source import ORDER_BITS, ORDER_SQUARE_BITS, ScanSummary, sample_threshold
+from synthrec.generators._pass_source import (
+    ORDER_BITS,
+    ORDER_SQUARE_BITS,
+    SPREAD_BITS,
+    CappedSums,
+    ScanSummary,
+    normalised_bits,
+    sample_threshold,
+)
+from synthrec.privacy import bound_user_contributions_hashed
 from synthrec.scale.backends import Backend, InProcessBackend
 from synthrec.scale.stats import parquet_files
 
@@ -90,17 +99,46 @@ class LogColumns:
 class _ChunkScan:
     """The sums of one chunk of whole users (see `_scan_chunk`)."""
 
-    indptr: np.ndarray  # int64 (users + 1,)
+    indptr: np.ndarray  # int64 (users + 1,) of the chunk matrix (capped rows when a cap is set)
     indices: np.ndarray  # int32 (pairs,), ascending within each user
-    counts: np.ndarray  # int64 (m,)
-    q_sum: np.ndarray  # int64 (m,)
-    q2_sum: int
+    sums: dict[str, np.ndarray]  # int64 sums over the chunk's users (see `_SUMS`)
+    degrees: np.ndarray  # int64 (users,) distinct items per user (uncapped)
     hashes: np.ndarray  # uint64 (users,)
     sample: pl.DataFrame  # the sampled users' rows
 
 
+#: the sums `_scan_chunk` returns: always, and with a contribution cap (DP fits; see `CappedSums`)
+_SUMS = ("counts", "q_sum", "q2_sum")
+_CAPPED_SUMS = ("capped_counts", "position_sums", "spread_q2", "spread_q", "spread_one")
+
+
+def _fixed(values: np.ndarray, bits: int) -> np.ndarray:
+    """round(values · 2^bits) as int64 (the grid every non-integer sum is taken on)."""
+    return np.rint(np.ldexp(values, bits)).astype(np.int64)
+
+
+def _item_sums(items: np.ndarray, values: np.ndarray, m: int) -> np.ndarray:
+    """Σ of int64 ``values`` per item ``(m,)``, in integers (np.bincount would sum in float64)."""
+    out = np.zeros(m, np.int64)
+    if len(items):
+        by_item = np.argsort(items, kind="stable")
+        sorted_items = items[by_item]
+        bounds = np.flatnonzero(np.r_[True, sorted_items[1:] != sorted_items[:-1]])
+        out[sorted_items[bounds]] = np.add.reduceat(values[by_item], bounds)
+    return out
+
+
+def _positions(users: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user item count d ``(n_users,)`` and relative position q ``(rows,)`` of rows grouped by user in
+    time order: q = rank / (d − 1), ½ for a single item (`OrderModel`)."""
+    deg = np.bincount(users, minlength=n_users)
+    starts = np.concatenate([[0], np.cumsum(deg)])
+    rank = np.arange(len(users)) - starts[users]
+    return deg, np.where(deg[users] > 1, rank / np.maximum(deg[users] - 1, 1), 0.5)
+
+
 def _scan_chunk(users: pl.Series, items: np.ndarray, times: np.ndarray | None, ratings: np.ndarray | None,
-                rows: np.ndarray, file_index: int, m: int, tau: int) -> _ChunkScan:
+                rows: np.ndarray, file_index: int, m: int, tau: int, cap: int | None, cap_seed: int) -> _ChunkScan:
     """Sums of a chunk holding every row of its users.
 
     Args:
@@ -108,6 +146,9 @@ def _scan_chunk(users: pl.Series, items: np.ndarray, times: np.ndarray | None, r
         ratings: float64 or None. rows: int64 row positions in the file (the tie-break of equal times).
         file_index: position of the file among the inputs (orders the sampled rows across files).
         m: catalogue size. tau: the hash threshold of the user sample (`sample_threshold`).
+        cap, cap_seed: with a cap L, each user's distinct items are cut to L
+            (`bound_user_contributions_hashed`), the capped sums are added and the chunk matrix holds
+            the capped rows only (what a DP fit may read).
     """
     encoded = pc.dictionary_encode(users.to_arrow())
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
@@ -118,29 +159,31 @@ def _scan_chunk(users: pl.Series, items: np.ndarray, times: np.ndarray | None, r
     keys = ["u", "t", "r"] if times is not None else ["u", "r"]
     first = frame.sort(keys).unique(subset=["u", "i"], keep="first", maintain_order=True)
     fu, fi = first["u"].to_numpy(), first["i"].to_numpy()
-    deg = np.bincount(fu, minlength=n_users)
-    starts = np.concatenate([[0], np.cumsum(deg)])
-    rank = np.arange(len(fu)) - starts[fu]
-    span = np.maximum(deg[fu] - 1, 1)
-    q = np.where(deg[fu] > 1, rank / span, 0.5)
-    q_fixed = np.rint(np.ldexp(q, ORDER_BITS)).astype(np.int64)
-    q2 = int(np.rint(np.ldexp(q * q, ORDER_SQUARE_BITS)).astype(np.int64).sum())
-    by_item = np.argsort(fi, kind="stable")
-    sorted_items = fi[by_item]
-    bounds = np.flatnonzero(np.r_[True, sorted_items[1:] != sorted_items[:-1]])
-    q_sum = np.zeros(m, np.int64)
-    if len(fi):
-        q_sum[sorted_items[bounds]] = np.add.reduceat(q_fixed[by_item], bounds)
-    counts = np.bincount(fi, minlength=m).astype(np.int64)
-    csr_order = np.lexsort((fi, fu))
-    indices = fi[csr_order].astype(np.int32)
+    deg, q = _positions(fu, n_users)
+    sums = {"counts": np.bincount(fi, minlength=m).astype(np.int64),
+            "q_sum": _item_sums(fi, _fixed(q, ORDER_BITS), m),
+            "q2_sum": np.array([_fixed(q * q, ORDER_SQUARE_BITS).sum()], np.int64)}
+    mu, mi = fu, fi
+    if cap is not None:
+        kept = bound_user_contributions_hashed(hashes[fu], fi, cap, seed=cap_seed)
+        mu, mi = fu[kept], fi[kept]
+        capped_deg, cq = _positions(mu, n_users)
+        inv = 1.0 / np.maximum(capped_deg[mu], 1)
+        sums |= {"capped_counts": np.bincount(mi, minlength=m).astype(np.int64),
+                 "position_sums": _item_sums(mi, _fixed(cq, ORDER_BITS), m),
+                 "spread_q2": np.array([_fixed(cq * cq * inv, SPREAD_BITS).sum()], np.int64),
+                 "spread_q": _item_sums(mi, _fixed(cq * inv, SPREAD_BITS), m),
+                 "spread_one": _item_sums(mi, _fixed(inv, SPREAD_BITS), m)}
+    matrix_deg = np.bincount(mu, minlength=n_users)
+    csr_order = np.lexsort((mi, mu))
     sampled = np.ones(n_users, bool) if tau >= 1 << 64 else hashes < np.uint64(tau)
     keep = sampled[codes]
     sample = pl.DataFrame({USER: users.filter(pl.Series(keep)), ITEM: items[keep],
                            "_file": np.full(int(keep.sum()), file_index, np.int64), "_row": rows[keep]}
                           | ({TIMESTAMP: times[keep]} if times is not None else {})
                           | ({RATING: ratings[keep]} if ratings is not None else {}))
-    return _ChunkScan(starts.astype(np.int64), indices, counts, q_sum, q2, hashes, sample)
+    return _ChunkScan(np.concatenate([[0], np.cumsum(matrix_deg)]).astype(np.int64),
+                      mi[csr_order].astype(np.int32), sums, deg.astype(np.int64), hashes, sample)
 
 
 def _chunk_matrix(indptr: np.ndarray, indices: np.ndarray, m: int) -> sp.csr_matrix:
@@ -154,6 +197,20 @@ def _chunk_gram(x: sp.csr_matrix, items: np.ndarray) -> np.ndarray:
     """The int64 Gram block of ``items`` for one chunk (integers: exact in any grouping)."""
     xt = x[:, items]
     return (xt.T @ xt).toarray().astype(np.int64)
+
+
+def _chunk_normalised(x: sp.csr_matrix, items: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_u round(2^bits / k_u) x_u x_uᵀ and Σ_u round(2^bits / √k_u) x_u over ``items`` (int64), k_u the
+    user's items among them: the unit-norm Gram and taste sums of `PassSource.normalised` on a grid."""
+    xs = sp.csr_matrix(x[:, items], dtype=np.int64)
+    k = np.diff(xs.indptr)
+    safe = np.maximum(k, 1).astype(np.float64)
+    gram_w = np.where(k > 0, _fixed(1.0 / safe, bits), 0)
+    taste_w = np.where(k > 0, _fixed(1.0 / np.sqrt(safe), bits), 0)
+    weighted = sp.csr_matrix((xs.data * np.repeat(gram_w, k), xs.indices, xs.indptr), shape=xs.shape)
+    gram = np.asarray((xs.T @ weighted).toarray(), dtype=np.int64)  # int64 all through: exact sums
+    taste = np.asarray(xs.T @ taste_w, dtype=np.int64).ravel()
+    return gram, taste
 
 
 def _chunk_product(x: sp.csr_matrix, basis: np.ndarray, bits: int, top: np.ndarray | None
@@ -185,9 +242,7 @@ class _Survey:
 class _FileScan:
     """One file's scan: its sums (as `_ChunkScan`, added over chunks) and where its chunks are cached."""
 
-    counts: np.ndarray
-    q_sum: np.ndarray
-    q2_sum: int
+    sums: dict[str, np.ndarray]
     activity: np.ndarray
     n_users: int
     n_rows: int
@@ -204,6 +259,8 @@ class _ScanShared:
     tau: int
     chunk_rows: int
     cache_dir: str
+    cap: int | None = None
+    cap_seed: int = 0
 
 
 def _survey_file(columns: LogColumns, path: str) -> _Survey:
@@ -332,20 +389,19 @@ def _scan_file(shared: _ScanShared, task: tuple[int, str, str]) -> _FileScan:
         return _read_scan(folder, cached=True)
     folder.mkdir(parents=True, exist_ok=True)
     m = len(shared.vocab)
-    counts, q_sum = np.zeros(m, np.int64), np.zeros(m, np.int64)
-    q2, n_rows = 0, 0
+    sums: dict[str, np.ndarray] = {}
+    n_rows = 0
     degrees: list[np.ndarray] = []
     hashes: list[np.ndarray] = []
     samples: list[pl.DataFrame] = []
     chunk_files: list[str] = []
     for c, (users, items, times, ratings, rows) in enumerate(
             _whole_user_chunks(path, shared.columns, shared.vocab, shared.chunk_rows)):
-        scan = _scan_chunk(users, items, times, ratings, rows, file_index, m, shared.tau)
-        counts += scan.counts
-        q_sum += scan.q_sum
-        q2 += scan.q2_sum
+        scan = _scan_chunk(users, items, times, ratings, rows, file_index, m, shared.tau, shared.cap,
+                           shared.cap_seed)
+        _add_sums(sums, scan.sums)
         n_rows += len(items)
-        degrees.append(np.diff(scan.indptr))
+        degrees.append(scan.degrees)
         hashes.append(scan.hashes)
         samples.append(scan.sample)
         chunk = folder / f"chunk-{c:06d}.npz"
@@ -356,16 +412,25 @@ def _scan_file(shared: _ScanShared, task: tuple[int, str, str]) -> _FileScan:
     deg = np.concatenate(degrees) if degrees else np.empty(0, np.int64)
     sample = pl.concat(samples) if samples else pl.DataFrame()
     sample.write_parquet(folder / "sample.parquet")
-    _save_npz(done, counts=counts, q_sum=q_sum, q2=np.array([q2], np.int64), activity=np.bincount(deg),
+    _save_npz(done, **{f"sum_{k}": v for k, v in sums.items()}, activity=np.bincount(deg),
               n_rows=np.array([n_rows], np.int64), hashes=all_hashes, chunks=np.array(chunk_files))
     return _read_scan(folder)
 
 
+def _add_sums(total: dict[str, np.ndarray], part: dict[str, np.ndarray]) -> None:
+    for k, v in part.items():
+        if k in total:
+            total[k] = total[k] + v
+        else:
+            total[k] = v.copy()
+
+
 def _read_scan(folder: Path, *, cached: bool = False) -> _FileScan:
     with np.load(folder / "scan.npz", allow_pickle=False) as z:
-        return _FileScan(z["counts"], z["q_sum"], int(z["q2"][0]), z["activity"], len(z["hashes"]),
-                         int(z["n_rows"][0]), z["hashes"], pl.read_parquet(folder / "sample.parquet"),
-                         [str(folder / name) for name in z["chunks"]], cached)
+        sums = {k[4:]: z[k] for k in z.files if k.startswith("sum_")}
+        return _FileScan(sums, z["activity"], len(z["hashes"]), int(z["n_rows"][0]), z["hashes"],
+                         pl.read_parquet(folder / "sample.parquet"), [str(folder / name) for name in z["chunks"]],
+                         cached)
 
 
 def _save_npz(path: Path, **arrays: np.ndarray) -> None:
@@ -413,19 +478,36 @@ def _gram_file(shared: tuple[np.ndarray, int], chunk_files: list[str]) -> np.nda
     return gram
 
 
+def _normalised_file(shared: tuple[np.ndarray, int, int], chunk_files: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`_chunk_normalised` summed over one file's cached chunks (runs on a worker)."""
+    items, m, bits = shared
+    gram = np.zeros((len(items), len(items)), np.int64)
+    taste = np.zeros(len(items), np.int64)
+    for name in chunk_files:
+        with np.load(name, allow_pickle=False) as z:
+            g, t = _chunk_normalised(_chunk_matrix(z["indptr"], z["indices"], m), items, bits)
+        gram += g
+        taste += t
+    return gram, taste
+
+
 # ---------------------------------------------------------------------------------------------- sources
 
 
 def _summary(vocab: pl.Series, items: pl.DataFrame | None, name: str, scans: Sequence[_FileScan],
-             columns: LogColumns, files: Sequence[str]) -> ScanSummary:
+             columns: LogColumns, files: Sequence[str], cap: int | None, cap_seed: int) -> ScanSummary:
     """The `ScanSummary` of the scanned files (sums added, users checked disjoint, sample assembled)."""
     m = len(vocab)
-    counts, q_sum = np.zeros(m, np.int64), np.zeros(m, np.int64)
+    sums: dict[str, np.ndarray] = {}
     activity = np.zeros(max((len(s.activity) for s in scans), default=1), np.int64)
     for s in scans:
-        counts += s.counts
-        q_sum += s.q_sum
+        _add_sums(sums, s.sums)
         activity[: len(s.activity)] += s.activity
+    counts = sums.get("counts", np.zeros(m, np.int64))
+    capped = None
+    if cap is not None:
+        capped = CappedSums(cap, cap_seed, sums["capped_counts"], sums["position_sums"], int(sums["spread_q2"][0]),
+                            sums["spread_q"], sums["spread_one"])
     _check_disjoint([s.hashes for s in scans], files)
     frames = [s.sample for s in scans if s.sample.height]
     if not frames:
@@ -439,9 +521,10 @@ def _summary(vocab: pl.Series, items: pl.DataFrame | None, name: str, scans: Seq
         item_vocabulary=pl.Series(ITEM, np.arange(m, dtype=np.int64)), name=f"{name} (user sample)")
     sample = InteractionData(sample.interactions, sample.user_ids, vocab, name=sample.name)
     return ScanSummary(item_ids=vocab, items=items, name=name, counts=counts, n_users=sum(s.n_users for s in scans),
-                       n_pairs=int(counts.sum()), n_rows=sum(s.n_rows for s in scans), order_q_sum=q_sum,
-                       order_q2_sum=sum(s.q2_sum for s in scans), activity=activity, sample=sample, has_time=has_time,
-                       has_rating=has_rating)
+                       n_pairs=int(counts.sum()), n_rows=sum(s.n_rows for s in scans),
+                       order_q_sum=sums.get("q_sum", np.zeros(m, np.int64)),
+                       order_q2_sum=int(sums.get("q2_sum", np.zeros(1, np.int64))[0]), activity=activity,
+                       sample=sample, has_time=has_time, has_rating=has_rating, capped=capped)
 
 
 def _check_disjoint(hashes: list[np.ndarray], files: Sequence[str]) -> None:
@@ -456,7 +539,8 @@ class InMemoryPassSource:
     `fit_in_passes` uses it; its fit is the reference a streaming fit equals bit for bit.
     """
 
-    def __init__(self, data: InteractionData, *, sample_users: int = DEFAULT_SAMPLE_USERS) -> None:
+    def __init__(self, data: InteractionData, *, sample_users: int = DEFAULT_SAMPLE_USERS, cap: int | None = None,
+                 cap_seed: int = 0) -> None:
         from synthrec.generators._logs import require_log
 
         require_log(data)
@@ -471,13 +555,14 @@ class InMemoryPassSource:
                 _require_complete(pl.Series(col, values), data.name, col, 0)
         rows = np.arange(inter.height, dtype=np.int64)
         scan = _scan_chunk(users, inter[ITEM].to_numpy().astype(np.int64), times, ratings, rows, 0, data.n_items,
-                           tau)
+                           tau, cap, cap_seed)
         self._x = _chunk_matrix(scan.indptr, scan.indices, data.n_items)
-        file_scan = _FileScan(scan.counts, scan.q_sum, scan.q2_sum, np.bincount(np.diff(scan.indptr)),
-                              len(scan.hashes), inter.height, scan.hashes, scan.sample, [])
+        file_scan = _FileScan(scan.sums, np.bincount(scan.degrees), len(scan.hashes), inter.height, scan.hashes,
+                              scan.sample, [])
         columns = LogColumns(time=TIMESTAMP if times is not None else None,
                              rating=RATING if ratings is not None else None)
-        self._summary = _summary(data.item_ids, data.items, _display(data.name), [file_scan], columns, [data.name])
+        self._summary = _summary(data.item_ids, data.items, _display(data.name), [file_scan], columns, [data.name],
+                                 cap, cap_seed)
 
     @property
     def summary(self) -> ScanSummary:
@@ -489,6 +574,11 @@ class InMemoryPassSource:
     def gram(self, items: np.ndarray) -> np.ndarray:
         return _chunk_gram(self._x, items)
 
+    def normalised(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        bits = normalised_bits(self._summary.n_users)
+        gram, taste = _chunk_normalised(self._x, items, bits)
+        return np.ldexp(gram.astype(np.float64), -bits), np.ldexp(taste.astype(np.float64), -bits)
+
 
 class ParquetPassSource:
     """A `PassSource` over Parquet files: the survey and scan passes run at construction, `xtx` is one
@@ -496,7 +586,7 @@ class ParquetPassSource:
 
     def __init__(self, files: Sequence[str], columns: LogColumns, *, backend: Backend, cache_dir: Path,
                  sample_users: int, chunk_rows: int, item_ids: pl.Series | None, items: pl.DataFrame | None,
-                 name: str, progress: ProgressFn | None) -> None:
+                 name: str, progress: ProgressFn | None, cap: int | None = None, cap_seed: int = 0) -> None:
         self.files = list(files)
         self.backend = backend
         self.cache_dir = cache_dir
@@ -519,9 +609,9 @@ class ParquetPassSource:
         n_users = sum(s.n_users for s in surveys if s is not None)
         tau = sample_threshold(n_users, sample_users)
         vocab_key = hashlib.sha256(pl.DataFrame({"v": vocab}).write_ipc(None).getvalue()).hexdigest()
-        options = f"{_SCAN_VERSION}|{columns}|{tau}|{chunk_rows}|{vocab_key}"
+        options = f"{_SCAN_VERSION}|{columns}|{tau}|{chunk_rows}|{vocab_key}|{cap}|{cap_seed}"
         self.keys = [hashlib.sha256(f"{s.sha256}|{options}".encode()).hexdigest()[:32] for s in surveys if s]
-        shared = _ScanShared(vocab.to_arrow(), columns, tau, chunk_rows, str(cache_dir))
+        shared = _ScanShared(vocab.to_arrow(), columns, tau, chunk_rows, str(cache_dir), cap, cap_seed)
         scans: list[_FileScan | None] = [None] * n
         tasks = [(i, f, k) for i, (f, k) in enumerate(zip(self.files, self.keys, strict=True))]
         self.progress("reading users and items", 0, n)
@@ -531,7 +621,8 @@ class ParquetPassSource:
         self.chunks = [s.chunk_files for s in scans if s is not None]
         self.cached_scans = sum(s.cached for s in scans if s is not None)
         self.cached_passes = 0
-        self._summary = _summary(vocab, items, name, [s for s in scans if s is not None], columns, self.files)
+        self._summary = _summary(vocab, items, name, [s for s in scans if s is not None], columns, self.files, cap,
+                                 cap_seed)
 
     @property
     def summary(self) -> ScanSummary:
@@ -557,6 +648,32 @@ class ParquetPassSource:
         cached.parent.mkdir(parents=True, exist_ok=True)
         _save_npz(cached, gram=gram)
         return gram
+
+    def normalised(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self._passes += 1
+        bits = normalised_bits(self._summary.n_users)
+        digest = hashlib.sha256(("|".join(self.keys) + f"|normalised|{bits}|").encode())
+        digest.update(np.ascontiguousarray(items, np.int64).tobytes())
+        cached = self.cache_dir / "passes" / f"{digest.hexdigest()[:32]}.npz"
+        label = f"co-occurrence pass {self._passes}"
+        if cached.is_file():
+            with np.load(cached, allow_pickle=False) as z:
+                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks))
+                self.cached_passes += 1
+                gram, taste = z["gram"], z["taste"]
+        else:
+            gram = np.zeros((len(items), len(items)), np.int64)
+            taste = np.zeros(len(items), np.int64)
+            n = len(self.chunks)
+            self.progress(label, 0, n)
+            shared = (items, len(self._summary.item_ids), bits)
+            for done, (_, (g, t)) in enumerate(self.backend.map(_normalised_file, shared, self.chunks), 1):
+                gram += g
+                taste += t
+                self.progress(label, done, n)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            _save_npz(cached, gram=gram, taste=taste)
+        return np.ldexp(gram.astype(np.float64), -bits), np.ldexp(taste.astype(np.float64), -bits)
 
     def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         self._passes += 1
@@ -604,7 +721,8 @@ def fit_streaming(
     """Fit ``generator`` on the Parquet log ``source`` in passes (see the module docstring); returns it.
 
     Args:
-        generator: a `LatentFactorGenerator` or `ItemWalkGenerator` without DP (refitted if fitted).
+        generator: a `LatentFactorGenerator` (exact or user-level DP) or an exact `ItemWalkGenerator`
+            (refitted if fitted).
         source: a Parquet file, a folder of them, or a list of files (`synthrec.scale.stats.parquet_files`).
         columns: the log's column names and time unit (default: ``user``, ``item``, no time, no rating).
         backend: where files are processed (default: this process). The same generator on every backend.
@@ -619,7 +737,7 @@ def fit_streaming(
             outside ``item_ids``, a user whose rows span two files or are not contiguous in one.
         ConfigError: a generator without a streaming fit, or with DP; a bad ``sample_users``/``chunk_rows``.
     """
-    fit_from_source = _streaming_fit_of(generator)
+    fit_from_source, cap = _streaming_fit_of(generator)
     for label, value in (("sample_users", sample_users), ("chunk_rows", chunk_rows)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{label} must be an integer >= 1, got {value!r}")
@@ -635,7 +753,7 @@ def fit_streaming(
     try:
         pass_source = ParquetPassSource(files, columns, backend=runner, cache_dir=folder, sample_users=sample_users,
                                         chunk_rows=chunk_rows, item_ids=vocab, items=None, name=name,
-                                        progress=progress)
+                                        progress=progress, cap=cap, cap_seed=generator.seed)
         fit_from_source(generator, pass_source)
         generator.fit_report_["streaming"].update(  # type: ignore[attr-defined]
             files=len(files), cached_scans=pass_source.cached_scans, cached_passes=pass_source.cached_passes)
@@ -647,8 +765,9 @@ def fit_streaming(
 
 def fit_in_passes(generator: Any, data: InteractionData, *, sample_users: int = DEFAULT_SAMPLE_USERS) -> Any:
     """The same fit as `fit_streaming`, from a log in memory (the reference the streaming fit equals)."""
-    fit_from_source = _streaming_fit_of(generator)
-    fit_from_source(generator, InMemoryPassSource(data, sample_users=sample_users))
+    fit_from_source, cap = _streaming_fit_of(generator)
+    fit_from_source(generator, InMemoryPassSource(data, sample_users=sample_users, cap=cap,
+                                                  cap_seed=generator.seed))
     return generator
 
 
@@ -656,28 +775,28 @@ def fit_in_passes(generator: Any, data: InteractionData, *, sample_users: int = 
 STREAMING_GENERATORS = ("latent-factor", "item-walk")
 
 
-def _streaming_fit_of(generator: Any) -> Callable[[Any, Any], None]:
-    """The fit-from-passes function of ``generator``'s class.
+def _streaming_fit_of(generator: Any) -> tuple[Callable[[Any, Any], None], int | None]:
+    """The fit-from-passes function of ``generator``'s class, and the contribution cap its scan applies
+    (a DP latent-factor fit reads each user's items cut to ``max_items_per_user``; None: no cap).
 
     Raises:
-        ConfigError: a generator without one, or one asking for DP (not available in passes yet).
+        ConfigError: a generator without one, or a DP item-walk (not available in passes yet).
     """
     from synthrec.generators.item_walk import ItemWalkGenerator
     from synthrec.generators.latent_factor import LatentFactorGenerator
 
-    if isinstance(generator, (LatentFactorGenerator, ItemWalkGenerator)):
-        epsilon = generator.epsilon
-        if epsilon is not None and np.isfinite(epsilon):
-            raise ConfigError(f"a streaming fit of a DP {type(generator).__name__} is not available yet: fit it in "
-                              "memory (without --streaming) or drop --param epsilon")
     if isinstance(generator, LatentFactorGenerator):
         from synthrec.generators._latent_factor_stream import fit_latent_factor_from_source
 
-        return fit_latent_factor_from_source  # type: ignore[return-value]
+        private = generator.epsilon is not None and bool(np.isfinite(generator.epsilon))
+        return fit_latent_factor_from_source, (generator.max_items_per_user if private else None)  # type: ignore[return-value]
     if isinstance(generator, ItemWalkGenerator):
+        if generator.is_private:
+            raise ConfigError("a streaming fit of a DP ItemWalkGenerator is not available yet: fit it in memory "
+                              "(without --streaming), drop --param epsilon, or use latent-factor with epsilon")
         from synthrec.generators._item_walk_stream import fit_item_walk_from_source
 
-        return fit_item_walk_from_source  # type: ignore[return-value]
+        return fit_item_walk_from_source, None  # type: ignore[return-value]
     raise ConfigError(f"a streaming fit is available for {' and '.join(STREAMING_GENERATORS)} only, not "
                       f"{type(generator).__name__}; fit other generators in memory")
 
