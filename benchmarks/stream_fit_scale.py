@@ -81,12 +81,18 @@ def main() -> None:
     ap.add_argument("--workers", action="append", type=int, default=None, help="worker processes (repeatable)")
     ap.add_argument("--param", action="append", default=[], help="passed on as --param (e.g. max_items=4000)")
     ap.add_argument("--keep", type=Path, default=None, help="keep the model files here (to compare bytes)")
+    ap.add_argument("--backend", default=None, help="inprocess, processes or dask (default: as synthrec picks)")
+    ap.add_argument("--scheduler", default=None, help="address of a running Dask scheduler")
+    ap.add_argument("--no-header", action="store_true", help="print rows only (to append to a table)")
+    ap.add_argument("--label", default="", help="a note for the table's generator column (e.g. 'ε = 4')")
     args = ap.parse_args()
     generators = args.generator or ["latent-factor"]
     workers = args.workers or [1]
     exe = shutil.which("synthrec") or "synthrec"
-    print("| generator | rows | files | workers | CPU-s | wall-s | driver peak RSS | worker peak RSS | model SHA-256 |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    if not args.no_header:
+        print("| generator (backend) | rows | files | workers | CPU-s | wall-s | driver peak RSS | worker peak RSS | "
+              "model SHA-256 |")
+        print("|---|---|---|---|---|---|---|---|---|")
     for spec in args.source:
         label, _, path = spec.partition("=")
         from synthrec.scale.stats import parquet_files
@@ -98,17 +104,24 @@ def main() -> None:
                     out = Path(tmp) / "model.synthrec"
                     cmd = [exe, "fit", path, "--streaming", "-g", gen, "-o", str(out), "-q",
                            "--cache-dir", str(Path(tmp) / "cache")]
-                    if w > 1:
+                    if w > 1 and args.scheduler is None:
                         cmd += ["--workers", str(w)]
+                    if args.backend:
+                        cmd += ["--backend", args.backend]
+                    if args.scheduler:
+                        cmd += ["--scheduler", args.scheduler]
                     for p in args.param:
                         cmd += ["--param", p]
+                    where = ("external Dask" if args.scheduler else args.backend
+                             or ("processes" if w > 1 else "inprocess"))
                     wall, cpu, driver, worker, rc = run(cmd)
                     digest = hashlib.sha256(out.read_bytes()).hexdigest()[:12] if out.is_file() else "failed"
                     if args.keep is not None and out.is_file():
                         args.keep.mkdir(parents=True, exist_ok=True)
-                        shutil.copy(out, args.keep / f"{gen}-{label}-w{w}.synthrec")
+                        tag = "".join(ch for ch in args.label if ch.isalnum())
+                        shutil.copy(out, args.keep / f"{gen}{tag}-{label}-w{w}-{where.replace(' ', '')}.synthrec")
                     mib = 1 << 20
-                    print(f"| {gen} | {label} | {len(files)} | {w} | {cpu:,.0f} | {wall:,.0f} | {driver / mib:,.0f} MiB"
+                    print(f"| {gen}{' ' + args.label if args.label else ''} ({where}) | {label} | {len(files)} | {w} | {cpu:,.0f} | {wall:,.0f} | {driver / mib:,.0f} MiB"
                           f" | {worker / mib:,.0f} MiB | {digest}{'' if rc == 0 else ' (rc ' + str(rc) + ')'} |",
                           flush=True)
 
