@@ -4,15 +4,18 @@
 `ItemWalkGenerator` (`synthrec.generators._item_walk_stream`) from a
 `synthrec.generators._pass_source.PassSource`: exact item-level sums of all users, and a hash-chosen sample
 of users for the per-user parts. Peak memory per process is one chunk of rows
-(``chunk_rows``, default 2²⁰) plus m × (k + 10) numbers of the factor basis, plus the user sample in the
-driver — it does not grow with the number of rows.
+(``chunk_rows``, default 2²¹) plus m × (k + 10) numbers of the factor basis (or the M × M Gram block of
+item-walk), plus the user sample in the driver — it does not grow with the number of rows.
 
 **Passes.** (1) *survey*, per file: a SHA-256 of the file's bytes (the cache key), its distinct items and
 users; (2) *scan*, per file, in chunks of whole users: each user's distinct items at their first occurrence
 (time, then file order: as `synthrec.generators._logs.first_pairs`), item counts, the order model's sums,
-the sampled users' rows, and the chunk's binary user × item matrix, saved to the cache; (3) five *product*
-passes over the cached matrices, Xᵀ·q(X·B) for the subspace iteration (the first also gives the Gram
-block of the most popular items).
+the sampled users' rows, and the chunk's binary user × item matrix, saved to the cache; then passes over
+the cached matrices: latent-factor, five *product* passes Xᵀ·q(X·B) for the subspace iteration (the first
+also gives the Gram block of the most popular items); item-walk, one Gram pass over its modelled items;
+DP latent-factor (``epsilon`` set), a scan that also cuts each user's items to ``max_items_per_user``
+(`synthrec.privacy.bound_user_contributions_hashed`) and one pass for the unit-norm Gram block of the items
+its noisy counts select.
 
 **Input.** A Parquet file, a folder of Parquet files (the ``--out`` of ``synthrec generate`` or any
 folder: every ``*.parquet`` under it) or a list of files. A user's rows must be in one file and
