@@ -40,7 +40,7 @@ def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
     time.sleep(2)  # let the initializers run
     os.kill(parent.pid, 9)  # no clean shutdown possible
     parent.wait()
-    gone, alive = psutil.wait_procs(workers, timeout=15)
+    _, alive = psutil.wait_procs(workers, timeout=15)
     for p in alive:
         p.kill()
     assert not alive, "pool workers outlived their parent"
