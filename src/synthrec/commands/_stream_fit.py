@@ -44,13 +44,14 @@ def fit_streaming_cli(gen: BaseGenerator, generator: str, data: str, *, user_col
             console=err_console, log_counts=True) as bar:
         seen: dict[str, int] = {}
 
-        def report(what: str, done: int, total: int) -> None:
-            step = done - seen.get(what, 0)
-            seen[what] = done
+        def report(stage: str, done: int, total: int, note: str) -> None:
+            step = done - seen.get(stage, 0)
+            seen[stage] = done
+            text = f"{stage} ({note})" if note else stage
             if step > 0:
-                bar.advance(step, text=what)
+                bar.advance(step, text=text)
             else:
-                bar.describe(what)
+                bar.describe(text)
 
         fit_streaming(gen, data, columns=columns, backend=runner, cache_dir=cache, sample_users=sample_users,
                       progress=report)

@@ -76,8 +76,8 @@ DEFAULT_CHUNK_ROWS = 1 << 21
 _HASH_SEED = 0  # fixed: every worker hashes a user id alike
 _SCAN_VERSION = "1"  # part of every cache key: bump when the cached format or its meaning changes
 
-#: called with (what is being done, steps done, steps in all)
-ProgressFn = Callable[[str, int, int], None]
+#: called with (the stage, its steps done, its steps in all, a note such as the rows read so far)
+ProgressFn = Callable[[str, int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -593,14 +593,14 @@ class ParquetPassSource:
         self.files = list(files)
         self.backend = backend
         self.cache_dir = cache_dir
-        self.progress = progress or (lambda *_: None)
+        self.progress: ProgressFn = progress or (lambda *_: None)
         self._passes = 0
         n = len(self.files)
-        self.progress(f"surveying {n} file(s)", 0, n)
+        self.progress(f"surveying {n} file(s)", 0, n, "")
         surveys: list[_Survey | None] = [None] * n
         for done, (i, survey) in enumerate(backend.map(_survey_file, columns, self.files), 1):
             surveys[i] = survey
-            self.progress(f"surveying {n} file(s)", done, n)
+            self.progress(f"surveying {n} file(s)", done, n, "")
         assert all(s is not None for s in surveys)
         if item_ids is None:
             parts = [s.items for s in surveys if s is not None and len(s.items)]
@@ -617,10 +617,12 @@ class ParquetPassSource:
         shared = _ScanShared(vocab.to_arrow(), columns, tau, chunk_rows, str(cache_dir), cap, cap_seed)
         scans: list[_FileScan | None] = [None] * n
         tasks = [(i, f, k) for i, (f, k) in enumerate(zip(self.files, self.keys, strict=True))]
-        self.progress("reading users and items", 0, n)
+        self.progress("reading users and items", 0, n, "")
+        rows_read = 0
         for done, (i, scan) in enumerate(backend.map(_scan_file, shared, tasks), 1):
             scans[i] = scan
-            self.progress("reading users and items", done, n)
+            rows_read += scan.n_rows
+            self.progress("reading users and items", done, n, f"{rows_read:,} rows read")
         self.chunks = [s.chunk_files for s in scans if s is not None]
         self.cached_scans = sum(s.cached for s in scans if s is not None)
         self.cached_passes = 0
@@ -639,15 +641,15 @@ class ParquetPassSource:
         label = f"co-occurrence pass {self._passes}"
         if cached.is_file():
             with np.load(cached, allow_pickle=False) as z:
-                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks))
+                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks), "")
                 self.cached_passes += 1
                 return z["gram"]
         gram = np.zeros((len(items), len(items)), np.int64)
         n = len(self.chunks)
-        self.progress(label, 0, n)
+        self.progress(label, 0, n, "")
         for done, (_, g) in enumerate(self.backend.map(_gram_file, (items, len(self._summary.item_ids)), self.chunks), 1):
             gram += g
-            self.progress(label, done, n)
+            self.progress(label, done, n, "")
         cached.parent.mkdir(parents=True, exist_ok=True)
         _save_npz(cached, gram=gram)
         return gram
@@ -661,19 +663,19 @@ class ParquetPassSource:
         label = f"co-occurrence pass {self._passes}"
         if cached.is_file():
             with np.load(cached, allow_pickle=False) as z:
-                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks))
+                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks), "")
                 self.cached_passes += 1
                 gram, taste = z["gram"], z["taste"]
         else:
             gram = np.zeros((len(items), len(items)), np.int64)
             taste = np.zeros(len(items), np.int64)
             n = len(self.chunks)
-            self.progress(label, 0, n)
+            self.progress(label, 0, n, "")
             shared = (items, len(self._summary.item_ids), bits)
             for done, (_, (g, t)) in enumerate(self.backend.map(_normalised_file, shared, self.chunks), 1):
                 gram += g
                 taste += t
-                self.progress(label, done, n)
+                self.progress(label, done, n, "")
             cached.parent.mkdir(parents=True, exist_ok=True)
             _save_npz(cached, gram=gram, taste=taste)
         return np.ldexp(gram.astype(np.float64), -bits), np.ldexp(taste.astype(np.float64), -bits)
@@ -689,18 +691,18 @@ class ParquetPassSource:
         label = f"factor pass {self._passes}"
         if cached.is_file():
             with np.load(cached, allow_pickle=False) as z:
-                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks))
+                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks), "")
                 self.cached_passes += 1
                 return z["total"], (z["gram"] if top is not None else None)
         total = np.zeros(basis.shape, np.int64)
         gram = None if top is None else np.zeros((len(top), len(top)), np.int64)
         n = len(self.chunks)
-        self.progress(label, 0, n)
+        self.progress(label, 0, n, "")
         for done, (_, (part, g)) in enumerate(self.backend.map(_product_file, (basis, bits, top), self.chunks), 1):
             total += part
             if gram is not None and g is not None:
                 gram += g
-            self.progress(label, done, n)
+            self.progress(label, done, n, "")
         cached.parent.mkdir(parents=True, exist_ok=True)
         _save_npz(cached, total=total, **({"gram": gram} if gram is not None else {}))
         return total, gram
@@ -733,7 +735,7 @@ def fit_streaming(
         sample_users: about this many users (chosen by a hash of their id) fit the per-user parts.
         chunk_rows: rows per chunk of a file (memory per worker; the result does not depend on it).
         item_ids: the catalogue, fixing the item order (default: the sorted distinct items of the files).
-        progress: called as ``progress(what, done, total)`` as passes go.
+        progress: called as ``progress(stage, done, total, note)`` as passes go (``note``: e.g. rows read).
 
     Raises:
         DataValidationError: no Parquet file, a missing column, a null id or time or rating, an item
