@@ -179,8 +179,8 @@ def fit(
     fmt: FormatOpt = "auto",
     streaming: Annotated[bool, typer.Option(
         "--streaming", help="Read DATA (Parquet: a file, a folder of files, e.g. the --out of `synthrec "
-        "generate`) in passes instead of loading it: memory does not grow with the rows. latent-factor (also "
-        "with --param epsilon) and item-walk.")] = False,
+        "generate`) in passes instead of loading it: memory does not grow with the rows. latent-factor and "
+        "item-walk, also with --param epsilon (user-level DP).")] = False,
     workers: Annotated[int | None, typer.Option(
         "--workers", "-w", help="With --streaming: worker processes (local pool, or local Dask cluster with "
         "--backend dask); files are the unit of work.")] = None,

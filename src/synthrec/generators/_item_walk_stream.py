@@ -20,7 +20,6 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from synthrec.data.interactions import RATING
-from synthrec.errors import ConfigError
 from synthrec.generators._gmm import fit_gaussian_mixture
 from synthrec.generators._logs import first_pairs, user_traits
 from synthrec.generators._pass_source import PassSource, stamp_fitted
@@ -31,18 +30,17 @@ if TYPE_CHECKING:
 
 
 def fit_item_walk_from_source(gen: ItemWalkGenerator, source: PassSource) -> None:
-    """Fit ``gen`` (its exact, non-private model) from a `PassSource`; marks it fitted.
-
-    Raises:
-        ConfigError: ``gen`` asks for a DP fit (not available in passes yet).
-    """
+    """Fit ``gen`` from a `PassSource` — its exact model, or with ``epsilon`` finite its user-level DP model
+    (`_fit_dp`); marks it fitted."""
     from synthrec.generators.item_walk import EXACT_RELATIVE_SCALE, select_modelled, walk_from_statistics
 
-    if gen.is_private:
-        raise ConfigError("a streaming fit of a DP item-walk generator is not available yet: fit it in memory "
-                          "(without --streaming) or drop --param epsilon")
     gen._fitted = False
     s = source.summary
+    if gen.is_private:
+        with threadpool_limits(limits=1, user_api="blas"):
+            _fit_dp(gen, source)
+        stamp_fitted(gen, s)
+        return
     with threadpool_limits(limits=1, user_api="blas"):
         modelled = select_modelled(s.counts, gen.max_items)
         gen.fit_report_ = {"modelled_items": len(modelled), "l2": gen.l2}
@@ -72,3 +70,21 @@ def fit_item_walk_from_source(gen: ItemWalkGenerator, source: PassSource) -> Non
         gen.fit_report_["streaming"] = {"users": s.n_users, "pairs": s.n_pairs, "rows": s.n_rows,
                                         "sample_users": n_s, "passes": 1}
     stamp_fitted(gen, s)
+
+
+def _fit_dp(gen: ItemWalkGenerator, source: PassSource) -> None:
+    """The DP fit of `ItemWalkGenerator._fit_dp_from`, its exact statistics from passes: the activity
+    histogram and the unit-norm popularity of every user (the scan), the pair (or unit-norm) Gram block of
+    the modelled items (one pass), and the time and rating releases from the user sample (a mechanism on a
+    subset chosen without looking at the data keeps its guarantee; its signal is the sample's)."""
+    from synthrec.generators.item_walk import WalkDPInputs
+
+    s = source.summary
+    frame, users, items, has_time, has_rating = first_pairs(s.sample)
+    x = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(int(users.max()) + 1, len(s.counts)))
+    gen._fit_dp_from(WalkDPInputs(
+        n_users=s.n_users, n_items=len(s.counts), users_per_degree=s.activity, unit_popularity=s.unit_popularity(),
+        pair_gram=source.pair_gram, normalised_gram=lambda modelled: source.normalised(modelled)[0], frame=frame,
+        users=users, items=items, has_time=has_time, has_rating=has_rating, x=x))
+    gen.fit_report_["streaming"] = {"users": s.n_users, "pairs": s.n_pairs, "rows": s.n_rows,
+                                    "sample_users": int(users.max()) + 1, "passes": 1}

@@ -30,6 +30,8 @@ ORDER_BITS = 32
 ORDER_SQUARE_BITS = 24
 #: fixed-point bits of the DP order spread's per-user sums (each ≤ 1 per user: ≤ 2^30 users)
 SPREAD_BITS = 32
+#: fixed-point bits of the unit-norm popularity Σ_u x_u / √n_u (each user adds ≤ 1 per item)
+TASTE_BITS = 32
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class ScanSummary:
         sample: the sampled users' rows (every column the log has), dense users in sorted external-id
             order, items over ``item_ids``.
         has_time, has_rating: whether the log has those columns.
+        capped: the sums of the capped log when the scan applied a contribution cap (DP latent-factor).
+        unit_taste: int64 ``(m,)`` Σ_u round(2^TASTE_BITS / √n_u) over the users with each item.
     """
 
     item_ids: pl.Series
@@ -65,7 +69,14 @@ class ScanSummary:
     has_time: bool
     has_rating: bool
     capped: CappedSums | None = None
+    unit_taste: np.ndarray | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    def unit_popularity(self) -> np.ndarray:
+        """float64 ``(m,)`` Σ_u x_u / √n_u over every user's distinct items (the popularity a DP item-walk
+        releases; `unit_taste` on the grid 2^−TASTE_BITS)."""
+        assert self.unit_taste is not None, "the scan did not sum the unit-norm popularity"
+        return np.ldexp(self.unit_taste.astype(np.float64), -TASTE_BITS)
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,11 @@ class PassSource(Protocol):
 
     def gram(self, items: np.ndarray) -> np.ndarray:
         """One pass: the int64 Gram block Σ_u x_u[items] x_u[items]ᵀ ``(len(items), len(items))``."""
+        ...
+
+    def pair_gram(self, items: np.ndarray) -> np.ndarray:
+        """One pass: Σ_u w_u x_u x_uᵀ over ``items`` (float64 ``(M, M)``), w_u = √(2 / (k_u (k_u − 1))) for
+        the user's k_u items among them (0 when k_u < 2; `synthrec.privacy.pair_gram`), on a grid."""
         ...
 
     def normalised(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,8 +5,8 @@ approximation."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import ClassVar, Literal
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,7 +34,7 @@ from synthrec.privacy import (
     PrivacyLedger,
     calibrate_noise_multipliers,
     gaussian_mechanism,
-    pair_gram,
+    release_pair_gram,
 )
 
 #: default relative scale a·s of the exact fit (s = mean over modelled items of the largest weight of
@@ -64,6 +64,35 @@ DP_SIGNAL_SD = 2.0
 #: share of the ceiling with k = 50 / 100 / 200 is the dense model's within noise (paired differences
 #: −0.05 to +0.04, none significant); 100 keeps 57–64 % of the positive weight mass (50: 37–43 %)
 DEFAULT_NEIGHBOURS = 100
+
+
+@dataclass(frozen=True)
+class WalkDPInputs:
+    """The exact statistics the DP item-walk fit releases (`ItemWalkGenerator._fit_dp_from`).
+
+    Attributes:
+        n_users, n_items: users with a row (public, as in DP-SGD practice: it sets the default δ) and m.
+        users_per_degree: int ``(max n_u + 1,)`` users per number of distinct items.
+        unit_popularity: float ``(m,)`` Σ_u x_u / √n_u.
+        pair_gram: items ``(M,)`` → Σ_u w_u x_u x_uᵀ over them, w_u = √(2 / (k_u (k_u − 1))) (`pair_gram`).
+        normalised_gram: items → Σ_u z_u z_uᵀ, z_u the user's row over them at unit L2 norm.
+        frame, users, items, has_time, has_rating: `first_pairs` of the users the per-user releases
+            (times, ratings) read — every user in memory, a hash-chosen sample in passes.
+        x: float ``(users, m)`` CSR of those users' items (their real events' logits for the rating table).
+    """
+
+    n_users: int
+    n_items: int
+    users_per_degree: np.ndarray
+    unit_popularity: np.ndarray
+    pair_gram: Callable[[np.ndarray], np.ndarray]
+    normalised_gram: Callable[[np.ndarray], np.ndarray]
+    frame: Any
+    users: np.ndarray
+    items: np.ndarray
+    has_time: bool
+    has_rating: bool
+    x: sp.csr_matrix
 
 
 def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
@@ -449,6 +478,33 @@ class ItemWalkGenerator(BaseGenerator):
     def _fit_dp(self, data: InteractionData) -> None:
         frame, users, items, has_time, has_rating = first_pairs(data)
         n, m = int(users.max()) + 1, data.n_items
+        x = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(n, m))
+        deg = np.bincount(users, minlength=n).astype(np.float64)
+
+        def pairs(modelled: np.ndarray) -> np.ndarray:
+            xm = sp.csr_matrix(x[:, modelled], dtype=np.float64)
+            k = np.diff(xm.indptr).astype(np.float64)
+            weight = np.sqrt(2.0 / np.where(k > 1, k * (k - 1.0), np.inf))
+            return (xm.T @ sp.diags(weight) @ xm).toarray()
+
+        def rows(modelled: np.ndarray) -> np.ndarray:
+            xm = sp.csr_matrix(x[:, modelled], dtype=np.float64)
+            norm = np.sqrt(np.asarray(xm.sum(axis=1)).ravel())
+            z = sp.diags(1.0 / np.where(norm > 0, norm, 1.0)) @ xm
+            return (z.T @ z).toarray()
+
+        self._fit_dp_from(WalkDPInputs(
+            n_users=n, n_items=m, users_per_degree=np.bincount(deg.astype(np.int64)),
+            unit_popularity=np.asarray((sp.diags(1.0 / np.sqrt(np.maximum(deg, 1.0))) @ x).sum(axis=0)).ravel(),
+            pair_gram=pairs, normalised_gram=rows, frame=frame, users=users, items=items, has_time=has_time,
+            has_rating=has_rating, x=x))
+
+    def _fit_dp_from(self, inputs: WalkDPInputs) -> None:
+        """The DP fit (class docstring, "Differential privacy") from exact statistics (`WalkDPInputs`): of
+        the log in memory (`_fit_dp`) or summed in passes over files (`_item_walk_stream`)."""
+        frame, users, items = inputs.frame, inputs.users, inputs.items
+        has_time, has_rating = inputs.has_time, inputs.has_rating
+        n, m = inputs.n_users, inputs.n_items
         delta = self.delta if self.delta is not None else min(1e-5, float(n) ** -1.1)
         levels = public_rating_levels(frame[RATING].to_numpy(), self.rating_levels) if has_rating else None
         skip = set()
@@ -460,15 +516,13 @@ class ItemWalkGenerator(BaseGenerator):
         sigmas = calibrate_noise_multipliers(plan, epsilon=float(self.epsilon), delta=delta)  # type: ignore[arg-type]
         ledger = PrivacyLedger()
         rng = np.random.default_rng(self.seed)
-        x = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(n, m))
-        deg = np.bincount(users, minlength=n).astype(np.float64)
-        activity, _ = dp.activity_quantiles(deg, m, sigmas["activity_hist"], rng, ledger)
+        activity, _ = dp.activity_quantiles_from_histogram(inputs.users_per_degree, m, sigmas["activity_hist"], rng,
+                                                           ledger)
         # popularity from per-user unit-norm rows, t = Σ_u x_u / ‖x_u‖₂: L2 sensitivity 1 whatever a user's
         # length, where raw counts need a cap L and carry noise √L times larger (with L = 64, 8×: at ε = 1
         # on Beauty only 22 items then stood above the noise, against hundreds with t)
-        taste = np.asarray((sp.diags(1.0 / np.sqrt(np.maximum(deg, 1.0))) @ x).sum(axis=0)).ravel()
-        taste = gaussian_mechanism(taste, sensitivity=1.0, noise_multiplier=sigmas["item_counts"], rng=rng,
-                                   ledger=ledger, name="item_counts")
+        taste = gaussian_mechanism(inputs.unit_popularity, sensitivity=1.0, noise_multiplier=sigmas["item_counts"],
+                                   rng=rng, ledger=ledger, name="item_counts")
         taste_sd = sigmas["item_counts"]
         order = np.lexsort((np.arange(m), -taste))
         size = int(min(m, self.max_items, max(int((taste > DP_SIGNAL_SD * taste_sd).sum()), 2)))
@@ -486,15 +540,15 @@ class ItemWalkGenerator(BaseGenerator):
         bias = np.log(counts + 0.5).astype(np.float32)
 
         if self.dp_gram == "pairs":
-            gram = pair_gram(x[:, modelled], noise_multiplier=sigmas["item_gram"], rng=rng, ledger=ledger,
-                             name="item_gram")
+            gram = release_pair_gram(inputs.pair_gram(modelled), noise_multiplier=sigmas["item_gram"], rng=rng,
+                                     ledger=ledger, name="item_gram")
             # the diagonal of Σ_u w_u x_u x_uᵀ is Σ_u w_u x_ui ≈ c_i · E[w n] / E[n], w = √(2 / (n (n − 1)))
             weight = np.sqrt(2.0 / np.where(n_draws > 1, n_draws * (n_draws - 1.0), np.inf))
             ratio = float((weight * n_draws).mean() / n_draws.mean())
             noise_sd = float(sigmas["item_gram"])
         else:
-            gram = dp.normalised_gram(x[:, modelled], noise_multiplier=sigmas["item_gram"], rng=rng, ledger=ledger,
-                                      name="item_gram")
+            gram = dp.release_gram(inputs.normalised_gram(modelled), noise_multiplier=sigmas["item_gram"], rng=rng,
+                                   ledger=ledger, name="item_gram")
             # the released diagonal sums to the number of users with a modelled item (each row has norm 1);
             # its total is precise (noise sd σ√M against thousands), its entries are not: spread it by counts
             ratio = max(float(np.trace(gram)), 1.0) / max(float(counts[modelled].sum()), 1.0)
@@ -520,7 +574,7 @@ class ItemWalkGenerator(BaseGenerator):
         if has_rating:
             assert levels is not None
             every = np.ones(len(users), dtype=bool)  # the table weighs each user's rows 1 / (her rows): no cap
-            scores = self._real_logits(x, users, items)
+            scores = self._real_logits(inputs.x, users, items)
             self.rating_model_, quantiles["mean_rating"] = dp.rating_model(
                 users, frame[RATING].to_numpy().astype(np.float64), levels, every, scores, sigmas, rng, ledger)
             names.insert(1, "mean_rating")

@@ -26,6 +26,7 @@ from synthrec.privacy.mechanisms import (
     noisy_gram,
     pair_gram,
     quantiles_from_histogram,
+    release_pair_gram,
 )
 
 __all__ = [
@@ -45,4 +46,5 @@ __all__ = [
     "noisy_gram",
     "pair_gram",
     "quantiles_from_histogram",
+    "release_pair_gram",
 ]

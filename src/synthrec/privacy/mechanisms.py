@@ -112,11 +112,19 @@ def pair_gram(
     if x.nnz and np.any(x.data != 1.0):
         raise DataValidationError("pair_gram needs a binary matrix (entries 0 or 1)",
                                   hint="deduplicate (user, item) pairs and use ones as values")
-    entry = ledger.record_gaussian(name, noise_multiplier=noise_multiplier, sensitivity=1.0)
     n_items = np.diff(x.indptr).astype(np.float64)
     weight = np.sqrt(2.0 / np.where(n_items > 1, n_items * (n_items - 1.0), np.inf))
     gram = (x.T @ sp.diags(weight) @ x).toarray()
-    m = x.shape[1]
+    return release_pair_gram(gram, noise_multiplier=noise_multiplier, rng=rng, ledger=ledger, name=name)
+
+
+def release_pair_gram(gram: np.ndarray, *, noise_multiplier: float, rng: np.random.Generator, ledger: PrivacyLedger,
+                      name: str = "pair_gram") -> np.ndarray:
+    """The release of `pair_gram` from its exact weighted co-occurrences Σ_u w_u x_u x_uᵀ ``(M, M)`` (only
+    the strict upper triangle is read; e.g. summed in passes over files): N(0, σ²) per upper entry,
+    mirrored, zero diagonal; L2 sensitivity 1 (see `pair_gram`)."""
+    entry = ledger.record_gaussian(name, noise_multiplier=noise_multiplier, sensitivity=1.0)
+    m = gram.shape[0]
     noise = np.triu(rng.normal(0.0, entry.noise_std, size=(m, m)), 1)
     out = np.triu(gram, 1) + noise
     return out + out.T

@@ -60,6 +60,7 @@ from synthrec.generators._pass_source import (
     ORDER_BITS,
     ORDER_SQUARE_BITS,
     SPREAD_BITS,
+    TASTE_BITS,
     CappedSums,
     ScanSummary,
     normalised_bits,
@@ -111,7 +112,7 @@ class _ChunkScan:
 
 
 #: the sums `_scan_chunk` returns: always, and with a contribution cap (DP fits; see `CappedSums`)
-_SUMS = ("counts", "q_sum", "q2_sum")
+_SUMS = ("counts", "q_sum", "q2_sum", "unit_taste")
 _CAPPED_SUMS = ("capped_counts", "position_sums", "spread_q2", "spread_q", "spread_one")
 
 
@@ -165,7 +166,8 @@ def _scan_chunk(users: pl.Series, items: np.ndarray, times: np.ndarray | None, r
     deg, q = _positions(fu, n_users)
     sums = {"counts": np.bincount(fi, minlength=m).astype(np.int64),
             "q_sum": _item_sums(fi, _fixed(q, ORDER_BITS), m),
-            "q2_sum": np.array([_fixed(q * q, ORDER_SQUARE_BITS).sum()], np.int64)}
+            "q2_sum": np.array([_fixed(q * q, ORDER_SQUARE_BITS).sum()], np.int64),
+            "unit_taste": _item_sums(fi, _fixed(1.0 / np.sqrt(np.maximum(deg[fu], 1)), TASTE_BITS), m)}
     mu, mi = fu, fi
     if cap is not None:
         kept = bound_user_contributions_hashed(hashes[fu], fi, cap, seed=cap_seed)
@@ -214,6 +216,15 @@ def _chunk_normalised(x: sp.csr_matrix, items: np.ndarray, bits: int) -> tuple[n
     gram = np.asarray((xs.T @ weighted).toarray(), dtype=np.int64)  # int64 all through: exact sums
     taste = np.asarray(xs.T @ taste_w, dtype=np.int64).ravel()
     return gram, taste
+
+
+def _chunk_pair_gram(x: sp.csr_matrix, items: np.ndarray, bits: int) -> np.ndarray:
+    """Σ_u round(2^bits · √(2 / (k_u (k_u − 1)))) x_u x_uᵀ over ``items`` (int64; 0 for k_u < 2)."""
+    xs = sp.csr_matrix(x[:, items], dtype=np.int64)
+    k = np.diff(xs.indptr).astype(np.float64)
+    w = np.where(k > 1, _fixed(np.sqrt(2.0 / np.maximum(k * (k - 1.0), 1.0)), bits), 0)
+    weighted = sp.csr_matrix((xs.data * np.repeat(w, np.diff(xs.indptr)), xs.indices, xs.indptr), shape=xs.shape)
+    return np.asarray((xs.T @ weighted).toarray(), dtype=np.int64)
 
 
 def _chunk_product(x: sp.csr_matrix, basis: np.ndarray, bits: int, top: np.ndarray | None
@@ -481,6 +492,16 @@ def _gram_file(shared: tuple[np.ndarray, int], chunk_files: list[str]) -> np.nda
     return gram
 
 
+def _pair_gram_file(shared: tuple[np.ndarray, int, int], chunk_files: list[str]) -> np.ndarray:
+    """`_chunk_pair_gram` summed over one file's cached chunks (runs on a worker)."""
+    items, m, bits = shared
+    gram = np.zeros((len(items), len(items)), np.int64)
+    for name in chunk_files:
+        with np.load(name, allow_pickle=False) as z:
+            gram += _chunk_pair_gram(_chunk_matrix(z["indptr"], z["indices"], m), items, bits)
+    return gram
+
+
 def _normalised_file(shared: tuple[np.ndarray, int, int], chunk_files: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """`_chunk_normalised` summed over one file's cached chunks (runs on a worker)."""
     items, m, bits = shared
@@ -527,7 +548,8 @@ def _summary(vocab: pl.Series, items: pl.DataFrame | None, name: str, scans: Seq
                        n_pairs=int(counts.sum()), n_rows=sum(s.n_rows for s in scans),
                        order_q_sum=sums.get("q_sum", np.zeros(m, np.int64)),
                        order_q2_sum=int(sums.get("q2_sum", np.zeros(1, np.int64))[0]), activity=activity,
-                       sample=sample, has_time=has_time, has_rating=has_rating, capped=capped)
+                       sample=sample, has_time=has_time, has_rating=has_rating, capped=capped,
+                       unit_taste=sums.get("unit_taste"))
 
 
 def _check_disjoint(hashes: list[np.ndarray], files: Sequence[str]) -> None:
@@ -576,6 +598,10 @@ class InMemoryPassSource:
 
     def gram(self, items: np.ndarray) -> np.ndarray:
         return _chunk_gram(self._x, items)
+
+    def pair_gram(self, items: np.ndarray) -> np.ndarray:
+        bits = normalised_bits(self._summary.n_users) - 1  # w_u ≤ √2
+        return np.ldexp(_chunk_pair_gram(self._x, items, bits).astype(np.float64), -bits)
 
     def normalised(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         bits = normalised_bits(self._summary.n_users)
@@ -654,6 +680,30 @@ class ParquetPassSource:
         _save_npz(cached, gram=gram)
         return gram
 
+    def pair_gram(self, items: np.ndarray) -> np.ndarray:
+        self._passes += 1
+        bits = normalised_bits(self._summary.n_users) - 1  # w_u ≤ √2
+        digest = hashlib.sha256(("|".join(self.keys) + f"|pairs|{bits}|").encode())
+        digest.update(np.ascontiguousarray(items, np.int64).tobytes())
+        cached = self.cache_dir / "passes" / f"{digest.hexdigest()[:32]}.npz"
+        label = f"co-occurrence pass {self._passes}"
+        if cached.is_file():
+            with np.load(cached, allow_pickle=False) as z:
+                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks), "")
+                self.cached_passes += 1
+                gram = z["gram"]
+        else:
+            gram = np.zeros((len(items), len(items)), np.int64)
+            n = len(self.chunks)
+            self.progress(label, 0, n, "")
+            shared = (items, len(self._summary.item_ids), bits)
+            for done, (_, g) in enumerate(self.backend.map(_pair_gram_file, shared, self.chunks), 1):
+                gram += g
+                self.progress(label, done, n, "")
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            _save_npz(cached, gram=gram)
+        return np.ldexp(gram.astype(np.float64), -bits)
+
     def normalised(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._passes += 1
         bits = normalised_bits(self._summary.n_users)
@@ -726,8 +776,8 @@ def fit_streaming(
     """Fit ``generator`` on the Parquet log ``source`` in passes (see the module docstring); returns it.
 
     Args:
-        generator: a `LatentFactorGenerator` (exact or user-level DP) or an exact `ItemWalkGenerator`
-            (refitted if fitted).
+        generator: a `LatentFactorGenerator` or an `ItemWalkGenerator`, exact or user-level DP (refitted
+            if fitted).
         source: a Parquet file, a folder of them, or a list of files (`synthrec.scale.stats.parquet_files`).
         columns: the log's column names and time unit (default: ``user``, ``item``, no time, no rating).
         backend: where files are processed (default: this process). The same generator on every backend.
@@ -740,7 +790,7 @@ def fit_streaming(
     Raises:
         DataValidationError: no Parquet file, a missing column, a null id or time or rating, an item
             outside ``item_ids``, a user whose rows span two files or are not contiguous in one.
-        ConfigError: a generator without a streaming fit, or with DP; a bad ``sample_users``/``chunk_rows``.
+        ConfigError: a generator without a streaming fit; a bad ``sample_users``/``chunk_rows``.
     """
     fit_from_source, cap = _streaming_fit_of(generator)
     for label, value in (("sample_users", sample_users), ("chunk_rows", chunk_rows)):
@@ -785,7 +835,7 @@ def _streaming_fit_of(generator: Any) -> tuple[Callable[[Any, Any], None], int |
     (a DP latent-factor fit reads each user's items cut to ``max_items_per_user``; None: no cap).
 
     Raises:
-        ConfigError: a generator without one, or a DP item-walk (not available in passes yet).
+        ConfigError: a generator without one.
     """
     from synthrec.generators.item_walk import ItemWalkGenerator
     from synthrec.generators.latent_factor import LatentFactorGenerator
@@ -796,9 +846,6 @@ def _streaming_fit_of(generator: Any) -> tuple[Callable[[Any, Any], None], int |
         private = generator.epsilon is not None and bool(np.isfinite(generator.epsilon))
         return fit_latent_factor_from_source, (generator.max_items_per_user if private else None)  # type: ignore[return-value]
     if isinstance(generator, ItemWalkGenerator):
-        if generator.is_private:
-            raise ConfigError("a streaming fit of a DP ItemWalkGenerator is not available yet: fit it in memory "
-                              "(without --streaming), drop --param epsilon, or use latent-factor with epsilon")
         from synthrec.generators._item_walk_stream import fit_item_walk_from_source
 
         return fit_item_walk_from_source, None  # type: ignore[return-value]
