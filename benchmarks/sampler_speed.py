@@ -10,17 +10,30 @@ sampler gets there, its bias table against the exact one (Gini, co-occurrence, T
    Rows per CPU-second = output rows / `time.process_time` of the sampling loop alone (one BLAS
    thread); the process's CPU time for imports and loading the model is printed separately.
 3. Bias (unless ``--no-bias``): the real log is split leave-last-out; a generator fitted on the training
-   part (defaults, seed 0) samples as many users as the real training log (one batch, seed 0) with each
-   sampler, and the table gives: the popularity Gini of the sampled item counts (distinct users per item)
-   next to the real one; the relative Frobenius distance ‖C − C_ref‖_F / ‖C_ref‖_F of the item–item
-   cosine co-occurrence C (off-diagonal, the ``--cooc-items`` most popular real items) against the exact
-   sampler's and against the real training log's; and (unless ``--no-tstr``) TSTR, NDCG@10 of EASE
-   trained on the synthetic users over NDCG@10 of EASE trained on the real training part, both scoring
-   the held-out real users (`synthrec.evaluation.utility.tstr`).
+   part (defaults, seed 0) samples as many users as the real training log (one batch) with each sampler,
+   once per seed ``0 .. --seeds − 1``, and the table gives, as mean and [min–max] over the seeds: the
+   popularity Gini of the sampled item counts (distinct users per item) next to the real one; the
+   relative Frobenius distance ‖C − C_ref‖_F / ‖C_ref‖_F of the item–item cosine co-occurrence C
+   (off-diagonal, the ``--cooc-items`` most popular real items) against the **exact sampler's seed-0
+   sample** and against the real training log's. The exact sampler's own seeds 1, 2, … against its
+   seed 0 give the noise floor of the "vs exact" column.
+4. TSTR (unless ``--no-tstr``; on the first ``--tstr-seeds`` seeds): each ``--tstr-model`` is trained on
+   the real training part (TRTR) and on each synthetic sample alone (TSTR); both recommend 10 unseen
+   items over the whole catalogue to the real users given their training rows, scored on their
+   held-out last event (NDCG@10, Recall@10; `synthrec.evaluation.metrics`, the protocol of
+   `synthrec.evaluation.utility.tstr`). Models: ``als`` (`synthrec.models.ALS`, its defaults: 64
+   factors, 15 CG sweeps), ``ease-top<N>`` (EASE, λ = 100, on the N items most popular *in its own
+   training log*; every other item is never recommended and ignored in the histories), ``pop`` (most
+   popular, the floor), ``ease`` (full EASE: a dense 17,912² inverse, not tractable on the shared 2-core
+   machine). Synthetic-trained models use model seed 0; the real-trained ALS is fitted with model seeds
+   0 .. ``--tstr-seeds`` − 1 (its training noise). TSTR share = synthetic-trained NDCG@10 / mean
+   real-trained NDCG@10, per sampler seed.
 
-Run (project root, venv active), printing a markdown table:
+Run (project root, venv active), printing markdown tables:
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/sampler_speed.py --workdir /work/runs/i15
+    OPENBLAS_NUM_THREADS=1 python benchmarks/sampler_speed.py --workdir /work/runs/i15 --no-speed \
+        --seeds 3 --tstr-seeds 3 --tstr-model als,ease-top4000,pop
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ import scipy.sparse as sp
 from synthrec.data.interactions import InteractionData
 from synthrec.data.stats import gini
 from synthrec.generators.latent_factor import LatentFactorGenerator
+from synthrec.models.ease import EASE, ease_weights
 
 
 def build_model(workdir: Path, sim_users: int) -> tuple[Path, Path]:
@@ -86,7 +100,69 @@ def rel_frob(a: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(a - ref) / np.linalg.norm(ref))
 
 
-def bias_table(sim: Path, prototypes: list[int], cooc_items: int, tstr_on: bool) -> list[dict]:
+class TopItemsEASE(EASE):
+    """EASE (Steck 2019) on the ``n_top`` items most popular in its training log only.
+
+    The Gram matrix and its inverse are ``n_top × n_top``; histories are read on those columns only, and
+    every other item is ineligible (never recommended). A full 17,912-item EASE (a dense 17,912² inverse,
+    ~2.4 GiB a matrix) does not finish on the shared 2-core machine.
+    """
+
+    name = "ease-top"
+
+    def __init__(self, n_top: int = 4000, l2: float = 100.0, batch_size: int = 2048) -> None:
+        super().__init__(l2=l2, batch_size=batch_size)
+        self.n_top = n_top
+        self.top_: np.ndarray | None = None
+        self._eligible: np.ndarray | None = None
+
+    def fit(self, data: InteractionData) -> TopItemsEASE:
+        x = self._start_fit(data)
+        assert self.item_counts_ is not None
+        self.top_ = np.sort(np.argsort(-self.item_counts_, kind="stable")[:self.n_top])
+        self._eligible = np.zeros(data.n_items, dtype=bool)
+        self._eligible[self.top_] = self.item_counts_[self.top_] > 0
+        self.gram_ = self._gram(sp.csr_matrix(x[:, self.top_]))
+        self.B_ = ease_weights(self.gram_, self.l2)
+        return self
+
+    @property
+    def eligible_items_(self) -> np.ndarray:
+        self._require_fitted("eligible_items_")
+        assert self._eligible is not None
+        return self._eligible
+
+    def _score(self, histories: sp.csr_matrix) -> np.ndarray:
+        assert self.B_ is not None and self.top_ is not None and self.n_items_ is not None
+        out = np.zeros((histories.shape[0], self.n_items_), dtype=np.float64)
+        out[:, self.top_] = np.asarray(histories[:, self.top_].astype(np.float64) @ self.B_)
+        return out
+
+
+def make_tstr_model(name: str, seed: int = 0):
+    """``als`` | ``pop`` | ``ease`` | ``ease-top<N>`` → an unfitted recommender."""
+    from synthrec.models.registry import make_model
+
+    if name.startswith("ease-top"):
+        return TopItemsEASE(n_top=int(name[len("ease-top"):]))
+    return make_model(name, seed=seed)
+
+
+def train_eval(name: str, data: InteractionData, histories: sp.csr_matrix, targets: sp.csr_matrix,
+               k: int = 10, seed: int = 0) -> dict:
+    """Fit ``name`` on ``data``; NDCG@k and Recall@k of its top-k (unseen items) for the real users."""
+    from synthrec.evaluation.metrics import ndcg_at_k, recall_at_k
+
+    c0 = time.process_time()
+    model = make_tstr_model(name, seed).fit(data)
+    recs = model.recommend(histories, k, exclude_seen=True)
+    return {"ndcg": float(ndcg_at_k(recs, targets, k)), "recall": float(recall_at_k(recs, targets, k)),
+            "cpu_s": time.process_time() - c0}
+
+
+def bias_table(sim: Path, prototypes: list[int], cooc_items: int, seeds: int, tstr_models: list[str],
+               tstr_seeds: int) -> list[dict]:
+    """One row per (sampler, seed), plus the real training log's row (seed None)."""
     from synthrec.config import DataConfig
     from synthrec.data.splits import leave_last_out
     from synthrec.experiments.data_source import read_path
@@ -101,36 +177,80 @@ def bias_table(sim: Path, prototypes: list[int], cooc_items: int, tstr_on: bool)
     deg_real = np.asarray(x_real.sum(axis=0)).ravel()
     cols = np.argsort(-deg_real, kind="stable")[:cooc_items]
     c_real = cosine_cooc(x_real, cols)
-    out = [{"sampler": "real (train)", "gini": gini(deg_real)}]
+    _, histories, targets = split.evaluation_inputs("binary")
+    real_row: dict = {"sampler": "real (train)", "seed": None, "rows": split.train.n_interactions,
+                      "gini": gini(deg_real), "cooc_vs_real": 0.0}
+    for m in tstr_models:  # TRTR; models with random steps (ALS) once per model seed 0 .. tstr_seeds − 1
+        runs = [train_eval(m, split.train, histories, targets, seed=s)
+                for s in range(max(1, tstr_seeds) if m == "als" else 1)]
+        real_row[m] = {key: float(np.mean([r[key] for r in runs])) for key in ("ndcg", "recall", "cpu_s")}
+        real_row[m]["runs"] = runs
+    print(json.dumps(real_row, default=float), flush=True)
+    out = [real_row]
     c_exact = None
-    ndcg_real = None
-    for sampler, k in [("exact", 0)] + [("fast", p) for p in prototypes]:
-        gen.sampler, gen.prototypes = sampler, max(k, 1)
-        c0 = time.process_time()
-        syn = gen.sample(split.train.n_users, seed=0)
-        cpu = time.process_time() - c0
-        x = binary(syn)
-        c = cosine_cooc(x, cols)
-        if c_exact is None:
-            c_exact = c
-        row = {"sampler": sampler if not k else f"fast, K = {k:,}", "rows": syn.n_interactions,
-               "rows_per_cpu_s": syn.n_interactions / cpu, "gini": gini(np.asarray(x.sum(axis=0)).ravel()),
-               "cooc_vs_exact": rel_frob(c, c_exact), "cooc_vs_real": rel_frob(c, c_real)}
-        if tstr_on:
-            from synthrec.evaluation.utility import tstr
-
+    for seed in range(seeds):  # seed-major, so an interrupted run still has whole seeds
+        for sampler, k in [("exact", 0)] + [("fast", p) for p in prototypes]:
+            gen.sampler, gen.prototypes = sampler, max(k, 1)
             c0 = time.process_time()
-            res = tstr(split, syn, models=("ease",))
-            ndcg_real = res.ndcg_real["ease"]
-            row["ndcg_syn"] = res.ndcg_synthetic["ease"]
-            row["tstr"] = res.ndcg_synthetic["ease"] / ndcg_real
-            print(f"  TSTR {time.process_time() - c0:.0f} CPU-s", flush=True)
-        out.append(row)
-        print(json.dumps(row, default=float), flush=True)
-    out[0]["cooc_vs_real"] = 0.0
-    if ndcg_real is not None:
-        out[0]["ndcg_syn"], out[0]["tstr"] = ndcg_real, 1.0
+            syn = gen.sample(split.train.n_users, seed=seed)
+            cpu = time.process_time() - c0
+            x = binary(syn)
+            c = cosine_cooc(x, cols)
+            if c_exact is None:
+                c_exact = c
+            row = {"sampler": sampler if not k else f"fast, K = {k:,}", "seed": seed, "rows": syn.n_interactions,
+                   "rows_per_cpu_s": syn.n_interactions / cpu,
+                   "gini": gini(np.asarray(x.sum(axis=0)).ravel()),
+                   "cooc_vs_exact": rel_frob(c, c_exact), "cooc_vs_real": rel_frob(c, c_real)}
+            if seed < tstr_seeds:
+                for m in tstr_models:
+                    r = train_eval(m, syn, histories, targets)
+                    r["share"] = r["ndcg"] / real_row[m]["ndcg"]
+                    row[m] = r
+            out.append(row)
+            print(json.dumps(row, default=float), flush=True)
     return out
+
+
+def _mr(values: list[float], fmt: str) -> str:
+    """``mean [min–max]`` (just the value for one)."""
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{format(float(np.mean(values)), fmt)} [{format(min(values), fmt)}–{format(max(values), fmt)}]"
+
+
+def print_bias(bias: list[dict], tstr_models: list[str]) -> None:
+    groups: dict[str, list[dict]] = {}
+    for r in bias:
+        groups.setdefault(r["sampler"], []).append(r)
+    print("\n| sampler | seeds | rows | Gini | co-occurrence dist. vs exact seed 0 | vs real | rows / CPU-s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, rows in groups.items():
+        seeds = "—" if rows[0]["seed"] is None else str(len(rows))
+        vs_exact = [r["cooc_vs_exact"] for r in rows if "cooc_vs_exact" in r and not (name == "exact" and r["seed"] == 0)]
+        rate = [r["rows_per_cpu_s"] / 1e6 for r in rows if "rows_per_cpu_s" in r]
+        print(f"| {name} | {seeds} | {_mr([r['rows'] / 1e6 for r in rows], '.3f')} M | "
+              f"{_mr([r['gini'] for r in rows], '.3f')} | {_mr(vs_exact, '.3f')} | "
+              f"{_mr([r['cooc_vs_real'] for r in rows], '.3f')} | {_mr(rate, '.2f')}{' M' if rate else ''} |")
+    for m in tstr_models:
+        print(f"\nTSTR, {m} (NDCG@10 / Recall@10 over all items, held-out last event of the real users; "
+              "share = NDCG@10 / mean real-trained NDCG@10; TRTR over model seeds, synthetic rows over sampler "
+              "seeds with model seed 0):\n")
+        print("| trained on | seeds | NDCG@10 | Recall@10 | share of TRTR | fit + eval CPU-s |")
+        print("|---|---|---|---|---|---|")
+        for name, rows in groups.items():
+            rs = [r[m] for r in rows if m in r]
+            if not rs:
+                continue
+            if rows[0]["seed"] is None:
+                rs = rs[0]["runs"]
+            label = "real (train), TRTR" if rows[0]["seed"] is None else name
+            share = _mr([r["share"] for r in rs], ".2f") if "share" in rs[0] else "1"
+            print(f"| {label} | {len(rs) if rows[0]['seed'] is not None else f'{len(rs)} model'} | "
+                  f"{_mr([r['ndcg'] for r in rs], '.4f')} | {_mr([r['recall'] for r in rs], '.4f')} | {share} | "
+                  f"{_mr([r['cpu_s'] for r in rs], '.0f')} |")
 
 
 def main() -> None:
@@ -144,6 +264,10 @@ def main() -> None:
     ap.add_argument("--no-speed", action="store_true", help="skip the speed runs (step 2)")
     ap.add_argument("--no-bias", action="store_true")
     ap.add_argument("--no-tstr", action="store_true")
+    ap.add_argument("--seeds", type=int, default=3, help="sampler seeds 0..n-1 of the bias table")
+    ap.add_argument("--tstr-seeds", type=int, default=2, help="the first n seeds also get TSTR")
+    ap.add_argument("--tstr-model", default="als,ease-top4000",
+                    help="comma list of als | ease-top<N> | pop | ease (full EASE: not tractable at 17.9k items here)")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "sampler_speed.json")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -160,7 +284,9 @@ def main() -> None:
         speed.append({"sampler": sampler if not k else f"fast, K = {k:,}", "rows": rows, "cpu_s": cpu,
                       "rows_per_cpu_s": rows / cpu, "with_startup": rows / (cpu + startup)})
         print(json.dumps(speed[-1]), flush=True)
-    bias = [] if args.no_bias else bias_table(sim, prototypes, args.cooc_items, not args.no_tstr)
+    tstr_models = [] if args.no_tstr else [m for m in args.tstr_model.split(",") if m]
+    bias = [] if args.no_bias else bias_table(sim, prototypes, args.cooc_items, args.seeds, tstr_models,
+                                              args.tstr_seeds)
     if speed:
         print(f"\n| sampler | rows ({args.users:,} users) | CPU-s | rows / CPU-s | incl. imports + load |")
         print("|---|---|---|---|---|")
@@ -168,14 +294,7 @@ def main() -> None:
         print(f"| {r['sampler']} | {r['rows']:,} | {r['cpu_s']:.1f} | {r['rows_per_cpu_s'] / 1e6:.3f} M "
               f"| {r['with_startup'] / 1e6:.3f} M |")
     if bias:
-        print("\n| sampler | Gini | co-occurrence dist. vs exact | vs real | TSTR EASE (syn/real NDCG@10) "
-              "| rows / CPU-s |")
-        print("|---|---|---|---|---|---|")
-        for r in bias:
-            tstr_s = f"{r['tstr']:.3f}" if "tstr" in r else "—"
-            vs_exact = f"{r['cooc_vs_exact']:.3f}" if "cooc_vs_exact" in r else "—"
-            rate = f"{r['rows_per_cpu_s'] / 1e6:.2f} M" if "rows_per_cpu_s" in r else "—"
-            print(f"| {r['sampler']} | {r['gini']:.3f} | {vs_exact} | {r['cooc_vs_real']:.3f} | {tstr_s} | {rate} |")
+        print_bias(bias, tstr_models)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"load_average": os.getloadavg(), "startup_cpu_s": startup,
                                      "n_items": gen.n_items_, "speed": speed, "bias": bias},
