@@ -197,13 +197,19 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator, *,
             out_rows.append(users[:k])
             out_steps.append(np.full(k, t, dtype=np.int64))
             out_items.append(chosen.astype(np.int64))
+    return _by_user_then_step(out_rows, out_steps, out_items, out_logit)
+
+
+
+def _by_user_then_step(out_rows: list[np.ndarray], out_steps: list[np.ndarray], out_items: list[np.ndarray],
+                       out_logit: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The drawn (row, item, logit) of every step, concatenated and ordered by user row, then step."""
     if not out_rows:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
     rows = np.concatenate(out_rows).astype(np.int64)
     steps = np.concatenate(out_steps)
     order = np.lexsort((steps, rows))
     return rows[order], np.concatenate(out_items)[order], np.concatenate(out_logit)[order]
-
 
 def _sparse_users(model: WalkModel, lengths: np.ndarray) -> np.ndarray:
     """`walk`'s ``"auto"`` choice for a sparse model, per user (bool ``(N,)``: True = sparse sampler): the
@@ -379,9 +385,4 @@ def _walk_sparse(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator
             owner = np.insert(owner, ins_at, ins_owner)
             item = np.insert(item, ins_at, ins_item)
             live = np.insert(live, ins_at, bias[ins_item] - shift + new_add[ins])
-    if not out_rows:
-        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32)
-    rows = np.concatenate(out_rows).astype(np.int64)
-    steps = np.concatenate(out_steps)
-    order = np.lexsort((steps, rows))
-    return rows[order], np.concatenate(out_items)[order], np.concatenate(out_logit)[order]
+    return _by_user_then_step(out_rows, out_steps, out_items, out_logit)

@@ -96,15 +96,7 @@ def bound_user_contributions(users: np.ndarray, max_items_per_user: int, *, seed
     n = len(users)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    keys = np.random.default_rng(seed).random(n)
-    order = np.lexsort((keys, users))
-    sorted_users = users[order]
-    first = np.ones(n, dtype=bool)
-    first[1:] = sorted_users[1:] != sorted_users[:-1]
-    group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
-    keep = np.empty(n, dtype=bool)
-    keep[order] = (np.arange(n) - group_start) < max_items_per_user
-    return keep
+    return _smallest_keys_per_user(users, np.random.default_rng(seed).random(n), max_items_per_user)
 
 
 def bound_user_contributions_hashed(user_keys: np.ndarray, items: np.ndarray, max_items_per_user: int, *,
@@ -138,13 +130,19 @@ def bound_user_contributions_hashed(user_keys: np.ndarray, items: np.ndarray, ma
     with np.errstate(over="ignore"):  # uint64 arithmetic wraps modulo 2^64 by design
         salt = np.uint64(seed % (1 << 64)) * _GOLDEN
         keys = splitmix64(users ^ splitmix64(np.asarray(items, dtype=np.uint64) + salt))
+    return _smallest_keys_per_user(users, keys, max_items_per_user)
+
+
+def _smallest_keys_per_user(users: np.ndarray, keys: np.ndarray, limit: int) -> np.ndarray:
+    """bool mask ``(n,)``: each user's ``limit`` rows with the smallest ``keys`` (``n`` ≥ 1 rows)."""
+    n = len(users)
     order = np.lexsort((keys, users))
     sorted_users = users[order]
     first = np.ones(n, dtype=bool)
     first[1:] = sorted_users[1:] != sorted_users[:-1]
     group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     keep = np.empty(n, dtype=bool)
-    keep[order] = (np.arange(n) - group_start) < max_items_per_user
+    keep[order] = (np.arange(n) - group_start) < limit
     return keep
 
 

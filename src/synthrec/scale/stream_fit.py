@@ -659,103 +659,61 @@ class ParquetPassSource:
     def summary(self) -> ScanSummary:
         return self._summary
 
-    def gram(self, items: np.ndarray) -> np.ndarray:
+    def _pass(self, label: str, tag: str, keyed: Sequence[np.ndarray], fn: Callable[..., Any], shared: Any,
+              totals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One pass of ``fn`` over every file's cached chunks, its int64 outputs summed into ``totals``
+        (zeros, in the order ``fn`` returns them, a None output skipped; integers, so exact in any order), or the pass read back
+        from the cache, keyed by the files, ``tag`` and the bytes of ``keyed``."""
         self._passes += 1
-        digest = hashlib.sha256(("|".join(self.keys) + "|gram|").encode())
-        digest.update(np.ascontiguousarray(items, np.int64).tobytes())
+        digest = hashlib.sha256(("|".join(self.keys) + tag).encode())
+        for array in keyed:
+            digest.update(np.ascontiguousarray(array).tobytes())
         cached = self.cache_dir / "passes" / f"{digest.hexdigest()[:32]}.npz"
-        label = f"co-occurrence pass {self._passes}"
+        label = f"{label} {self._passes}"
+        n = len(self.chunks)
         if cached.is_file():
             with np.load(cached, allow_pickle=False) as z:
-                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks), "")
+                self.progress(f"{label} (cached)", n, n, "")
                 self.cached_passes += 1
-                return z["gram"]
-        gram = np.zeros((len(items), len(items)), np.int64)
-        n = len(self.chunks)
+                return {name: z[name] for name in totals}
         self.progress(label, 0, n, "")
-        for done, (_, g) in enumerate(self.backend.map(_gram_file, (items, len(self._summary.item_ids)), self.chunks), 1):
-            gram += g
+        for done, (_, out) in enumerate(self.backend.map(fn, shared, self.chunks), 1):
+            parts = [part for part in (out if isinstance(out, tuple) else (out,)) if part is not None]
+            for name, part in zip(totals, parts, strict=True):
+                totals[name] += part
             self.progress(label, done, n, "")
         cached.parent.mkdir(parents=True, exist_ok=True)
-        _save_npz(cached, gram=gram)
-        return gram
+        _save_npz(cached, **totals)
+        return totals
+
+    def gram(self, items: np.ndarray) -> np.ndarray:
+        k = len(items)
+        return self._pass("co-occurrence pass", "|gram|", [np.asarray(items, np.int64)], _gram_file,
+                          (items, len(self._summary.item_ids)), {"gram": np.zeros((k, k), np.int64)})["gram"]
 
     def pair_gram(self, items: np.ndarray) -> np.ndarray:
-        self._passes += 1
         bits = normalised_bits(self._summary.n_users) - 1  # w_u ≤ √2
-        digest = hashlib.sha256(("|".join(self.keys) + f"|pairs|{bits}|").encode())
-        digest.update(np.ascontiguousarray(items, np.int64).tobytes())
-        cached = self.cache_dir / "passes" / f"{digest.hexdigest()[:32]}.npz"
-        label = f"co-occurrence pass {self._passes}"
-        if cached.is_file():
-            with np.load(cached, allow_pickle=False) as z:
-                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks), "")
-                self.cached_passes += 1
-                gram = z["gram"]
-        else:
-            gram = np.zeros((len(items), len(items)), np.int64)
-            n = len(self.chunks)
-            self.progress(label, 0, n, "")
-            shared = (items, len(self._summary.item_ids), bits)
-            for done, (_, g) in enumerate(self.backend.map(_pair_gram_file, shared, self.chunks), 1):
-                gram += g
-                self.progress(label, done, n, "")
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            _save_npz(cached, gram=gram)
-        return np.ldexp(gram.astype(np.float64), -bits)
+        k = len(items)
+        out = self._pass("co-occurrence pass", f"|pairs|{bits}|", [np.asarray(items, np.int64)], _pair_gram_file,
+                         (items, len(self._summary.item_ids), bits), {"gram": np.zeros((k, k), np.int64)})
+        return np.ldexp(out["gram"].astype(np.float64), -bits)
 
     def normalised(self, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self._passes += 1
         bits = normalised_bits(self._summary.n_users)
-        digest = hashlib.sha256(("|".join(self.keys) + f"|normalised|{bits}|").encode())
-        digest.update(np.ascontiguousarray(items, np.int64).tobytes())
-        cached = self.cache_dir / "passes" / f"{digest.hexdigest()[:32]}.npz"
-        label = f"co-occurrence pass {self._passes}"
-        if cached.is_file():
-            with np.load(cached, allow_pickle=False) as z:
-                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks), "")
-                self.cached_passes += 1
-                gram, taste = z["gram"], z["taste"]
-        else:
-            gram = np.zeros((len(items), len(items)), np.int64)
-            taste = np.zeros(len(items), np.int64)
-            n = len(self.chunks)
-            self.progress(label, 0, n, "")
-            shared = (items, len(self._summary.item_ids), bits)
-            for done, (_, (g, t)) in enumerate(self.backend.map(_normalised_file, shared, self.chunks), 1):
-                gram += g
-                taste += t
-                self.progress(label, done, n, "")
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            _save_npz(cached, gram=gram, taste=taste)
-        return np.ldexp(gram.astype(np.float64), -bits), np.ldexp(taste.astype(np.float64), -bits)
+        k = len(items)
+        out = self._pass("co-occurrence pass", f"|normalised|{bits}|", [np.asarray(items, np.int64)],
+                         _normalised_file, (items, len(self._summary.item_ids), bits),
+                         {"gram": np.zeros((k, k), np.int64), "taste": np.zeros(k, np.int64)})
+        return np.ldexp(out["gram"].astype(np.float64), -bits), np.ldexp(out["taste"].astype(np.float64), -bits)
 
     def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        self._passes += 1
-        digest = hashlib.sha256("|".join(self.keys).encode())
-        digest.update(np.ascontiguousarray(basis).tobytes())
-        digest.update(f"|{bits}|".encode())
+        totals = {"total": np.zeros(basis.shape, np.int64)}
         if top is not None:
-            digest.update(np.ascontiguousarray(top, np.int64).tobytes())
-        cached = self.cache_dir / "passes" / f"{digest.hexdigest()[:32]}.npz"
-        label = f"factor pass {self._passes}"
-        if cached.is_file():
-            with np.load(cached, allow_pickle=False) as z:
-                self.progress(f"{label} (cached)", len(self.chunks), len(self.chunks), "")
-                self.cached_passes += 1
-                return z["total"], (z["gram"] if top is not None else None)
-        total = np.zeros(basis.shape, np.int64)
-        gram = None if top is None else np.zeros((len(top), len(top)), np.int64)
-        n = len(self.chunks)
-        self.progress(label, 0, n, "")
-        for done, (_, (part, g)) in enumerate(self.backend.map(_product_file, (basis, bits, top), self.chunks), 1):
-            total += part
-            if gram is not None and g is not None:
-                gram += g
-            self.progress(label, done, n, "")
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        _save_npz(cached, total=total, **({"gram": gram} if gram is not None else {}))
-        return total, gram
+            totals["gram"] = np.zeros((len(top), len(top)), np.int64)
+        keyed = [basis] if top is None else [basis, np.asarray(top, np.int64)]
+        out = self._pass("factor pass", f"|xtx|{bits}|{top is not None}|", keyed, _product_file, (basis, bits, top),
+                         totals)
+        return out["total"], out.get("gram")
 
 
 # ---------------------------------------------------------------------------------------------- entry points
