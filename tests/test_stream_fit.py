@@ -379,3 +379,19 @@ def test_dp_item_walk_from_files_equals_its_pass_fit_and_spends_like_the_in_memo
     assert reference.privacy.epsilon == pytest.approx(in_memory.privacy.epsilon)
     assert np.array_equal(reference.walk_.modelled, in_memory.walk_.modelled)
     np.testing.assert_allclose(reference.walk_.bias, in_memory.walk_.bias, atol=1e-4)
+
+
+def test_disjointness_check_by_hash_ranges_finds_a_shared_user_in_any_range(monkeypatch):
+    """`_check_disjoint` compares one range of hash values at a time; a user shared by two files is found
+    whichever range her hash falls in, and files that share nobody pass."""
+    from synthrec.scale import stream_fit
+
+    monkeypatch.setattr(stream_fit, "_DISJOINT_BUCKET", 7)  # ≈ 29 ranges for 200 hashes
+    rng = np.random.default_rng(0)
+    pool = np.unique(rng.integers(0, 2**63, size=200, dtype=np.uint64) * np.uint64(2))
+    files = [pool[k::3] for k in range(3)]  # sorted, disjoint, spread over the whole uint64 range
+    stream_fit._check_disjoint(files, ["a", "b", "c"])
+    for shared in (files[2][0], files[2][10], files[2][-1]):
+        with_dup = [files[0], np.sort(np.append(files[1], shared)), files[2]]
+        with pytest.raises(DataValidationError, match=r"two files \(b and c\)"):
+            stream_fit._check_disjoint(with_dup, ["a", "b", "c"])

@@ -75,7 +75,7 @@ DEFAULT_SAMPLE_USERS = 50_000
 #: rows per chunk of a file (a chunk ends at a user boundary, so it may hold one user's rows more)
 DEFAULT_CHUNK_ROWS = 1 << 21
 _HASH_SEED = 0  # fixed: every worker hashes a user id alike
-_SCAN_VERSION = "1"  # part of every cache key: bump when the cached format or its meaning changes
+_SCAN_VERSION = "2"  # part of every cache key: bump when the cached format or its meaning changes
 
 #: called with (the stage, its steps done, its steps in all, a note such as the rows read so far)
 ProgressFn = Callable[[str, int, int, str], None]
@@ -421,8 +421,7 @@ def _scan_file(shared: _ScanShared, task: tuple[int, str, str]) -> _FileScan:
         chunk = folder / f"chunk-{c:06d}.npz"
         _save_npz(chunk, indptr=scan.indptr, indices=scan.indices)
         chunk_files.append(chunk.name)
-    all_hashes = np.concatenate(hashes) if hashes else np.empty(0, np.uint64)
-    _check_contiguous(all_hashes, path)
+    all_hashes = _check_contiguous(np.concatenate(hashes) if hashes else np.empty(0, np.uint64), path)
     deg = np.concatenate(degrees) if degrees else np.empty(0, np.int64)
     sample = pl.concat(samples) if samples else pl.DataFrame()
     sample.write_parquet(folder / "sample.parquet")
@@ -455,13 +454,17 @@ def _save_npz(path: Path, **arrays: np.ndarray) -> None:
     atomic_write(path, write)
 
 
-def _check_contiguous(hashes: np.ndarray, path: str) -> None:
-    if len(hashes) and len(np.unique(hashes)) < len(hashes):
+def _check_contiguous(hashes: np.ndarray, path: str) -> np.ndarray:
+    """The file's user hashes sorted (what `_check_disjoint` needs), after checking each user's rows came in
+    one run: a user seen in two chunks, or twice in one, has her hash twice."""
+    hashes = np.sort(hashes)
+    if len(hashes) and bool((hashes[1:] == hashes[:-1]).any()):
         raise DataValidationError(
             "a user's rows are not contiguous in the file (her rows appear in two places); a streaming fit "
             "reads users whole, in order", source=path,
             hint="sort the file by user first (e.g. pl.scan_parquet(f).sort('user').sink_parquet(out)), or write "
                  "it with `synthrec generate` / `synthrec simulate`, which keep users together")
+    return hashes
 
 
 def _product_file(shared: tuple[np.ndarray, int, np.ndarray | None], chunk_files: list[str]
@@ -552,10 +555,35 @@ def _summary(vocab: pl.Series, items: pl.DataFrame | None, name: str, scans: Seq
                        unit_taste=sums.get("unit_taste"))
 
 
-def _check_disjoint(hashes: list[np.ndarray], files: Sequence[str]) -> None:
-    from synthrec.scale.stats import _check_users_disjoint
+#: user hashes compared at once by `_check_disjoint` (32 MiB of uint64; bounds the check's extra memory)
+_DISJOINT_BUCKET = 1 << 22
 
-    _check_users_disjoint(hashes, list(files))
+
+def _check_disjoint(hashes: list[np.ndarray], files: Sequence[str]) -> None:
+    """Raise if a user hash is in two files' ``hashes`` (each uint64, sorted and distinct).
+
+    Compared one range of hash values at a time (slices of the sorted arrays, `_DISJOINT_BUCKET` hashes
+    per range on average), so the check needs no concatenated copy of every user: at 10⁸ users that copy
+    and its sort would be ≈ 3 GB in the driver.
+    """
+    if len(hashes) < 2:
+        return
+    total = sum(len(h) for h in hashes)
+    n_buckets = max(1, -(-total // _DISJOINT_BUCKET))
+    edges = [(b << 64) // n_buckets for b in range(n_buckets)]
+    bounds = [[int(np.searchsorted(h, np.uint64(e))) for e in edges] + [len(h)] for h in hashes]
+    for b in range(n_buckets):
+        parts = [h[bound[b]:bound[b + 1]] for h, bound in zip(hashes, bounds, strict=True)]
+        owner = np.repeat(np.arange(len(parts)), [len(part) for part in parts])
+        merged = np.concatenate(parts)
+        order = np.argsort(merged, kind="stable")
+        dup = np.flatnonzero(merged[order][1:] == merged[order][:-1])
+        if dup.size:
+            first, second = sorted((int(owner[order[dup[0]]]), int(owner[order[dup[0] + 1]])))
+            raise DataValidationError(
+                f"a user has rows in two files ({files[first]} and {files[second]}); statistics are computed per "
+                "file and need each user's rows in one file", source=files[second],
+                hint="partition the log by user first (e.g. write each user's rows to the part hash(user) mod P)")
 
 
 class InMemoryPassSource:
