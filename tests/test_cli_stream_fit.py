@@ -67,6 +67,7 @@ def test_piped_progress_names_the_passes(parts: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", str(tmp_path / "m.synthrec"), *PARAMS])
     assert res.exit_code == 0, res.output
     assert "fitting latent-factor on 2 file(s) in passes" in res.output and "14/14: done" in res.output
+    assert "calibrating on simulated users (reads no data)" in res.output  # the long step after the passes
 
 
 def test_kept_cache_resumes(parts: Path, tmp_path: Path) -> None:
@@ -74,9 +75,56 @@ def test_kept_cache_resumes(parts: Path, tmp_path: Path) -> None:
     args = ["fit", str(parts), "--streaming", "-o", str(tmp_path / "m.synthrec"), "--cache-dir", str(cache), *PARAMS]
     assert runner.invoke(app, args).exit_code == 0
     assert len(list((cache / "passes").glob("*.npz"))) == 5
+    first = (tmp_path / "m.synthrec").read_bytes()
     again = runner.invoke(app, args)
     assert again.exit_code == 0
     assert "2 of 2 file scan(s) and 5 of 5 pass(es) over the data read back" in " ".join(again.output.split())
+    assert (tmp_path / "m.synthrec").read_bytes() == first  # how the run went is not in the model's bytes
+
+
+def test_interrupt_says_how_to_resume(parts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from synthrec.scale import stream_fit
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stream_fit, "fit_streaming", interrupted)
+    cache = tmp_path / "cache"
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", str(tmp_path / "m.synthrec"),
+                              "--cache-dir", str(cache), *PARAMS])
+    assert res.exit_code == 130
+    assert "interrupted" in res.output and "(same --cache-dir) to resume" in " ".join(res.output.split())
+
+
+def test_data_folder_may_hold_other_files_and_the_cache(parts: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(parts, data)
+    (data / "README.txt").write_text("two parts of the log\n")
+    args = ["fit", str(data), "--streaming", "-o", str(tmp_path / "m.synthrec"), "--cache-dir", str(data / "cache"),
+            *PARAMS]
+    assert runner.invoke(app, args).exit_code == 0
+    again = runner.invoke(app, args)  # the cache's .npz files inside DATA are not read as data
+    assert again.exit_code == 0, again.output
+    assert "read back" in again.output
+
+
+def test_contiguity_is_required_whatever_the_file_size(parts: Path, tmp_path: Path) -> None:
+    shuffled = tmp_path / "shuffled.parquet"
+    pl.read_parquet(parts / "part-0.parquet").sample(fraction=1.0, shuffle=True, seed=3).write_parquet(shuffled)
+    out = tmp_path / "m.synthrec"
+    res = runner.invoke(app, ["fit", str(shuffled), "--streaming", "-o", str(out), *PARAMS])  # one chunk
+    assert res.exit_code == 2 and "not contiguous" in res.output and "sort the file by user" in res.output
+    assert not out.exists() and not out.with_name(out.name + ".fitcache").exists()  # no clutter after a data error
+
+
+def test_unusable_cache_dir_is_named_before_the_fit(parts: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    res = runner.invoke(app, ["fit", str(parts), "--streaming", "-o", str(tmp_path / "m.synthrec"),
+                              "--cache-dir", str(a_file), *PARAMS])
+    assert res.exit_code == 2 and "--cache-dir" in res.output and "fitting" not in res.output
 
 
 def test_streaming_errors_are_readable(parts: Path, tmp_path: Path) -> None:
@@ -90,7 +138,8 @@ def test_streaming_errors_are_readable(parts: Path, tmp_path: Path) -> None:
     csv = tmp_path / "log.csv"
     csv.write_text("user,item\n1,2\n")
     res = runner.invoke(app, ["fit", str(csv), "--streaming", "-o", out])
-    assert res.exit_code == 2 and "Parquet" in res.output
+    assert res.exit_code == 2 and "not a Parquet file" in res.output and "log.csv" in res.output
+    assert "drop --streaming" in " ".join(res.output.split())
 
 
 def test_a_simulate_folder_streams_its_log_only(tmp_path: Path) -> None:

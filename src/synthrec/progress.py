@@ -62,9 +62,14 @@ class LineLog:
         self._emit()
         self._last = None  # the first step's description follows at once
 
-    def describe(self, text: str) -> None:
+    def describe(self, text: str, *, now: bool = False) -> None:
+        """Set the step's text; ``now`` writes it at once (a long step follows, so it must not wait for
+        the next change)."""
         self._set_text(text)
-        self._maybe_emit()
+        if now and self._pending:
+            self._emit()
+        else:
+            self._maybe_emit()
 
     def advance(self, steps: int = 1, *, text: str | None = None) -> None:
         if text is not None:
@@ -110,11 +115,12 @@ class StepProgress:
         self._task = progress.add_task(description, total=total) if progress is not None else None
         self._log = log
 
-    def describe(self, text: str) -> None:
+    def describe(self, text: str, *, now: bool = False) -> None:
+        """Set the description; ``now``: in plain-line mode, write it without waiting (`LineLog.describe`)."""
         if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=text)
         if self._log is not None:
-            self._log.describe(text)
+            self._log.describe(text, now=now)
 
     def advance(self, steps: int = 1, *, text: str | None = None) -> None:
         """Count ``steps`` done; ``text``, if given, replaces the description in the same update (one

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 def fit_streaming_cli(gen: BaseGenerator, generator: str, data: str, *, user_col: str, item_col: str,
                       rating_col: str | None, time_col: str | None, time_unit: str, time_format: str | None,
                       workers: int | None, scheduler: str | None, backend: str | None, cache: Path,
-                      sample_users: int, quiet: bool) -> None:
+                      sample_users: int, quiet: bool) -> dict[str, int]:
     """Fit ``gen`` (named ``generator`` on the command line) on the Parquet log DATA in passes, with progress
-    on stderr, and record how its times are written.
+    on stderr, and record how its times are written. Returns what was read back from ``cache``
+    (`fit_streaming`'s ``resumed``).
 
     Raises:
         ValueError: a generator without a streaming fit. DataValidationError, ConfigError: see
@@ -51,20 +52,22 @@ def fit_streaming_cli(gen: BaseGenerator, generator: str, data: str, *, user_col
             if step > 0:
                 bar.advance(step, text=text)
             else:
-                bar.describe(text)
+                bar.describe(text, now=total == 0)  # total 0: a note before a long step that reads no data
 
+        resumed: dict[str, int] = {}
         fit_streaming(gen, data, columns=columns, backend=runner, cache_dir=cache, sample_users=sample_users,
-                      progress=report)
+                      progress=report, resumed=resumed)
     setattr(gen, INPUT_TIME_TYPE_ATTR, time_type)
+    return resumed
 
 
-def streaming_summary(gen: BaseGenerator, generator: str, cache: Path, out: Path) -> str:
+def streaming_summary(gen: BaseGenerator, generator: str, cache: Path, out: Path, read_back: dict[str, int]) -> str:
     """The line `synthrec fit --streaming` ends with: what was fitted, on how much, what came from the cache."""
     info = gen.fit_report_["streaming"]  # type: ignore[attr-defined]
     resumed = ""
-    if info["cached_scans"] or info["cached_passes"]:
-        resumed = (f"; resumed from {cache}: {info['cached_scans']} of {info['files']} file scan(s) and "
-                   f"{info['cached_passes']} of {info['passes']} pass(es) over the data read back")
+    if read_back.get("cached_scans") or read_back.get("cached_passes"):
+        resumed = (f"; resumed from {cache}: {read_back['cached_scans']} of {info['files']} file scan(s) and "
+                   f"{read_back['cached_passes']} of {info['passes']} pass(es) over the data read back")
     return (f"fitted {generator} on {escape(gen.source_name_)} in passes ({info['users']:,} users, "
             f"{len(gen.item_ids_):,} items, {info['rows']:,} rows; per-user parts from "  # type: ignore[attr-defined]
             f"{info['sample_users']:,} sampled users{escape(resumed)}); saved to {out}")

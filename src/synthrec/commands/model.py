@@ -208,25 +208,34 @@ def fit(
         fail(ValueError(f"--out {out} is a folder; give a file name such as {out / 'generator.synthrec'}"))
     require_writable(out, kind="file")
     if streaming:
+        import shutil
+
         from synthrec.commands._stream_fit import fit_streaming_cli, streaming_summary
 
         cache = cache_dir if cache_dir is not None else out.with_name(out.name + ".fitcache")
+        if cache_dir is not None:
+            require_writable(cache_dir, kind="folder", option="--cache-dir")
+        cache_existed = cache.exists()
         try:
             gen = _make_cli_generator(generator, param or [], seed)
-            fit_streaming_cli(gen, generator, data, user_col=user_col, item_col=item_col, rating_col=rating_col,
-                              time_col=time_col, time_unit=time_unit, time_format=time_format, workers=workers,
-                              scheduler=scheduler, backend=backend, cache=cache, sample_users=sample_users,
-                              quiet=quiet)
+            read_back = fit_streaming_cli(gen, generator, data, user_col=user_col, item_col=item_col, rating_col=rating_col,
+                                          time_col=time_col, time_unit=time_unit, time_format=time_format,
+                                          workers=workers, scheduler=scheduler, backend=backend, cache=cache,
+                                          sample_users=sample_users, quiet=quiet)
             setattr(gen, COPY_SHARE_ATTR, None)  # the copy check needs the log in memory
             out.parent.mkdir(parents=True, exist_ok=True)
             gen.save(out)
+        except KeyboardInterrupt:
+            err_console.print(f"interrupted; what was read is kept in {escape(str(cache))} — rerun the same command"
+                              f"{'' if cache_dir is None else ' (same --cache-dir)'} to resume")
+            raise typer.Exit(130) from None
         except (SynthrecError, ValueError, OSError) as exc:
+            if cache_dir is None and not cache_existed:  # a data error is not fixed by resuming: no clutter
+                shutil.rmtree(cache, ignore_errors=True)
             fail(exc)
         if cache_dir is None:  # the default cache has done its job once the model is saved
-            import shutil
-
             shutil.rmtree(cache, ignore_errors=True)
-        console.print(streaming_summary(gen, generator, cache, out))
+        console.print(streaming_summary(gen, generator, cache, out, read_back))
         _print_guarantee(gen)
         return
     stream_only = [name for name, value in (("--workers", workers), ("--scheduler", scheduler),

@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from synthrec.data.interactions import RATING
 from synthrec.generators._gmm import fit_gaussian_mixture
 from synthrec.generators._logs import first_pairs, user_traits
-from synthrec.generators._pass_source import PassSource, stamp_fitted
+from synthrec.generators._pass_source import CALIBRATING, PassSource, stamp_fitted
 from synthrec.generators._ratings import RatingModel
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def fit_item_walk_from_source(gen: ItemWalkGenerator, source: PassSource) -> Non
         gen._note_walk(rel)
         lengths = np.flatnonzero(s.activity)
         share = s.activity[lengths] / s.activity.sum()
+        source.note(CALIBRATING)
         gen._calibrate(s.counts.astype(np.float64), lambda k, g: g.choice(lengths, size=k, p=share))
 
         frame, users, items, has_time, has_rating = first_pairs(s.sample)
@@ -82,6 +83,7 @@ def _fit_dp(gen: ItemWalkGenerator, source: PassSource) -> None:
     s = source.summary
     frame, users, items, has_time, has_rating = first_pairs(s.sample)
     x = sp.csr_matrix((np.ones(len(users)), (users, items)), shape=(int(users.max()) + 1, len(s.counts)))
+    source.note(CALIBRATING)  # the releases are quick; the walk-length calibration is not
     gen._fit_dp_from(WalkDPInputs(
         n_users=s.n_users, n_items=len(s.counts), users_per_degree=s.activity, unit_popularity=s.unit_popularity(),
         pair_gram=source.pair_gram, normalised_gram=lambda modelled: source.normalised(modelled)[0], frame=frame,

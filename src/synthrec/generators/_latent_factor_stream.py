@@ -44,6 +44,7 @@ from synthrec.errors import ConfigError
 from synthrec.generators._gmm import fit_gaussian_mixture
 from synthrec.generators._logs import first_pairs, user_traits
 from synthrec.generators._pass_source import (
+    CALIBRATING,
     ORDER_BITS,
     PassSource,
     fixed_point_bits,
@@ -134,6 +135,7 @@ def _fit(gen: LatentFactorGenerator, source: PassSource) -> None:
     gen.n_items_ = m
 
     # 3-5. popularity calibration and affinity scale (no data: simulated users)
+    source.note(CALIBRATING)
     bias = gen._fit_popularity_and_scale(counts, top, _cosine(gram_top.astype(np.float64)), score_sd, rng)
 
     # 6. ratings, from the user sample; 7. order from the sums of all users, time from the sample
@@ -226,6 +228,7 @@ def _fit_dp(gen: LatentFactorGenerator, source: PassSource) -> None:
         gen.trait_quantiles_["mean_rating"] = EmpiricalQuantiles(np.linspace(0, 1, 2), np.zeros(2))
     top_pos = np.arange(min(gen.gram_items, len(stats.gram_items)))
     block = stats.gram[np.ix_(top_pos, top_pos)]
+    source.note(CALIBRATING)
     bias = gen._fit_popularity_and_scale(stats.counts, stats.gram_items[top_pos], _cosine(block), score_sd, rng)
 
     gen.rating_model_ = None

@@ -110,6 +110,10 @@ class CappedSums:
         return max(q2 - 2.0 * float(pos @ q) + float((pos * pos) @ one), 0.0)
 
 
+#: what `PassSource.note` says before a generator's calibration (simulated users; no data read)
+CALIBRATING = "calibrating on simulated users (reads no data)"
+
+
 class PassSource(Protocol):
     """A log that can be read in passes: its `ScanSummary`, the fixed-point product of `xtx`, and Gram
     blocks (`gram`)."""
@@ -130,6 +134,10 @@ class PassSource(Protocol):
         """One pass over the capped log: Σ_u z_u z_uᵀ ``(M, M)`` and Σ_u z_u ``(M,)`` (float64), z_u the
         user's capped row restricted to ``items`` scaled to unit L2 norm; each user's weights 1/k_u and
         1/√k_u rounded to the grid 2^−`normalised_bits` before summing (exact in any grouping)."""
+        ...
+
+    def note(self, text: str) -> None:
+        """Say what the fit does between passes (a long step that reads no data), for progress."""
         ...
 
     def xtx(self, basis: np.ndarray, bits: int, top: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:

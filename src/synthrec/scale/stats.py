@@ -92,11 +92,12 @@ def parquet_files(source: str | Path | Sequence[str | Path]) -> list[str]:
 
     ``source`` is a folder written by `synthrec generate` (its manifest lists the shards, in shard
     order), a folder written by `synthrec simulate` (its ``interactions.parquet``, not the users and items
-    tables), any other folder (every Parquet file under it, as `pyarrow.dataset` finds them, hidden
-    ``.``/``_`` files skipped), one file, or a list of files.
+    tables), any other folder (every ``*.parquet`` file under it, in sorted order, names starting with
+    ``.`` or ``_`` and files of other suffixes skipped), one file, or a list of files.
 
     Raises:
-        DataValidationError: nothing Parquet is found, the manifest's run is incomplete or not Parquet.
+        DataValidationError: nothing Parquet is found, a file is not Parquet (its first bytes say so), the
+            manifest's run is incomplete or not Parquet.
     """
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -113,7 +114,10 @@ def parquet_files(source: str | Path | Sequence[str | Path]) -> list[str]:
                 return [str(path / manifest.shards[i].file) for i in sorted(manifest.shards)]
             if (path / SIMULATED_LOG).is_file():  # `synthrec simulate` output: the log, not its tables
                 return [str(path / SIMULATED_LOG)]
-            files = sorted(ds.dataset(path, format="parquet").files)
+            # only *.parquet: a folder may also hold a README, a CSV export or a --cache-dir of .npz files;
+            # hidden names skipped as pyarrow.dataset does
+            files = sorted(str(f) for f in path.rglob("*") if f.is_file() and f.suffix.lower() == ".parquet"
+                           and not any(part.startswith((".", "_")) for part in f.relative_to(path).parts))
         elif path.is_file():
             files = [str(path)]
         else:
@@ -123,7 +127,23 @@ def parquet_files(source: str | Path | Sequence[str | Path]) -> list[str]:
     if not files:
         raise DataValidationError("no Parquet files found", source=str(source),
                                   hint="point at a folder of .parquet files or the --out of `synthrec generate`")
+    for f in files:
+        _require_parquet(f)
     return files
+
+
+def _require_parquet(path: str) -> None:
+    """Raise unless ``path`` starts with Parquet's magic bytes (a CSV given where Parquet is read)."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise DataValidationError(f"cannot read it ({(exc.strerror or str(exc)).lower()})", source=path) from None
+    if magic != b"PAR1":
+        raise DataValidationError(
+            "not a Parquet file (streaming statistics and fits read Parquet only)", source=path,
+            hint="convert it first, e.g. python -c \"import polars as pl; pl.read_csv('log.csv')"
+                 ".write_parquet('log.parquet')\", or drop --streaming to fit it in memory")
 
 
 def sufficient_stats(

@@ -75,7 +75,7 @@ DEFAULT_SAMPLE_USERS = 50_000
 #: rows per chunk of a file (a chunk ends at a user boundary, so it may hold one user's rows more)
 DEFAULT_CHUNK_ROWS = 1 << 21
 _HASH_SEED = 0  # fixed: every worker hashes a user id alike
-_SCAN_VERSION = "2"  # part of every cache key: bump when the cached format or its meaning changes
+_SCAN_VERSION = "3"  # part of every cache key: bump when the cached format or its meaning changes
 
 #: called with (the stage, its steps done, its steps in all, a note such as the rows read so far)
 ProgressFn = Callable[[str, int, int, str], None]
@@ -411,6 +411,9 @@ def _scan_file(shared: _ScanShared, task: tuple[int, str, str]) -> _FileScan:
     chunk_files: list[str] = []
     for c, (users, items, times, ratings, rows) in enumerate(
             _whole_user_chunks(path, shared.columns, shared.vocab, shared.chunk_rows)):
+        # checked in every chunk, not only across chunks: the rule must not depend on the file's size
+        if len(users) and users.rle_id().n_unique() != users.n_unique():
+            raise _not_contiguous(path)
         scan = _scan_chunk(users, items, times, ratings, rows, file_index, m, shared.tau, shared.cap,
                            shared.cap_seed)
         _add_sums(sums, scan.sums)
@@ -424,7 +427,7 @@ def _scan_file(shared: _ScanShared, task: tuple[int, str, str]) -> _FileScan:
     all_hashes = _check_contiguous(np.concatenate(hashes) if hashes else np.empty(0, np.uint64), path)
     deg = np.concatenate(degrees) if degrees else np.empty(0, np.int64)
     sample = pl.concat(samples) if samples else pl.DataFrame()
-    sample.write_parquet(folder / "sample.parquet")
+    sample.write_ipc(folder / "sample.arrow")  # not .parquet: a --cache-dir inside DATA must not read as data
     _save_npz(done, **{f"sum_{k}": v for k, v in sums.items()}, activity=np.bincount(deg),
               n_rows=np.array([n_rows], np.int64), hashes=all_hashes, chunks=np.array(chunk_files))
     return _read_scan(folder)
@@ -442,7 +445,7 @@ def _read_scan(folder: Path, *, cached: bool = False) -> _FileScan:
     with np.load(folder / "scan.npz", allow_pickle=False) as z:
         sums = {k[4:]: z[k] for k in z.files if k.startswith("sum_")}
         return _FileScan(sums, z["activity"], len(z["hashes"]), int(z["n_rows"][0]), z["hashes"],
-                         pl.read_parquet(folder / "sample.parquet"), [str(folder / name) for name in z["chunks"]],
+                         pl.read_ipc((folder / "sample.arrow").read_bytes()), [str(folder / name) for name in z["chunks"]],
                          cached)
 
 
@@ -459,12 +462,16 @@ def _check_contiguous(hashes: np.ndarray, path: str) -> np.ndarray:
     one run: a user seen in two chunks, or twice in one, has her hash twice."""
     hashes = np.sort(hashes)
     if len(hashes) and bool((hashes[1:] == hashes[:-1]).any()):
-        raise DataValidationError(
-            "a user's rows are not contiguous in the file (her rows appear in two places); a streaming fit "
-            "reads users whole, in order", source=path,
-            hint="sort the file by user first (e.g. pl.scan_parquet(f).sort('user').sink_parquet(out)), or write "
-                 "it with `synthrec generate` / `synthrec simulate`, which keep users together")
+        raise _not_contiguous(path)
     return hashes
+
+
+def _not_contiguous(path: str) -> DataValidationError:
+    return DataValidationError(
+        "a user's rows are not contiguous in the file (her rows appear in two places); a streaming fit "
+        "reads users whole, in order", source=path,
+        hint="sort the file by user first (e.g. pl.scan_parquet(f).sort('user').sink_parquet(out)), or write "
+             "it with `synthrec generate` / `synthrec simulate`, which keep users together")
 
 
 def _product_file(shared: tuple[np.ndarray, int, np.ndarray | None], chunk_files: list[str]
@@ -627,6 +634,9 @@ class InMemoryPassSource:
     def gram(self, items: np.ndarray) -> np.ndarray:
         return _chunk_gram(self._x, items)
 
+    def note(self, text: str) -> None:
+        pass  # in memory: nothing to report
+
     def pair_gram(self, items: np.ndarray) -> np.ndarray:
         bits = normalised_bits(self._summary.n_users) - 1  # w_u ≤ √2
         return np.ldexp(_chunk_pair_gram(self._x, items, bits).astype(np.float64), -bits)
@@ -714,6 +724,9 @@ class ParquetPassSource:
         _save_npz(cached, **totals)
         return totals
 
+    def note(self, text: str) -> None:
+        self.progress(text, 0, 0, "")
+
     def gram(self, items: np.ndarray) -> np.ndarray:
         k = len(items)
         return self._pass("co-occurrence pass", "|gram|", [np.asarray(items, np.int64)], _gram_file,
@@ -758,6 +771,7 @@ def fit_streaming(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     item_ids: pl.Series | Sequence[Any] | None = None,
     progress: ProgressFn | None = None,
+    resumed: dict[str, int] | None = None,
 ) -> Any:
     """Fit ``generator`` on the Parquet log ``source`` in passes (see the module docstring); returns it.
 
@@ -772,6 +786,9 @@ def fit_streaming(
         chunk_rows: rows per chunk of a file (memory per worker; the result does not depend on it).
         item_ids: the catalogue, fixing the item order (default: the sorted distinct items of the files).
         progress: called as ``progress(stage, done, total, note)`` as passes go (``note``: e.g. rows read).
+        resumed: if given, filled with ``cached_scans`` and ``cached_passes``, how many file scans and
+            passes were read back from ``cache_dir`` (kept off the generator, whose saved bytes must not
+            depend on whether the fit resumed).
 
     Raises:
         DataValidationError: no Parquet file, a missing column, a null id or time or rating, an item
@@ -796,8 +813,9 @@ def fit_streaming(
                                         chunk_rows=chunk_rows, item_ids=vocab, items=None, name=name,
                                         progress=progress, cap=cap, cap_seed=generator.seed)
         fit_from_source(generator, pass_source)
-        generator.fit_report_["streaming"].update(  # type: ignore[attr-defined]
-            files=len(files), cached_scans=pass_source.cached_scans, cached_passes=pass_source.cached_passes)
+        generator.fit_report_["streaming"]["files"] = len(files)  # type: ignore[attr-defined]
+        if resumed is not None:  # not on the generator: the model file must not depend on how the run went
+            resumed.update(cached_scans=pass_source.cached_scans, cached_passes=pass_source.cached_passes)
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
