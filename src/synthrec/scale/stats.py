@@ -143,7 +143,7 @@ def _require_parquet(path: str) -> None:
         raise DataValidationError(
             "not a Parquet file (streaming statistics and fits read Parquet only)", source=path,
             hint="convert it first, e.g. python -c \"import polars as pl; pl.read_csv('log.csv')"
-                 ".write_parquet('log.parquet')\", or drop --streaming to fit it in memory")
+                 ".write_parquet('log.parquet')\"; `synthrec fit` without --streaming reads it in memory")
 
 
 def sufficient_stats(
