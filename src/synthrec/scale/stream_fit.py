@@ -700,8 +700,8 @@ class ParquetPassSource:
     def _pass(self, label: str, tag: str, keyed: Sequence[np.ndarray], fn: Callable[..., Any], shared: Any,
               totals: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One pass of ``fn`` over every file's cached chunks, its int64 outputs summed into ``totals``
-        (zeros, in the order ``fn`` returns them, a None output skipped; integers, so exact in any order), or the pass read back
-        from the cache, keyed by the files, ``tag`` and the bytes of ``keyed``."""
+        (zeros, in the order ``fn`` returns them, a None output skipped; integers, so exact in any order),
+        or the pass read back from the cache, keyed by the files, ``tag`` and the bytes of ``keyed``."""
         self._passes += 1
         digest = hashlib.sha256(("|".join(self.keys) + tag).encode())
         for array in keyed:
