@@ -61,6 +61,7 @@ def test_dp_latent_factor_streams_and_says_what_it_spent(parts: Path, tmp_path: 
                               "--param", "epsilon=2"])
     assert res.exit_code == 0, res.output
     assert "user-level differential privacy: ε = 2 spent" in res.output
+    assert "6/6: done" in res.output  # 2 files × (survey, scan, one co-occurrence pass)
 
 
 def test_piped_progress_names_the_passes(parts: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +40,10 @@ def fit_streaming_cli(gen: BaseGenerator, generator: str, data: str, *, user_col
     files = parquet_files(data)
     columns, time_type = stream_columns(files, user_col, item_col, rating_col, time_col, time_unit, time_format)
     name, n_workers = choose_backend(backend, workers, scheduler)
-    passes = 7 if generator == "latent-factor" else 3  # survey, scan, 5 factor passes or 1 co-occurrence pass
+    # survey, scan, then 5 factor passes (exact latent-factor) or one co-occurrence pass (the others)
+    epsilon = getattr(gen, "epsilon", None)
+    private = epsilon is not None and math.isfinite(epsilon)
+    passes = 7 if generator == "latent-factor" and not private else 3
     with make_backend(name, workers=n_workers, scheduler=scheduler) as runner, step_progress(
             passes * len(files), f"fitting {generator} on {len(files)} file(s) in passes", enabled=not quiet,
             console=err_console, log_counts=True) as bar:
