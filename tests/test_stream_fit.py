@@ -384,9 +384,9 @@ def test_dp_item_walk_from_files_equals_its_pass_fit_and_spends_like_the_in_memo
 def test_disjointness_check_by_hash_ranges_finds_a_shared_user_in_any_range(monkeypatch):
     """`_check_disjoint` compares one range of hash values at a time; a user shared by two files is found
     whichever range her hash falls in, and files that share nobody pass."""
-    from synthrec.scale import stream_fit
+    from synthrec.scale import stats, stream_fit
 
-    monkeypatch.setattr(stream_fit, "_DISJOINT_BUCKET", 7)  # ≈ 29 ranges for 200 hashes
+    monkeypatch.setattr(stats, "_DISJOINT_BUCKET", 7)  # ≈ 29 ranges for 200 hashes
     rng = np.random.default_rng(0)
     pool = np.unique(rng.integers(0, 2**63, size=200, dtype=np.uint64) * np.uint64(2))
     files = [pool[k::3] for k in range(3)]  # sorted, disjoint, spread over the whole uint64 range

@@ -200,7 +200,6 @@ def walk(model: WalkModel, lengths: np.ndarray, rng: np.random.Generator, *,
     return _by_user_then_step(out_rows, out_steps, out_items, out_logit)
 
 
-
 def _by_user_then_step(out_rows: list[np.ndarray], out_steps: list[np.ndarray], out_items: list[np.ndarray],
                        out_logit: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The drawn (row, item, logit) of every step, concatenated and ordered by user row, then step."""
@@ -210,6 +209,7 @@ def _by_user_then_step(out_rows: list[np.ndarray], out_steps: list[np.ndarray], 
     steps = np.concatenate(out_steps)
     order = np.lexsort((steps, rows))
     return rows[order], np.concatenate(out_items)[order], np.concatenate(out_logit)[order]
+
 
 def _sparse_users(model: WalkModel, lengths: np.ndarray) -> np.ndarray:
     """`walk`'s ``"auto"`` choice for a sparse model, per user (bool ``(N,)``: True = sparse sampler): the

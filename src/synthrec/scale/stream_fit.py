@@ -68,7 +68,7 @@ from synthrec.generators._pass_source import (
 )
 from synthrec.privacy import bound_user_contributions_hashed
 from synthrec.scale.backends import Backend, InProcessBackend
-from synthrec.scale.stats import parquet_files
+from synthrec.scale.stats import _check_users_disjoint, parquet_files
 
 #: users sampled for the per-user parts of the model (traits, time and rating models)
 DEFAULT_SAMPLE_USERS = 50_000
@@ -109,6 +109,7 @@ class _ChunkScan:
     degrees: np.ndarray  # int64 (users,) distinct items per user (uncapped)
     hashes: np.ndarray  # uint64 (users,)
     sample: pl.DataFrame  # the sampled users' rows
+    user_runs: int  # runs of equal users in row order: the number of users when each user's rows are contiguous
 
 
 #: the sums `_scan_chunk` returns: always, and with a contribution cap (DP fits; see `CappedSums`)
@@ -187,8 +188,9 @@ def _scan_chunk(users: pl.Series, items: np.ndarray, times: np.ndarray | None, r
                            "_file": np.full(int(keep.sum()), file_index, np.int64), "_row": rows[keep]}
                           | ({TIMESTAMP: times[keep]} if times is not None else {})
                           | ({RATING: ratings[keep]} if ratings is not None else {}))
+    user_runs = int(np.count_nonzero(codes[1:] != codes[:-1])) + 1 if len(codes) else 0
     return _ChunkScan(np.concatenate([[0], np.cumsum(matrix_deg)]).astype(np.int64),
-                      mi[csr_order].astype(np.int32), sums, deg.astype(np.int64), hashes, sample)
+                      mi[csr_order].astype(np.int32), sums, deg.astype(np.int64), hashes, sample, user_runs)
 
 
 def _chunk_matrix(indptr: np.ndarray, indices: np.ndarray, m: int) -> sp.csr_matrix:
@@ -411,11 +413,10 @@ def _scan_file(shared: _ScanShared, task: tuple[int, str, str]) -> _FileScan:
     chunk_files: list[str] = []
     for c, (users, items, times, ratings, rows) in enumerate(
             _whole_user_chunks(path, shared.columns, shared.vocab, shared.chunk_rows)):
-        # checked in every chunk, not only across chunks: the rule must not depend on the file's size
-        if len(users) and users.rle_id().n_unique() != users.n_unique():
-            raise _not_contiguous(path)
         scan = _scan_chunk(users, items, times, ratings, rows, file_index, m, shared.tau, shared.cap,
                            shared.cap_seed)
+        if scan.user_runs != len(scan.hashes):  # within the chunk too: the rule must not depend on file size
+            raise _not_contiguous(path)
         _add_sums(sums, scan.sums)
         n_rows += len(items)
         degrees.append(scan.degrees)
@@ -562,35 +563,10 @@ def _summary(vocab: pl.Series, items: pl.DataFrame | None, name: str, scans: Seq
                        unit_taste=sums.get("unit_taste"))
 
 
-#: user hashes compared at once by `_check_disjoint` (32 MiB of uint64; bounds the check's extra memory)
-_DISJOINT_BUCKET = 1 << 22
-
-
 def _check_disjoint(hashes: list[np.ndarray], files: Sequence[str]) -> None:
-    """Raise if a user hash is in two files' ``hashes`` (each uint64, sorted and distinct).
-
-    Compared one range of hash values at a time (slices of the sorted arrays, `_DISJOINT_BUCKET` hashes
-    per range on average), so the check needs no concatenated copy of every user: at 10⁸ users that copy
-    and its sort would be ≈ 3 GB in the driver.
-    """
-    if len(hashes) < 2:
-        return
-    total = sum(len(h) for h in hashes)
-    n_buckets = max(1, -(-total // _DISJOINT_BUCKET))
-    edges = [(b << 64) // n_buckets for b in range(n_buckets)]
-    bounds = [[int(np.searchsorted(h, np.uint64(e))) for e in edges] + [len(h)] for h in hashes]
-    for b in range(n_buckets):
-        parts = [h[bound[b]:bound[b + 1]] for h, bound in zip(hashes, bounds, strict=True)]
-        owner = np.repeat(np.arange(len(parts)), [len(part) for part in parts])
-        merged = np.concatenate(parts)
-        order = np.argsort(merged, kind="stable")
-        dup = np.flatnonzero(merged[order][1:] == merged[order][:-1])
-        if dup.size:
-            first, second = sorted((int(owner[order[dup[0]]]), int(owner[order[dup[0] + 1]])))
-            raise DataValidationError(
-                f"a user has rows in two files ({files[first]} and {files[second]}); statistics are computed per "
-                "file and need each user's rows in one file", source=files[second],
-                hint="partition the log by user first (e.g. write each user's rows to the part hash(user) mod P)")
+    """`synthrec.scale.stats._check_users_disjoint` over the files' sorted user hashes."""
+    _check_users_disjoint(hashes, list(files), hint="partition the log by user first (e.g. write each user's rows "
+                                                    "to the part hash(user) mod P)")
 
 
 class InMemoryPassSource:
