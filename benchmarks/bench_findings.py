@@ -12,6 +12,11 @@ those of `synthrec.experiments.bench.stats`) and prints, for the recommender giv
 3. how `auto` did per source (share of groups significantly worse than real-only, mean difference);
 4. the cold/warm-user and head/tail-item breakdown at one level, real-only against the best source arm.
 
+With ``--generator NAME`` (e.g. ``item-walk``) only that generator's arms are read among the arms crossed
+with generators (sources ``self``, ``source``, ``source-dp(...)``); the sources that bring their own
+generator (``simulator``, ``attributes``) and real-only / ceiling are always kept. Without it every arm is
+read (one sweep with one generator needs no filter).
+
 ``--copy-to`` also writes the compact CSVs committed with the findings (NDCG@10 rows of summary.csv,
 versus_real.csv, worth.csv, auto.csv).
 """
@@ -40,6 +45,19 @@ def _fmt(mean: float, sd: float | None) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
     return f"{mean:.4f}" if sd is None or math.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
+
+
+def for_generator(frame: pl.DataFrame, generator: str | None) -> pl.DataFrame:
+    """The rows of ``generator``'s arms and of every arm not crossed with generators (module docstring)."""
+    if generator is None:
+        return frame
+    crossed = pl.col("source").is_in(["self", "source"]) | pl.col("source").str.starts_with("source-dp")
+    if "generator" in frame.columns:
+        return frame.filter(~crossed | (pl.col("generator") == generator))
+    # worth.csv names the generator only in the arm label ('augment x1 [source] latent-factor')
+    return frame.filter(~pl.col("arm").str.contains("]", literal=True)
+                        | pl.col("arm").str.ends_with(f"] {generator}")
+                        | pl.col("arm").str.contains(r"\[(simulator|attributes)\]"))
 
 
 def _arm_key(arm: str) -> str:
@@ -151,10 +169,13 @@ def main() -> None:
     ap.add_argument("out", type=Path, help="the --out folder of a finished `synthrec bench` run")
     ap.add_argument("--recommender", default="ease")
     ap.add_argument("--breakdown-level", default="users=0.05")
+    ap.add_argument("--generator", default=None,
+                    help="read only this generator's arms among those crossed with generators (e.g. item-walk)")
     ap.add_argument("--copy-to", type=Path, default=None, help="write the compact result CSVs there")
     args = ap.parse_args()
-    summary, versus = _read(args.out, "summary.csv"), _read(args.out, "versus_real.csv")
-    worth, auto = _read(args.out, "worth.csv"), _read(args.out, "auto.csv")
+    summary, versus, auto = (for_generator(_read(args.out, name), args.generator)
+                             for name in ("summary.csv", "versus_real.csv", "auto.csv"))
+    worth = for_generator(_read(args.out, "worth.csv"), args.generator)
     print("## Verdicts against the best real-only model\n")
     print(verdict_counts(versus, args.recommender), "\n")
     print("## Per level: arms better / worse than real-only (paired t, Holm)\n")
