@@ -17,6 +17,8 @@ with generators (sources ``self``, ``source``, ``source-dp(...)``); the sources 
 generator (``simulator``, ``attributes``) and real-only / ceiling are always kept. Without it every arm is
 read (one sweep with one generator needs no filter).
 
+``--compare-generators`` prints only one table: the generators side by side at ``--breakdown-level``.
+
 ``--copy-to`` also writes the compact CSVs committed with the findings (NDCG@10 rows of summary.csv,
 versus_real.csv, worth.csv, auto.csv).
 """
@@ -156,6 +158,24 @@ def breakdown(summary: pl.DataFrame, recommender: str, level: str) -> str:
     return "\n".join(rows)
 
 
+def generator_comparison(summary: pl.DataFrame, recommender: str, level: str) -> str:
+    """At one level, per dataset and split: real-only, the ceiling, and per generator its augment ×1 arms
+    from the raw and the ε = 8 source and its `auto [source]` (mean NDCG@10 over seeds)."""
+    s = summary.filter((pl.col("recommender") == recommender) & (pl.col("metric") == "NDCG@10")
+                       & (pl.col("group") == "all") & (pl.col("level") == level))
+    gens = sorted(g for g in s["generator"].unique().to_list() if g not in ("-", "simulator", "cold-items"))
+    arms = ["real-only", "ceiling"] + [f"{a} {g}" for a in ("augment x1 [source]", "augment x1 [source-dp(eps=8)]",
+                                                           "auto [source]") for g in gens]
+    rows = [f"| dataset, split | {' | '.join(arms)} |", "|---" * (len(arms) + 1) + "|"]
+    for (dataset, split), sub in s.sort(["dataset", "split"]).group_by(["dataset", "split"], maintain_order=True):
+        cells = []
+        for arm in arms:
+            r = sub.filter(pl.col("arm") == arm)
+            cells.append(f"{r['mean'][0]:.4f}" if r.height else "–")
+        rows.append(f"| {dataset}, {split} | {' | '.join(cells)} |")
+    return "\n".join(rows)
+
+
 def _compact(frame: pl.DataFrame) -> pl.DataFrame:
     """Floats to 6 significant figures: the committed CSVs stay small and diff-able."""
     return frame.with_columns(
@@ -171,8 +191,13 @@ def main() -> None:
     ap.add_argument("--breakdown-level", default="users=0.05")
     ap.add_argument("--generator", default=None,
                     help="read only this generator's arms among those crossed with generators (e.g. item-walk)")
+    ap.add_argument("--compare-generators", action="store_true",
+                    help="print only the generators side by side at --breakdown-level (reads every arm)")
     ap.add_argument("--copy-to", type=Path, default=None, help="write the compact result CSVs there")
     args = ap.parse_args()
+    if args.compare_generators:
+        print(generator_comparison(_read(args.out, "summary.csv"), args.recommender, args.breakdown_level))
+        return
     summary, versus, auto = (for_generator(_read(args.out, name), args.generator)
                              for name in ("summary.csv", "versus_real.csv", "auto.csv"))
     worth = for_generator(_read(args.out, "worth.csv"), args.generator)
