@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -67,6 +68,15 @@ def _arm_key(arm: str) -> str:
     return arm.split("]")[0] + "]" if "]" in arm else arm
 
 
+def _cells(frame: pl.DataFrame, column: str, keys: Sequence[str], render: Callable[[pl.DataFrame], str]) -> list[str]:
+    """One table cell per key: ``render`` of the rows whose ``column`` equals it, "–" where there are none."""
+    out = []
+    for key in keys:
+        rows = frame.filter(pl.col(column) == key)
+        out.append(render(rows) if rows.height else "–")
+    return out
+
+
 def verdict_counts(versus: pl.DataFrame, recommender: str) -> str:
     v = versus.filter((pl.col("recommender") == recommender) & (pl.col("strategy") != "ceiling"))
     rows = ["| source | better (t, Holm) | worse (t, Holm) | n.s. | better (Wilcoxon, Holm) | worse (Wilcoxon, Holm) | comparisons |",
@@ -91,10 +101,7 @@ def per_level_verdicts(versus: pl.DataFrame, recommender: str) -> str:
     rows = [f"| dataset, split | level | {' | '.join(SOURCES)} |", "|---" * (len(SOURCES) + 2) + "|"]
     for (dataset, split, level), sub in t.sort(["dataset", "split", "level"]).group_by(
             ["dataset", "split", "level"], maintain_order=True):
-        cells = []
-        for src in SOURCES:
-            r = sub.filter(pl.col("source") == src)
-            cells.append(f"{r['b'][0]}/{r['w'][0]}" if r.height else "–")
+        cells = _cells(sub, "source", SOURCES, lambda r: f"{r['b'][0]}/{r['w'][0]}")
         rows.append(f"| {dataset}, {split} | {level} | {' | '.join(cells)} |")
     return "\n".join(rows)
 
@@ -150,10 +157,7 @@ def breakdown(summary: pl.DataFrame, recommender: str, level: str) -> str:
             arm = sub.filter(pl.col("key") == key)
             if arm.is_empty():
                 continue
-            cells = []
-            for g in groups:
-                r = arm.filter(pl.col("group") == g)
-                cells.append(f"{r['mean'][0]:.4f}" if r.height else "–")
+            cells = _cells(arm, "group", groups, lambda r: f"{r['mean'][0]:.4f}")
             rows.append(f"| {dataset}, {split} | {key} | {' | '.join(cells)} |")
     return "\n".join(rows)
 
@@ -168,10 +172,7 @@ def generator_comparison(summary: pl.DataFrame, recommender: str, level: str) ->
                                                            "auto [source]") for g in gens]
     rows = [f"| dataset, split | {' | '.join(arms)} |", "|---" * (len(arms) + 1) + "|"]
     for (dataset, split), sub in s.sort(["dataset", "split"]).group_by(["dataset", "split"], maintain_order=True):
-        cells = []
-        for arm in arms:
-            r = sub.filter(pl.col("arm") == arm)
-            cells.append(f"{r['mean'][0]:.4f}" if r.height else "–")
+        cells = _cells(sub, "arm", arms, lambda r: f"{r['mean'][0]:.4f}")
         rows.append(f"| {dataset}, {split} | {' | '.join(cells)} |")
     return "\n".join(rows)
 
