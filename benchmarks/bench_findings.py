@@ -14,10 +14,12 @@ those of `synthrec.experiments.bench.stats`) and prints, for the recommender giv
 
 With ``--generator NAME`` (e.g. ``item-walk``) only that generator's arms are read among the arms crossed
 with generators (sources ``self``, ``source``, ``source-dp(...)``); the sources that bring their own
-generator (``simulator``, ``attributes``) and real-only / ceiling are always kept. Without it every arm is
-read (one sweep with one generator needs no filter).
+generator (``simulator``, ``attributes``) and real-only / ceiling are always kept. A sweep of several
+generators needs it (the tables name arms without their generator); a sweep of one does not.
+Unknown generators, levels and recommenders are refused with the ones the run has.
 
-``--compare-generators`` prints only one table: the generators side by side at ``--breakdown-level``.
+``--compare-generators`` prints only one table: the generators side by side at ``--breakdown-level`` (the
+raw source, every DP source, `auto [source]`); it takes neither ``--generator`` nor ``--copy-to``.
 
 ``--copy-to`` also writes the compact CSVs committed with the findings (NDCG@10 rows of summary.csv,
 versus_real.csv, worth.csv, auto.csv).
@@ -48,6 +50,21 @@ def _fmt(mean: float, sd: float | None) -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "–"
     return f"{mean:.4f}" if sd is None or math.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
+
+
+#: generators of the sources that bring their own (not crossed with ``generators:``) and the real arms' "-"
+OWN_GENERATORS = ("-", "simulator", "cold-items")
+
+
+def fitted_generators(summary: pl.DataFrame) -> list[str]:
+    """The generators a sweep crossed with its sources (``generators:`` of the config), sorted."""
+    return sorted(g for g in summary["generator"].unique().to_list() if g not in OWN_GENERATORS)
+
+
+def _check_choice(option: str, value: str, present: pl.Series | list[str]) -> None:
+    choices = sorted(set(present if isinstance(present, list) else present.unique().to_list()))
+    if value not in choices:
+        raise SystemExit(f"{option} {value!r} is not in this run; it has: {', '.join(map(str, choices))}")
 
 
 def for_generator(frame: pl.DataFrame, generator: str | None) -> pl.DataFrame:
@@ -164,13 +181,16 @@ def breakdown(summary: pl.DataFrame, recommender: str, level: str) -> str:
 
 def generator_comparison(summary: pl.DataFrame, recommender: str, level: str) -> str:
     """At one level, per dataset and split: real-only, the ceiling, and per generator its augment ×1 arms
-    from the raw and the ε = 8 source and its `auto [source]` (mean NDCG@10 over seeds)."""
+    from the raw source and from each DP source, and its `auto [source]` (mean NDCG@10 over seeds)."""
     s = summary.filter((pl.col("recommender") == recommender) & (pl.col("metric") == "NDCG@10")
                        & (pl.col("group") == "all") & (pl.col("level") == level))
-    gens = sorted(g for g in s["generator"].unique().to_list() if g not in ("-", "simulator", "cold-items"))
-    arms = ["real-only", "ceiling"] + [f"{a} {g}" for a in ("augment x1 [source]", "augment x1 [source-dp(eps=8)]",
-                                                           "auto [source]") for g in gens]
-    rows = [f"| dataset, split | {' | '.join(arms)} |", "|---" * (len(arms) + 1) + "|"]
+    gens = fitted_generators(s)
+    dp = sorted(s.filter(pl.col("source").str.starts_with("source-dp"))
+                .select("source", "epsilon").unique().rows(), key=lambda row: -row[1])
+    sources = ["augment x1 [source]", *(f"augment x1 [{src}]" for src, _ in dp), "auto [source]"]
+    arms = ["real-only", "ceiling"] + [f"{a} {g}" for a in sources for g in gens]
+    rows = [f"{recommender} NDCG@10 at {level}, mean over seeds\n",
+            f"| dataset, split | {' | '.join(arms)} |", "|---" * (len(arms) + 1) + "|"]
     for (dataset, split), sub in s.sort(["dataset", "split"]).group_by(["dataset", "split"], maintain_order=True):
         cells = _cells(sub, "arm", arms, lambda r: f"{r['mean'][0]:.4f}")
         rows.append(f"| {dataset}, {split} | {' | '.join(cells)} |")
@@ -196,12 +216,26 @@ def main() -> None:
                     help="print only the generators side by side at --breakdown-level (reads every arm)")
     ap.add_argument("--copy-to", type=Path, default=None, help="write the compact result CSVs there")
     args = ap.parse_args()
+    summary = _read(args.out, "summary.csv")
+    _check_choice("--recommender", args.recommender, summary["recommender"])
+    _check_choice("--breakdown-level", args.breakdown_level, summary["level"])
+    generators = fitted_generators(summary)
     if args.compare_generators:
-        print(generator_comparison(_read(args.out, "summary.csv"), args.recommender, args.breakdown_level))
+        if args.generator is not None or args.copy_to is not None:
+            raise SystemExit("--compare-generators prints one table of every generator: drop --generator / --copy-to")
+        print(generator_comparison(summary, args.recommender, args.breakdown_level))
         return
-    summary, versus, auto = (for_generator(_read(args.out, name), args.generator)
-                             for name in ("summary.csv", "versus_real.csv", "auto.csv"))
-    worth = for_generator(_read(args.out, "worth.csv"), args.generator)
+    if args.generator is not None:
+        _check_choice("--generator", args.generator, generators)
+    elif len(generators) > 1:
+        raise SystemExit(f"{args.out} holds arms of {len(generators)} generators ({', '.join(generators)}): the "
+                         "tables name arms without their generator, so choose one with --generator "
+                         f"(e.g. --generator {generators[0]}), or compare them with --compare-generators")
+    summary = for_generator(summary, args.generator)
+    versus, auto, worth = (for_generator(_read(args.out, name), args.generator)
+                           for name in ("versus_real.csv", "auto.csv", "worth.csv"))
+    if args.generator is not None:
+        print(f"(arms of generator {args.generator}, with the arms no generator is crossed with)\n")
     print("## Verdicts against the best real-only model\n")
     print(verdict_counts(versus, args.recommender), "\n")
     print("## Per level: arms better / worse than real-only (paired t, Holm)\n")
