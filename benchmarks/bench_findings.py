@@ -106,19 +106,27 @@ def verdict_counts(versus: pl.DataFrame, recommender: str) -> str:
     return "\n".join(rows)
 
 
-SOURCES = ("source", "source-dp(eps=8)", "source-dp(eps=1)", "self", "simulator", "attributes")
+def sources_present(versus: pl.DataFrame) -> list[str]:
+    """The sources of a run in table order: the raw source, its DP variants from the largest ε down, then
+    ``self``, ``simulator``, ``attributes`` (those present)."""
+    present = versus.filter(pl.col("source") != "-").select("source", "epsilon").unique().rows()
+    dp = [src for src, eps in sorted(present, key=lambda row: -(row[1] or 0.0)) if src.startswith("source-dp")]
+    names = {src for src, _ in present}
+    return ([s for s in ("source",) if s in names] + list(dict.fromkeys(dp))
+            + [s for s in ("self", "simulator", "attributes") if s in names])
 
 
 def per_level_verdicts(versus: pl.DataFrame, recommender: str) -> str:
     """Per dataset, split and level: arms of each source significantly better / worse than the best
     real-only model (paired t, Holm), as "b/w"; "–" where the source did not run."""
-    v = versus.filter((pl.col("recommender") == recommender) & pl.col("source").is_in(list(SOURCES)))
+    sources = sources_present(versus)
+    v = versus.filter((pl.col("recommender") == recommender) & pl.col("source").is_in(sources))
     t = (v.group_by(["dataset", "split", "level", "source"])
          .agg((pl.col("verdict") == "better").sum().alias("b"), (pl.col("verdict") == "worse").sum().alias("w")))
-    rows = [f"| dataset, split | level | {' | '.join(SOURCES)} |", "|---" * (len(SOURCES) + 2) + "|"]
+    rows = [f"| dataset, split | level | {' | '.join(sources)} |", "|---" * (len(sources) + 2) + "|"]
     for (dataset, split, level), sub in t.sort(["dataset", "split", "level"]).group_by(
             ["dataset", "split", "level"], maintain_order=True):
-        cells = _cells(sub, "source", SOURCES, lambda r: f"{r['b'][0]}/{r['w'][0]}")
+        cells = _cells(sub, "source", sources, lambda r: f"{r['b'][0]}/{r['w'][0]}")
         rows.append(f"| {dataset}, {split} | {level} | {' | '.join(cells)} |")
     return "\n".join(rows)
 
