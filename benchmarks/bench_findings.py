@@ -34,6 +34,8 @@ from pathlib import Path
 
 import polars as pl
 
+from synthrec.experiments.bench.cells import NONE, OWN_GENERATOR_SOURCES
+
 MAIN_ARMS = ("real-only", "ceiling", "augment x1 [self]", "augment x1 [source]", "pretrain-finetune x1 [source]",
              "augment x1 [source-dp(eps=8)]", "augment x1 [source-dp(eps=1)]", "augment x1 [simulator]",
              "augment x1 [attributes]", "auto [source]", "auto [self]")
@@ -52,8 +54,9 @@ def _fmt(mean: float, sd: float | None) -> str:
     return f"{mean:.4f}" if sd is None or math.isnan(sd) else f"{mean:.4f} ± {sd:.4f}"
 
 
-#: generators of the sources that bring their own (not crossed with ``generators:``) and the real arms' "-"
-OWN_GENERATORS = ("-", "simulator", "cold-items")
+#: the generator labels of arms not crossed with the config's ``generators:``: real-only / ceiling ("-") and
+#: the sources that bring their own generator (simulator, cold-items)
+OWN_GENERATORS = (NONE, *OWN_GENERATOR_SOURCES.values())
 
 
 def fitted_generators(summary: pl.DataFrame) -> list[str]:
@@ -71,13 +74,11 @@ def for_generator(frame: pl.DataFrame, generator: str | None) -> pl.DataFrame:
     """The rows of ``generator``'s arms and of every arm not crossed with generators (module docstring)."""
     if generator is None:
         return frame
-    crossed = pl.col("source").is_in(["self", "source"]) | pl.col("source").str.starts_with("source-dp")
+    keep = [*OWN_GENERATORS, generator]
     if "generator" in frame.columns:
-        return frame.filter(~crossed | (pl.col("generator") == generator))
-    # worth.csv names the generator only in the arm label ('augment x1 [source] latent-factor')
-    return frame.filter(~pl.col("arm").str.contains("]", literal=True)
-                        | pl.col("arm").str.ends_with(f"] {generator}")
-                        | pl.col("arm").str.contains(r"\[(simulator|attributes)\]"))
+        return frame.filter(pl.col("generator").is_in(keep))
+    # worth.csv names the generator only at the end of the arm label ('augment x1 [source] latent-factor')
+    return frame.filter(pl.col("arm").str.extract(r"\] (.+)$").fill_null(NONE).is_in(keep))
 
 
 def _arm_key(arm: str) -> str:

@@ -51,11 +51,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import transfer_share as ts
 
+from synthrec.config import DataConfig
 from synthrec.data.interactions import InteractionData
-from synthrec.data.readers import read_frame
 from synthrec.data.splits import cap_history, carve_validation, leave_last_out, leave_one_out, split_users
 from synthrec.experiments.arms import Arm
 from synthrec.experiments.bench.datasets import keep_top_items
+from synthrec.experiments.data_source import load_data
 from synthrec.experiments.scoring import eval_set
 from synthrec.experiments.strategies import SyntheticPool, derive_seed
 from synthrec.generators.registry import make_generator
@@ -78,10 +79,10 @@ def load(args: argparse.Namespace) -> InteractionData:
     """The dataset of ``--dataset``: an amazon-seq sequence file, or ml-1m-subset's ratings file."""
     if args.dataset != ML1M_SUBSET:
         return ts.load_dataset(Path(args.data_root), args.dataset)
-    path = Path(args.ml1m_path)
-    frame = read_frame(path, has_header=False, column_names=["user", "item", "rating"])
-    data = InteractionData.from_frame(frame.select("user", "item"), name=str(path))
-    return keep_top_items(data, ts.MAX_ITEMS).compact_users()
+    # the product's own reader, as bench-shared.yaml reads this file; ratings left out (every rating an
+    # interaction, no rating model and so no rating releases under DP)
+    config = DataConfig(path=Path(args.ml1m_path), column_names=["user", "item", "rating"], rating_col="none")
+    return keep_top_items(load_data(config), ts.MAX_ITEMS).compact_users()
 
 
 def real_block(data: InteractionData, seed: int, dataset: str) -> ts.Block:
