@@ -4,6 +4,7 @@ generator round-trips through it bit for bit."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import pathlib
@@ -26,6 +27,7 @@ from synthrec.generators._model_file import (
     ModelFileVersionWarning,
     model_bytes,
     read_header,
+    read_model,
 )
 from synthrec.generators.base import BaseGenerator
 from synthrec.generators.registry import GENERATORS, make_generator
@@ -144,6 +146,29 @@ def test_dp_generator_header_carries_its_guarantee(log: InteractionData, fitted:
     assert read_header(tmp_path / "plain.synthrec")["privacy"] is None  # ε = ∞: no guarantee
 
 
+def test_a_header_whose_privacy_was_edited_is_refused(log: InteractionData, fitted: dict[str, BaseGenerator],
+                                                      tmp_path: Path) -> None:
+    """The header is what a tool that does not load the state reads: synthrec accepts a file only when the
+    header's ε and δ are the state's, so a file it loads never overstates its privacy."""
+    dp_path = tmp_path / "dp.synthrec"
+    make_generator("item-walk", epsilon=8.0, delta=1e-5, seed=0).fit(log).save(dp_path)
+    plain_path = tmp_path / "plain.synthrec"
+    fitted["item-walk"].save(plain_path)
+    header = _header(dp_path)
+    BaseGenerator.load(_rewrite(dp_path, tmp_path / "same.synthrec", header=dict(header)))  # unchanged: loads
+    edits = {
+        "claims-less": (dp_path, {**header, "privacy": {**header["privacy"], "epsilon": 1.0}}),
+        "drops-it": (dp_path, {**header, "privacy": None}),
+        "invents-it": (plain_path, {**_header(plain_path), "privacy": {"epsilon": 1.0, "delta": 1e-5}}),
+        "not-a-number": (dp_path, {**header, "privacy": {"epsilon": "1", "delta": 1e-5}}),
+    }
+    for name, (src, edited) in edits.items():
+        bad = _rewrite(src, tmp_path / f"{name}.synthrec", header=edited)
+        with pytest.raises(DataValidationError, match=r"header states privacy .* the header was edited") as info:
+            BaseGenerator.load(bad)
+        assert str(bad) in str(info.value)
+
+
 def test_unknown_types_are_refused_at_save_time_with_their_path(fitted: dict[str, BaseGenerator],
                                                                 tmp_path: Path) -> None:
     gen = make_generator("item-walk", seed=0)
@@ -168,7 +193,8 @@ def test_plain_values_round_trip(tmp_path: Path) -> None:
               "arr": np.arange(6, dtype=np.uint8).reshape(2, 3), "strs": np.array(["ab", "c"])}
     gen.extra_ = values  # type: ignore[attr-defined]
     gen.save(tmp_path / "v.synthrec")
-    back = BaseGenerator.load(tmp_path / "v.synthrec").extra_  # type: ignore[attr-defined]
+    # read_model: the format alone (BaseGenerator.load would also try to sample, and this one is no fit)
+    back = read_model(tmp_path / "v.synthrec").extra_  # type: ignore[attr-defined]
     assert np.isnan(back["nan"]) and back["inf"] == -float("inf") and back["big"] == 2**80
     assert back["tuple"] == (1, "a", None) and back["set"] == {1, 2, 3} and back["frozen"] == frozenset({"x"})
     assert back["keys"] == {1.5: "a", (1, 2): "b"} and back["bytes"] == b"\x00\x01"
@@ -384,3 +410,45 @@ def test_a_file_missing_a_parameter_is_refused_naming_it(fitted: dict[str, BaseG
 def test_the_source_name_keeps_no_folder(fitted: dict[str, BaseGenerator]) -> None:
     """A model file may cross to a partner: the fitted log's local folders stay home."""
     assert all("/" not in str(g.source_name_) for g in fitted.values())
+
+
+def _misfit(fitted: dict[str, BaseGenerator], name: str) -> BaseGenerator:
+    """A copy of a fitted generator whose arrays no longer fit together (each one well formed)."""
+    gen = copy.deepcopy(fitted[name])
+    if name == "latent-factor":
+        gen.item_factors_ = gen.item_factors_[:-5]  # type: ignore[attr-defined]
+    else:  # item-walk: the bias of fewer items than the walk's neighbours name
+        gen.walk_ = dataclasses.replace(gen.walk_, bias=gen.walk_.bias[:3])  # type: ignore[attr-defined]
+    return gen
+
+
+@pytest.mark.parametrize("name", ["latent-factor", "item-walk"])
+def test_a_file_whose_arrays_do_not_fit_is_refused_at_load(name: str, fitted: dict[str, BaseGenerator],
+                                                          tmp_path: Path) -> None:
+    """Each array is well formed, but their shapes disagree: refused when read, naming the file, rather than
+    accepted by `report` or failing halfway through `generate`."""
+    path = tmp_path / "edited.synthrec"
+    path.write_bytes(model_bytes(_misfit(fitted, name)))
+    with pytest.raises(DataValidationError, match="cannot sample: its parts do not fit together") as info:
+        BaseGenerator.load(path)
+    assert str(path) in str(info.value) and "fit the generator again" in str(info.value)
+
+
+def test_generate_from_a_misfit_file_fails_before_writing_anything(fitted: dict[str, BaseGenerator],
+                                                                   tmp_path: Path) -> None:
+    path = tmp_path / "edited.synthrec"
+    path.write_bytes(model_bytes(_misfit(fitted, "latent-factor")))
+    out = tmp_path / "shards"
+    res = runner.invoke(app, ["generate", str(path), "--users", "20", "--shard-users", "10", "--out", str(out)])
+    assert res.exit_code != 0
+    assert "cannot sample" in res.output and "edited.synthrec" in res.output
+    assert not out.exists()
+
+
+def test_the_load_check_leaves_sampling_unchanged(fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    """The trial draw at load uses its own seed and no state: a loaded generator samples what the fitted one
+    does."""
+    for name, gen in fitted.items():
+        path = tmp_path / f"{name}.synthrec"
+        gen.save(path)
+        assert BaseGenerator.load(path).sample(7, seed=11).interactions.equals(gen.sample(7, seed=11).interactions)

@@ -53,6 +53,17 @@ def test_piped_progress_is_rate_bounded() -> None:
     assert lines[1].endswith("] run 0/1000: step 0") and lines[2].endswith("] run 1000/1000: done")
 
 
+def test_piped_progress_does_not_repeat_a_line() -> None:
+    """A one-step task counted done says nothing new until it finishes: no second identical line."""
+    buf = io.StringIO()
+    log = LineLog(1, "sampling 50 users", buf, interval=0.0, counts=True)
+    log.start()
+    log.advance()
+    log.finish()
+    bodies = [line.split("] ", 1)[1] for line in buf.getvalue().splitlines()]
+    assert bodies == ["sampling 50 users", "sampling 50 users: done"]
+
+
 def test_piped_progress_says_when_it_stopped() -> None:
     console, buf = _piped()
     try:
@@ -219,3 +230,10 @@ def test_generate_logs_shards_on_stderr_when_piped(tmp_path: Path, shared_data: 
     quiet = CliRunner().invoke(app, ["generate", str(tmp_path / "g.pkl"), "--users", "40", "--shard-users", "10",
                                      "--out", str(tmp_path / "q"), "--quiet"])
     assert quiet.exit_code == 0 and not _steps(quiet.stderr)
+    # resuming a finished run: every shard is reused, so the lines say so instead of "0 rows/s"
+    again = CliRunner().invoke(app, ["generate", str(tmp_path / "g.pkl"), "--users", "40", "--shard-users", "10",
+                                     "--out", str(tmp_path / "shards")])
+    assert again.exit_code == 0, again.output
+    resumed = [s for s in _steps(again.stderr) if re.search(r" [1-4]/4: ", s) and not s.endswith("done")]
+    assert resumed and all(re.search(r"[\d,]+ rows, reused$", s) for s in resumed), _steps(again.stderr)
+    assert "rows/s" not in again.stderr

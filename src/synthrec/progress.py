@@ -56,6 +56,7 @@ class LineLog:
         self._interval = LOG_INTERVAL_S if interval is None else interval
         self._started = time.monotonic()
         self._last: float | None = None
+        self._last_body: str | None = None
         self._pending = False
 
     def start(self) -> None:
@@ -96,6 +97,10 @@ class LineLog:
         now = time.monotonic()
         head = self.label if self.total <= 1 else f"{self.label} {min(self.done, self.total)}/{self.total}"
         body = head if self.text == self.label else f"{head}: {self.text}"
+        if body == self._last_body:  # e.g. a one-step count: the same words again are no news
+            self._pending = False
+            return
+        self._last_body = body
         line = f"[{now - self._started:9.1f} s] {body}".replace("\r", " ").replace("\n", " ")
         try:
             self._stream.write(line + "\n")

@@ -145,6 +145,9 @@ def generate(
                     progress.update(task, advance=1, rows=rows, new_rows=new_rows)
                     return
                 elapsed = time.perf_counter() - bar_started
+                if not new_rows:  # resuming: every shard so far was already written, no rate to speak of
+                    bar.advance(text=f"{rows:,} rows, reused")
+                    return
                 bar.advance(text=f"{rows:,} rows · {new_rows / elapsed if elapsed > 0 else 0.0:,.0f} rows/s")
 
             manifest = write_sharded(gen, out, n_users=users, seed=seed, shard_users=shard_users, fmt=fmt,

@@ -70,7 +70,7 @@ def simulate(
     preset: PresetOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="parquet (zstd), csv, or recbole atomic files.")
                    ] = "parquet",
-    truth: Annotated[bool, typer.Option("--truth", help="Also write truth.<ext>: the true utility of every "
+    truth: Annotated[bool, typer.Option("--truth", help="Also write truth.parquet (or .csv): the true utility of every "
                                         "item for the first --truth-users users, at the window's end.")] = False,
     truth_users: Annotated[int, typer.Option("--truth-users", min=1, help="Users in the ground-truth export.")
                            ] = 100,
@@ -79,7 +79,8 @@ def simulate(
     """Simulate users, items and an interaction log from a scenario and write them to files.
 
     Writes interactions, users and items tables with external ids (users sim-N, the catalogue's item
-    ids) — interactions.<ext>, users.<ext>, items.<ext>, or <name>.inter/.user/.item for recbole — and
+    ids) — interactions, users and items .parquet or .csv (by --format), or NAME.inter/.user/.item for
+    recbole — and
     scenario.yaml, the validated scenario. Every file is written under a temporary name and renamed when
     all are complete, so a failed run leaves no partial output.
     """

@@ -11,7 +11,8 @@ Layout (format ``synthrec-model``, version 1): one ZIP archive whose members are
   "class": "synthrec.generators.latent_factor.LatentFactorGenerator", "generator": "latent-factor",
   "privacy": {"epsilon": 1.0, "delta": 1e-05} | null}`` (``generator`` is the registry name, null for
   an unregistered class; ``privacy`` is the ε and δ of its `synthrec.privacy.PrivacyGuarantee`, null when
-  ε is infinite, i.e. the fit is not DP);
+  ε is infinite, i.e. the fit is not DP; `read_model` refuses a file whose ``privacy`` is not its state's,
+  so the header of a file synthrec accepts can be read alone);
 * ``state.json`` — the state tree (below);
 * ``arrays/NNNNNN.npy`` — numeric arrays, read back with ``np.load(..., allow_pickle=False)``;
 * ``frames/NNNNNN.arrow`` — polars frames, series and data types as Arrow IPC files.
@@ -279,6 +280,23 @@ def _privacy_header(generator: object) -> dict[str, float] | None:
     if not isinstance(privacy, PrivacyGuarantee) or not privacy.is_dp:
         return None
     return {"epsilon": privacy.epsilon, "delta": privacy.delta}
+
+
+def _check_header_privacy(header: dict[str, Any], obj: object) -> None:
+    """The header's ``privacy`` must be the guarantee the state gives: a tool that reads only the header
+    (`read_header`, a partner's script) must not be told ε = 1 by a file whose state spent ε = 8. Compared
+    to a relative 1e-9, as ε is recomputed from the ledger by the accountant, whose last digits may move
+    between library versions."""
+    if not hasattr(obj, "_fitted") or not getattr(obj, "_fitted", False):
+        return  # an unfitted state has no guarantee; `BaseGenerator.load` refuses it by name
+    said, held = header.get("privacy"), _privacy_header(obj)
+    if said is None and held is None:
+        return
+    if (isinstance(said, dict) and held is not None
+            and all(isinstance(said.get(k), (int, float)) and not isinstance(said.get(k), bool)
+                    and math.isclose(float(said[k]), held[k], rel_tol=1e-9, abs_tol=0.0) for k in held)):
+        return
+    raise _Bad(f"its header states privacy {said!r} but its state gives {held!r}: the header was edited")
 
 
 def _registry_name(cls: type) -> str | None:
@@ -615,6 +633,7 @@ def read_model(path: str | Path, *, warn: Callable[[str], None] | None = None) -
             if tree.get("class") != header.get("class"):
                 raise _Bad(f"its state holds {tree.get('class')!r} but its header says {header.get('class')!r}")
             obj = _Decoder(zf).decode(tree)
+            _check_header_privacy(header, obj)
     except _Bad as exc:
         if isinstance(exc, _Newer):
             raise DataValidationError(str(exc), source=str(path),
