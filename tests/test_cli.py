@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from synthrec.cli import app
+from synthrec.generators.base import BaseGenerator
 
 runner = CliRunner()
 
@@ -314,5 +315,10 @@ def test_fit_says_the_dp_guarantee_it_spent(tmp_path: Path, shared_data: Path) -
                              "--param", "epsilon=2.0", *cols])
     assert dp.exit_code == 0, dp.output
     assert "user-level differential privacy: ε = 2 spent" in " ".join(dp.output.split())
+    # item-walk also says how much co-occurrence crossed the noise
+    report = BaseGenerator.load(tmp_path / "dp.synthrec").fit_report_  # type: ignore[attr-defined]
+    assert (f"co-occurrence through the noise: {report['pairs_above_noise']:,} item pairs above 3 noise sd, about "
+            f"{report['pairs_above_noise_by_chance']:,.0f} of them by chance") in " ".join(dp.output.split())
     exact = runner.invoke(app, ["fit", str(csv), "--out", str(tmp_path / "x.synthrec"), *fast, *cols])
     assert exact.exit_code == 0 and "differential privacy" not in exact.output
+    assert "through the noise" not in exact.output

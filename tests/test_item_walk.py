@@ -22,7 +22,7 @@ from synthrec.data.interactions import InteractionData
 from synthrec.errors import ConfigError, NotFittedError
 from synthrec.generators import GENERATORS, _walk, make_generator
 from synthrec.generators._walk import WalkModel, walk
-from synthrec.generators.item_walk import ItemWalkGenerator, ease_weights
+from synthrec.generators.item_walk import ItemWalkGenerator, ease_weights, pairs_above_noise
 from synthrec.privacy import PrivacyGuarantee
 
 LEVELS = (1.0, 2.0, 4.0, 5.0)  # no 3: a sampled 3 would be a rating the log never had
@@ -450,6 +450,30 @@ def test_dp_fit_depends_on_seed(log: InteractionData) -> None:
 def test_dp_fit_at_large_epsilon_keeps_the_groups(log: InteractionData) -> None:
     gen = ItemWalkGenerator(epsilon=8.0, delta=1e-5, seed=0).fit(log)
     assert within_group_share(gen.sample(400, seed=1), group_of(log)) > 0.75
+
+
+def test_pairs_above_noise_hand_counted() -> None:
+    """Only the strict upper triangle counts, strictly above threshold_sd × noise_sd; chance is
+    M (M − 1) / 2 · P(N(0, 1) > threshold_sd)."""
+    released = np.array([[9.0, 3.5, -4.0],
+                         [3.5, 9.0, 3.0],
+                         [-4.0, 3.0, 9.0]])
+    above, chance = pairs_above_noise(released, 1.0)  # 3 sd of 1.0: 3.5 passes, 3.0 does not, -4.0 does not
+    assert above == 1
+    assert chance == pytest.approx(3 * stats.norm.sf(3.0))
+    assert pairs_above_noise(released, 0.5, threshold_sd=2.0)[0] == 2  # threshold 1.0: 3.5 and 3.0
+    assert pairs_above_noise(released, 2.0, threshold_sd=1.5)[0] == 1  # threshold 3.0: 3.0 is not above it
+
+
+def test_dp_fit_reports_pairs_above_noise(log: InteractionData) -> None:
+    """Two strong taste groups at ε = 8: many pairs stand above the noise, far more than chance would put
+    there; at ε = 0.5 on the same log, far fewer."""
+    strong = ItemWalkGenerator(epsilon=8.0, delta=1e-5, seed=0).fit(log).fit_report_
+    weak = ItemWalkGenerator(epsilon=0.5, delta=1e-5, seed=0).fit(log).fit_report_
+    m = strong["modelled_items"]
+    assert strong["pairs_above_noise_by_chance"] == pytest.approx(m * (m - 1) / 2 * stats.norm.sf(3.0))
+    assert strong["pairs_above_noise"] > 20 * strong["pairs_above_noise_by_chance"]
+    assert weak["pairs_above_noise"] < strong["pairs_above_noise"]
 
 
 def test_dp_model_holds_no_per_user_data() -> None:

@@ -269,6 +269,14 @@ def _print_guarantee(gen: BaseGenerator) -> None:
     if guarantee.is_dp:
         console.print(f"user-level differential privacy: ε = {guarantee.epsilon:.3g} spent, δ = {guarantee.delta:.1e} "
                       "(recorded in the model file's header)")
+    report = getattr(gen, "fit_report_", None)
+    if guarantee.is_dp and isinstance(report, dict) and "pairs_above_noise" in report:
+        # what the noise left of the co-occurrence: the figure that decides whether the DP synthetic users
+        # carry the source beyond popularity (item-walk; docs/transfer.md, "DP scaling")
+        above, chance = report["pairs_above_noise"], report["pairs_above_noise_by_chance"]
+        console.print(f"co-occurrence through the noise: {above:,} item pairs above 3 noise sd, about {chance:,.0f} "
+                      f"of them by chance, among {report['modelled_items']:,} modelled items; the fewer above "
+                      "chance, the less the synthetic users carry beyond popularity (docs/transfer.md, DP scaling)")
 
 
 def sample(

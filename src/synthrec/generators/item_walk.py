@@ -59,6 +59,9 @@ MAX_RELATIVE_SCALE = 1e6
 RAKING_STEP = 2.0
 #: an item is modelled under DP when its noisy count exceeds this many count-noise sd
 DP_SIGNAL_SD = 2.0
+#: a released pair counts as signal above this many noise sd (`pairs_above_noise`; 3 sd: 0.13 % of pure-noise
+#: pairs pass)
+PAIR_SIGNAL_SD = 3.0
 #: default ``neighbours``: the weights kept per modelled item (see the class docstring, "Large catalogues").
 #: Measured on issue 13's protocol (Beauty, Toys; EASE at λ = 200; 5 seeds; benchmarks/README.md §19): the
 #: share of the ceiling with k = 50 / 100 / 200 is the dense model's within noise (paired differences
@@ -119,6 +122,22 @@ def ease_weights(gram: np.ndarray, l2: float) -> np.ndarray:
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
     return b
+
+
+def pairs_above_noise(released: np.ndarray, noise_sd: float, *, threshold_sd: float = PAIR_SIGNAL_SD
+                      ) -> tuple[int, float]:
+    """How much co-occurrence a DP release carries: ``(pairs, by_chance)``, the item pairs (strict upper
+    triangle of ``released``, ``(M, M)``) whose released value exceeds ``threshold_sd`` noise sd, and how
+    many pure noise would put there, M (M − 1) / 2 · P(N(0, 1) > threshold_sd).
+
+    Post-processing of the release (no privacy cost). When ``pairs`` is not well above ``by_chance`` the
+    release holds almost no pair structure the walk could follow: expect DP synthetic users to add little
+    or to mislead (docs/transfer.md, "DP scaling")."""
+    from scipy.stats import norm
+
+    m = released.shape[0]
+    above = int(np.count_nonzero(np.triu(released > threshold_sd * noise_sd, 1)))
+    return above, float(m * (m - 1) / 2 * norm.sf(threshold_sd))
 
 
 def select_modelled(counts: np.ndarray, max_items: int) -> np.ndarray:
@@ -554,8 +573,10 @@ class ItemWalkGenerator(BaseGenerator):
             # its total is precise (noise sd σ√M against thousands), its entries are not: spread it by counts
             ratio = max(float(np.trace(gram)), 1.0) / max(float(counts[modelled].sum()), 1.0)
             noise_sd = sigmas["item_gram"] / np.sqrt(2.0)
+        pairs_above, pairs_by_chance = pairs_above_noise(gram, noise_sd)
         gram[np.diag_indices(size)] = ratio * counts[modelled]
-        self.fit_report_ = {"modelled_items": size, "gram_noise_sd": float(noise_sd)}
+        self.fit_report_ = {"modelled_items": size, "gram_noise_sd": float(noise_sd),
+                            "pairs_above_noise": pairs_above, "pairs_above_noise_by_chance": pairs_by_chance}
         l2 = self.dp_l2 * 2.0 * noise_sd * np.sqrt(size)
         self.fit_report_["l2"] = float(l2)
         weights = ease_weights(gram, l2).astype(np.float32)
