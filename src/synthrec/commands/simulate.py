@@ -70,8 +70,9 @@ def simulate(
     preset: PresetOpt = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="parquet (zstd), csv, or recbole atomic files.")
                    ] = "parquet",
-    truth: Annotated[bool, typer.Option("--truth", help="Also write truth.parquet (or .csv): the true utility of every "
-                                        "item for the first --truth-users users, at the window's end.")] = False,
+    truth: Annotated[bool, typer.Option("--truth", help="Also write truth.parquet (truth.csv with --format "
+                                        "csv): the true utility of every item for the first --truth-users "
+                                        "users, at the window's end.")] = False,
     truth_users: Annotated[int, typer.Option("--truth-users", min=1, help="Users in the ground-truth export.")
                            ] = 100,
     quiet: QuietOpt = False,
@@ -80,9 +81,8 @@ def simulate(
 
     Writes interactions, users and items tables with external ids (users sim-N, the catalogue's item
     ids) — interactions, users and items .parquet or .csv (by --format), or NAME.inter/.user/.item for
-    recbole — and
-    scenario.yaml, the validated scenario. Every file is written under a temporary name and renamed when
-    all are complete, so a failed run leaves no partial output.
+    recbole — and scenario.yaml, the validated scenario. Every file is written under a temporary name and
+    renamed when all are complete, so a failed run leaves no partial output.
     """
     require_writable(out, kind="folder")
     try:

@@ -296,7 +296,8 @@ def _check_header_privacy(header: dict[str, Any], obj: object) -> None:
             and all(isinstance(said.get(k), (int, float)) and not isinstance(said.get(k), bool)
                     and math.isclose(float(said[k]), held[k], rel_tol=1e-9, abs_tol=0.0) for k in held)):
         return
-    raise _Bad(f"its header states privacy {said!r} but its state gives {held!r}: the header was edited")
+    raise _Bad(f"its header states privacy {said!r} but its state gives {held!r}: the header was edited, or "
+               f"the file was written by a synthrec that accounts differently ({header.get('synthrec_version')})")
 
 
 def _registry_name(cls: type) -> str | None:
