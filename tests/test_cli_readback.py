@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -172,6 +174,24 @@ def test_report_audits_a_generate_folder(fitted: Path, tmp_path: Path) -> None:
     assert (tmp_path / "rep" / "report.html").is_file()
 
 
+def test_report_reads_a_sequence_file_as_fit_does(tmp_path: Path) -> None:
+    """A `user item item ...` .txt log (amazon-seq) is detected by `report` as by `fit`: the log a generator
+    was fitted on can be audited against its samples."""
+    rng = np.random.default_rng(0)
+    seq = tmp_path / "shop.txt"
+    seq.write_text("".join(f"{u} " + " ".join(str(i) for i in rng.choice(30, int(rng.integers(2, 7)), replace=False))
+                           + "\n" for u in range(1, 61)))
+    gen = tmp_path / "g.synthrec"
+    fit = runner.invoke(app, ["fit", str(seq), "-g", "item-walk", "--out", str(gen), "--quiet"])
+    assert fit.exit_code == 0, fit.output
+    syn = tmp_path / "syn.parquet"
+    assert runner.invoke(app, ["sample", str(gen), "--users", "40", "--out", str(syn), "--quiet"]).exit_code == 0
+    res = runner.invoke(app, ["report", "--real", str(seq), "--synthetic", str(syn), "--out", str(tmp_path / "rep"),
+                              "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "rep" / "results.json").read_text())
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_a_simulate_output_folder_reads_back(tmp_path: Path, fmt: str) -> None:
     from synthrec.config import DataConfig
@@ -216,6 +236,8 @@ def test_fit_help_lists_every_registered_generator() -> None:
     (["-g", "nope"], "unknown generator 'nope'; valid names: gan, item-walk, latent-factor"),
     (["--param", "colour=red"], "not a parameter of generator 'latent-factor'; its parameters: n_factors"),
     (["--param", "n_factors"], "expected KEY=VALUE"),
+    (["--param", "epsilon="], "--param epsilon= has no value: give one (null for none)"),
+    (["--param", "epsilon=  "], "--param epsilon= has no value"),
     (["--param", "n_factors=[1, 2]"], "give a single value"),
     (["--param", "seed=3"], "--seed"),
     (["--param", "n_factors=0"], "n_factors"),

@@ -73,3 +73,21 @@ def test_sample_has_quiet(tmp_path: Path) -> None:
     assert "sampling" not in res.output  # no progress line
     loud = runner.invoke(app, ["sample", str(gen), "--users", "5", "--out", str(tmp_path / "t.csv")])
     assert "sampling 5 users" in loud.output
+
+
+def test_a_dp_model_file_carries_no_copy_statistic(tmp_path: Path) -> None:
+    """The copy share is a statistic of the raw log, outside the ε ledger: a DP fit shows it to whoever fits
+    (a note, not advice to use DP), and its model file does not carry it, so `sample` has nothing to say."""
+    log = tmp_path / "one.csv"
+    log.write_text("user,item\n" + "\n".join(f"u1,i{k}" for k in "abc") + "\n")
+    gen = tmp_path / "gen.synthrec"
+    res = runner.invoke(app, ["fit", str(log), "-g", "item-walk", "--param", "epsilon=1.0", "--out", str(gen),
+                              "--quiet"])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "identical to a real user's history" in flat and "differentially private" in flat
+    assert "use a private generator" not in flat
+    assert getattr(BaseGenerator.load(gen), COPY_SHARE_ATTR) is None
+    res = runner.invoke(app, ["sample", str(gen), "--users", "3", "--out", str(tmp_path / "s.csv")])
+    assert res.exit_code == 0, res.output
+    assert "identical" not in res.output

@@ -68,11 +68,18 @@ def copied_history_share(gen: object, data: object, *, seed: int = 0) -> float |
     return float((nearest <= NEAR_COPY_DISTANCE).mean()) if nearest.size else None
 
 
-def _warn_copies(share: float | None, command: str, n_users: int | None) -> None:
+def _warn_copies(share: float | None, command: str, n_users: int | None, *, private: bool = False) -> None:
     """Warn on stderr when at least `COPY_WARN_SHARE` of sampled histories copy a real one."""
     if share is None or share < COPY_WARN_SHARE:
         return
     few = f" (it was fitted on {n_users:,} user(s), too few to generalise)" if n_users is not None and n_users < 50 else ""
+    if private:  # advice to fit with DP would be circular: say what the matches mean under DP
+        err_console.print(
+            f"[yellow]note:[/] {share:.0%} of synthetic histories drawn after the fit are identical or nearly "
+            f"identical to a real user's history (Jaccard similarity >= {1 - NEAR_COPY_DISTANCE:.1f}){few}. The fit is "
+            "differentially private, so this bounds what they reveal about any one user; with few users or short "
+            "histories such matches also arise by chance (popular items). `synthrec report` audits privacy.")
+        return
     err_console.print(
         f"[yellow]warning:[/] {share:.0%} of synthetic histories drawn after the fit are identical or nearly "
         f"identical to a real user's history (Jaccard similarity >= {1 - NEAR_COPY_DISTANCE:.1f}){few}: the generator copies real users, so its samples disclose them. Fit it on more "
@@ -110,8 +117,10 @@ def _parse_params(pairs: list[str]) -> dict[str, object]:
             raise ConfigError(f"--param {pair!r}: expected KEY=VALUE, e.g. --param n_factors=16")
         if key in params:
             raise ConfigError(f"--param {key} is given twice")
+        if not raw.strip():  # e.g. `--param epsilon=$EPS` with EPS unset: never silently "no DP"
+            raise ConfigError(f"--param {key}= has no value: give one (null for none), e.g. --param {key}=1.0")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
+            value = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--param {pair!r}: the value is not valid YAML ({exc})") from None
         if isinstance(value, (dict, list)):
@@ -254,11 +263,13 @@ def fit(
         out.parent.mkdir(parents=True, exist_ok=True)
         setattr(gen, INPUT_TIME_TYPE_ATTR, d.time_type)  # `sample` / `generate` write times back in this type
         share = copied_history_share(gen, d, seed=seed)
-        setattr(gen, COPY_SHARE_ATTR, share)
+        # a statistic of the raw log: shown to whoever fits (who holds the log), but kept out of a DP model
+        # file, which may carry nothing that the ε ledger does not account for
+        setattr(gen, COPY_SHARE_ATTR, None if gen.privacy.is_dp else share)
         gen.save(out)
     except (SynthrecError, ValueError) as exc:
         fail(exc)
-    _warn_copies(share, "fit", d.n_users)
+    _warn_copies(share, "fit", d.n_users, private=gen.privacy.is_dp)
     console.print(f"fitted {generator} on {escape(d.name)} ({d.n_users:,} users, {d.n_items:,} items); saved to {out}")
     _print_guarantee(gen)
 

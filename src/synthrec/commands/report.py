@@ -95,8 +95,8 @@ SAMPLE_COLUMNS = frozenset({"user", "item", "timestamp", "rating", "event", "ses
 
 def load_log(path: Path, spec: ColumnSpec, *, synthetic: bool = False,
              synthetic_columns: list[str] | None = None) -> InteractionData:
-    """Read one log: a MovieLens folder or RecBole ``.inter`` file by auto-detection, any other file as a
-    table.
+    """Read one log: a MovieLens folder, a RecBole ``.inter`` file or (real and holdout logs) a ``user item
+    item ...`` sequence file by auto-detection, any other file as a table.
 
     The real and holdout files (``synthetic=False``) are read with ``spec``; ``spec.columns`` names the
     columns of a header-less text file only: never of a Parquet file (which carries its own names), and a
@@ -113,14 +113,15 @@ def load_log(path: Path, spec: ColumnSpec, *, synthetic: bool = False,
         ConfigError: an unknown ``spec.time_unit``.
     """
     from synthrec.config import DataConfig
+    from synthrec.data.amazon_seq import looks_like_sequence_file
     from synthrec.data.readers import PARQUET_SUFFIXES, build_interactions
     from synthrec.data.validation import emit_report
     from synthrec.experiments.data_source import read_path
 
     if not path.exists():
         raise DataValidationError("no such file or folder", source=str(path), hint="check the path")
-    if path.is_dir() or path.suffix == ".inter":
-        return read_path(DataConfig(path=path))
+    if path.is_dir() or path.suffix == ".inter" or (not synthetic and looks_like_sequence_file(path)):
+        return read_path(DataConfig(path=path))  # detected as `fit` detects it (a `user item item ...` file too)
     if spec.time_unit not in TIME_UNITS:
         raise ConfigError(f"--time-unit must be one of {', '.join(TIME_UNITS)}, got {spec.time_unit!r}")
     parquet = path.suffix.lower() in PARQUET_SUFFIXES
@@ -198,7 +199,8 @@ def _check_fraction(fraction: float) -> float:
 
 def report(
     real: Annotated[Path, typer.Option("--real", help="The real log (CSV/TSV/Parquet file, MovieLens "
-                                       "folder or RecBole .inter file): the users the generator learned from.")],
+                                       "folder, RecBole .inter file or a `user item item ...` .txt sequence "
+                                       "file): the users the generator learned from.")],
     synthetic: Annotated[Path, typer.Option("--synthetic", help="The synthetic log to audit, e.g. the "
                                             "output of `synthrec sample`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for report.html and results.json "
