@@ -279,7 +279,7 @@ def _print_guarantee(gen: BaseGenerator) -> None:
     guarantee = gen.privacy
     if guarantee.is_dp:
         console.print(f"user-level differential privacy: ε = {guarantee.epsilon:.3g} spent, δ = {guarantee.delta:.1e} "
-                      "(recorded in the model file's header)")
+                      "(recorded in the model file's header; item ids and the rating scale are treated as public)")
     report = getattr(gen, "fit_report_", None)
     if guarantee.is_dp and isinstance(report, dict) and "pairs_above_noise" in report:
         # what the noise left of the co-occurrence: the figure that decides whether the DP synthetic users

@@ -281,7 +281,10 @@ class ItemWalkGenerator(BaseGenerator):
     so a streaming pass can feed it without an `InteractionData`.
 
     **Differential privacy** (``epsilon`` finite): user-level (ε, δ)-DP, every release through
-    `synthrec.privacy` and composed by opacus's RDP accountant; synthetic users are post-processing.
+    `synthrec.privacy` and composed by opacus's RDP accountant; synthetic users are post-processing. The
+    item catalogue (every item id of the log, its items table) and the rating scale are public, as for
+    `LatentFactorGenerator`: an item below the noise is still in the model and may be drawn (with the
+    bias of a zero count), so drop rare items before fitting where an item id is itself sensitive.
 
     * popularity: t = Σ_u x_u / ‖x_u‖₂ (each user's distinct items as a unit vector), Gaussian mechanism
       with L2 sensitivity 1 — no cap on a user's items; counts are t̃ rescaled by Σ_u n_u / Σ_u √n_u

@@ -140,7 +140,10 @@ class LatentFactorGenerator(BaseGenerator):
       item position sums and per-user-normalised histograms of gap residuals.
 
     The fitted model holds no per-user record; ``privacy`` reports the spent (ε, δ) and the ledger. The
-    rating scale is treated as public (``rating_levels``, or the log's distinct values).
+    rating scale is treated as public (``rating_levels``, or the log's distinct values), and so is the
+    item catalogue — every item id of the log and its items table — as in Private ALS (Chien et al.,
+    ICML 2021): it is stored in the model and any item may appear in samples. Where an item id is itself
+    sensitive (an item only one person has), drop rare items before fitting.
 
     **Output** of `sample`: `InteractionData` over the SAME item vocabulary (``item_ids``) and ``items``
     attribute table as the fitted data (so it can be stacked with real users via ``concat_users``),
