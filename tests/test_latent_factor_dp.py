@@ -106,7 +106,7 @@ def test_large_epsilon_is_accurate_and_tiny_epsilon_is_visibly_noisy(log: Intera
     knots = sharp.trait_quantiles_["log_activity"].knots
     assert knots.min() >= 10.0 and knots.max() <= 11.0
     noisy_knots = blurred.trait_quantiles_["log_activity"].knots
-    assert noisy_knots.max() - noisy_knots.min() > 5.0
+    assert not (noisy_knots.min() >= 10.0 and noisy_knots.max() <= 11.0)  # the noise moved the mass
     # item positions within histories against the exact (non-private) estimate
     frame = log.interactions.sort("user", "timestamp")
     exact = OrderModel.fit(frame["user"].to_numpy(), frame["item"].to_numpy(), log.n_items).position
@@ -268,3 +268,17 @@ def test_dp_factors_recover_the_two_taste_groups_at_large_epsilon(log: Interacti
     same = (items[:, None] >= 15) == (items[None, :] >= 15)
     assert cos[same].min() > 0.9
     assert np.abs(cos[~same]).max() < 0.3
+
+
+def test_contiguous_tail_drops_bins_after_the_first_gap_past_the_mode() -> None:
+    from synthrec.generators._latent_factor_dp import contiguous_tail
+
+    noisy = np.array([2.0, 50.0, 30.0, 8.0, 1.0, 6.0, -3.0, 9.0])
+    # threshold 4: the mode is bin 1; bin 4 (1.0) is the first gap, so bins 4.. go to 0; bin 0 (before the
+    # mode, under the threshold) is left to the quantile step as before
+    np.testing.assert_array_equal(contiguous_tail(noisy, 4.0), [2.0, 50.0, 30.0, 8.0, 0.0, 0.0, 0.0, 0.0])
+    assert contiguous_tail(noisy, 0.5)[5] == 6.0 and contiguous_tail(noisy, 0.5)[7] == 0.0  # gap at bin 6 now
+    flat = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(contiguous_tail(flat, 10.0), flat)  # nothing above: unchanged
+    np.testing.assert_array_equal(contiguous_tail(flat, 0.5), flat)  # no gap: unchanged
+    assert contiguous_tail(noisy, 4.0) is not noisy and noisy[5] == 6.0  # the input is not modified

@@ -307,8 +307,29 @@ def activity_quantiles_from_histogram(
     binned = np.bincount(bin_index(np.arange(len(hist)), edges), weights=hist, minlength=len(edges) - 1)
     noisy = gaussian_mechanism(binned, sensitivity=1.0, noise_multiplier=sigma, rng=rng, ledger=ledger,
                                name="activity_hist")
-    knots = _knots(noisy, edges, sigma)
+    knots = _knots(contiguous_tail(noisy, sigma), edges, sigma)
     return EmpiricalQuantiles(_probs(), knots), max(float(np.maximum(noisy, 0.0).sum()), 1.0)
+
+
+def contiguous_tail(noisy: np.ndarray, threshold: float) -> np.ndarray:
+    """A noisy activity histogram (float64 ``(B,)`` on widening log-spaced bins) with every bin after its
+    tail's first gap set to 0: past the mode, the first bin at or under ``threshold`` ends the tail.
+
+    Why: activity is heavy-tailed but its counts per log-spaced bin fall steadily past the mode (for a
+    density ∝ d^−α, α > 1, a bin [d, 2d) holds ∝ d^(1−α)), so a bin above the noise after an empty one is
+    noise. With few users such bins are not rare: at ε = 1 on 1,485 Beauty users (noise sd ≈ 17 users per
+    bin), isolated bins out to the catalogue size made synthetic users of up to 364 items (real: 88) and
+    slowed the DP fit's calibration. Post-processing of the release: the guarantee is unchanged."""
+    above = noisy > threshold
+    if not above.any():
+        return noisy
+    mode = int(np.argmax(noisy))
+    gaps = np.flatnonzero(~above[mode:])
+    if not gaps.size:
+        return noisy
+    out = noisy.copy()
+    out[mode + int(gaps[0]):] = 0.0
+    return out
 
 
 def order_model(
