@@ -452,3 +452,10 @@ def test_the_load_check_leaves_sampling_unchanged(fitted: dict[str, BaseGenerato
         path = tmp_path / f"{name}.synthrec"
         gen.save(path)
         assert BaseGenerator.load(path).sample(7, seed=11).interactions.equals(gen.sample(7, seed=11).interactions)
+
+
+def test_a_folder_given_as_a_model_file_is_named_as_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataValidationError, match="is a folder, not a model file"):
+        BaseGenerator.load(tmp_path)
+    res = runner.invoke(app, ["sample", str(tmp_path), "--users", "3", "--out", str(tmp_path / "s.csv")])
+    assert res.exit_code == 2 and "is a folder" in " ".join(res.output.split())

@@ -175,7 +175,8 @@ def fit(
         "--generator", "-g", help=f"Generator name: one of {', '.join(GENERATOR_NAMES)}.")] = "latent-factor",
     param: Annotated[list[str] | None, typer.Option(
         "--param", help="A constructor parameter of the generator as KEY=VALUE, the value read as a YAML "
-        "scalar (repeatable), e.g. --param epsilon=1.0 --param n_factors=16.")] = None,
+        "scalar (repeatable), e.g. --param epsilon=1.0 --param n_factors=16; an unknown KEY is an error that "
+        "lists the generator's parameters.")] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the fit.")] = 0,
     user_col: UserCol = "user",
     item_col: ItemCol = "item",
@@ -315,6 +316,9 @@ def sample(
     if out.suffix.lower() not in SUFFIXES:
         fail(ValueError(f"--out {out}: cannot tell the output format from the suffix {out.suffix!r}; end the "
                          f"name with one of {', '.join(SUFFIXES)}"))
+    if generator.is_dir():
+        fail(ValueError(f"GENERATOR {generator} is a folder: give the model file `synthrec fit` saved (e.g. "
+                        "generator.synthrec)"))
     if not generator.is_file():
         fail(ValueError(f"GENERATOR {generator}: no such file (save one with `synthrec fit`)"))
     require_writable(out, kind="file")

@@ -268,8 +268,8 @@ def report(
         fitted = BaseGenerator.load(generator, trusted=trusted) if generator is not None else None
         optional = OptionalAudits(utility=utility, generator=fitted, n_shadows=shadows, n_canaries=canaries,
                                   seed=seed)
-        with step_progress(4 + audit_steps(optional), "loading the real log", enabled=not quiet,
-                           console=err_console) as bar:
+        with step_progress(4 + audit_steps(optional), "report", enabled=not quiet, console=err_console) as bar:
+            bar.describe("loading the real log")
             real_data = load_log(real, spec)
             bar.advance()
             bar.describe("loading the synthetic log")

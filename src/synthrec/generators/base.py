@@ -172,6 +172,9 @@ class BaseGenerator(ParamsMixin):
         from synthrec.generators._model_file import looks_like_model_file, looks_like_pickle, read_model
 
         path = Path(path)
+        if path.is_dir():
+            raise DataValidationError("is a folder, not a model file", source=str(path),
+                                      hint="give the file `synthrec fit` saved, e.g. generator.synthrec")
         if not path.is_file():
             raise DataValidationError("no such file", source=str(path),
                                       hint="give the path of a generator saved by `synthrec fit`")
