@@ -550,3 +550,11 @@ def test_item_walk_is_exported_like_latent_factor() -> None:
     import synthrec.generators as gens
 
     assert gens.ItemWalkGenerator is ItemWalkGenerator and "ItemWalkGenerator" in gens.__all__
+
+
+@pytest.mark.parametrize("name", ["item-walk", "latent-factor"])
+@pytest.mark.parametrize("bad", [5, "1,2,3", [1, "x"], [], [1.0, float("nan")]])
+def test_rating_levels_must_be_a_list_of_numbers(name: str, bad: object) -> None:
+    with pytest.raises(ConfigError, match=r"rating_levels must be a list of numbers, e\.g\. \[1, 2, 3, 4, 5\]"):
+        make_generator(name, rating_levels=bad)
+    assert make_generator(name, rating_levels=[1, 2, 3]).rating_levels == (1.0, 2.0, 3.0)  # type: ignore[attr-defined]

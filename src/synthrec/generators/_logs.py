@@ -101,6 +101,28 @@ def user_traits(
     return traits, names, quantiles, time_model
 
 
+def rating_scale_param(value: object) -> tuple[float, ...] | None:
+    """The ``rating_levels`` constructor parameter as a tuple of finite floats (None stays None).
+
+    Raises:
+        ConfigError: not a list of numbers (e.g. ``--param rating_levels=5``: `--param` takes single values,
+            so the list belongs in a config file's ``generator.params``).
+    """
+    if value is None:
+        return None
+    hint = ("rating_levels must be a list of numbers, e.g. [1, 2, 3, 4, 5] — in a config file's "
+            "generator.params (--param takes single values)")
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        raise ConfigError(f"{hint}; got {value!r}")
+    try:
+        levels = tuple(float(r) for r in value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{hint}; got {value!r}") from None
+    if not levels or not all(np.isfinite(levels)):
+        raise ConfigError(f"{hint}; got {value!r}")
+    return levels
+
+
 def public_rating_levels(ratings: np.ndarray, given: Sequence[float] | None) -> np.ndarray:
     """The rating scale a DP fit treats as public: ``given`` (sorted, distinct) or the log's distinct
     ratings (at most 64; more would publish the data's own values). float64 ``(levels,)``.

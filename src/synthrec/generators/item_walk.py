@@ -20,6 +20,7 @@ from synthrec.generators._logs import (
     event_columns,
     first_pairs,
     public_rating_levels,
+    rating_scale_param,
     synthetic_block,
     user_traits,
 )
@@ -398,7 +399,7 @@ class ItemWalkGenerator(BaseGenerator):
         if dp_gram not in ("pairs", "rows"):
             raise ConfigError(f"dp_gram must be 'pairs' or 'rows', got {dp_gram!r}")
         self.dp_gram = dp_gram
-        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
+        self.rating_levels = rating_scale_param(rating_levels)
         self.neighbours = neighbours
 
     def __repr__(self) -> str:

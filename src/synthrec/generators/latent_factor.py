@@ -20,6 +20,7 @@ from synthrec.generators._logs import (
     event_columns,
     first_pairs,
     public_rating_levels,
+    rating_scale_param,
     synthetic_block,
     user_traits,
 )
@@ -259,7 +260,7 @@ class LatentFactorGenerator(BaseGenerator):
         self.epsilon = None if epsilon is None else float(epsilon)
         self.delta = None if delta is None else float(delta)
         self.max_items_per_user = max_items_per_user
-        self.rating_levels = None if rating_levels is None else tuple(float(r) for r in rating_levels)
+        self.rating_levels = rating_scale_param(rating_levels)
         self.sampler = sampler
         self.prototypes = prototypes
 
