@@ -338,8 +338,8 @@ class ItemWalkGenerator(BaseGenerator):
     Measured (benchmarks/transfer_share.py, issue 13's protocol; docs/transfer.md): on amazon-seq Beauty,
     Toys, Sports and Yelp (2,000 items, 16k–30k source users, a 2 % target) augmenting the target with as
     many synthetic users as the source has recovers 0.81–0.98 of the gain of the raw source (EASE and ALS,
-    5 seeds; latent-factor 0.06–0.44), 0.14–0.47 at ε = 4 and none at ε = 1. Fit + sampling on Sports
-    (30k users): 4.6 CPU-s exact, 5.3 at ε = 4 (the default ``neighbours``; the dense model gave 0.83–0.99,
+    5 seeds; latent-factor 0.06–0.44), 0.14–0.44 at ε = 4 (at 5fe9da6; 0.14–0.47 at 3ebbdce) and none
+    at ε = 1. Fit + sampling on Sports (30k users): 4.6 CPU-s exact, 5.3 at ε = 4 (the default ``neighbours``; the dense model gave 0.83–0.99,
     0.21–0.42, 4.8 and 9.5 CPU-s; dense and top-100 under DP: 0.31 and 0.31 mean share at ε = 4 over the
     8 dataset × model cells, docs/transfer.md). Sparse neighbours (benchmarks/README.md §19): on Beauty / Toys (EASE at λ = 200,
     5 seeds) the share with k = 50 / 100 / 200 differs from the dense model's by −0.05 to +0.04, every
