@@ -445,6 +445,15 @@ def test_generate_from_a_misfit_file_fails_before_writing_anything(fitted: dict[
     assert not out.exists()
 
 
+def test_sample_from_a_misfit_file_names_it(fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
+    path = tmp_path / "edited.synthrec"
+    path.write_bytes(model_bytes(_misfit(fitted, "item-walk")))
+    res = runner.invoke(app, ["sample", str(path), "--users", "5", "--out", str(tmp_path / "s.csv")])
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2 and "cannot sample" in flat and "edited.synthrec" in flat
+    assert not (tmp_path / "s.csv").exists()
+
+
 def test_the_load_check_leaves_sampling_unchanged(fitted: dict[str, BaseGenerator], tmp_path: Path) -> None:
     """The trial draw at load uses its own seed and no state: a loaded generator samples what the fitted one
     does."""

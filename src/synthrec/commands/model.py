@@ -27,7 +27,7 @@ from synthrec.commands._data_options import (
 from synthrec.commands._options import QuietOpt
 from synthrec.commands._output import require_writable
 from synthrec.commands._trusted import TrustedOpt
-from synthrec.errors import ConfigError, DataValidationError, SynthrecError
+from synthrec.errors import ConfigError, SynthrecError
 from synthrec.generators.registry import GENERATORS, generator_params, make_generator
 
 if TYPE_CHECKING:
@@ -328,14 +328,10 @@ def sample(
         n_batches = -(-users // batch_users)
         with step_progress(n_batches, f"sampling {users:,} users", console=err_console, enabled=not quiet,
                            log_counts=True) as bar:
-            try:
-                for part in gen.sample_batches(users, batch_users=batch_users, seed=seed):
-                    parts.append(part)
-                    bar.advance()
-            except (ValueError, IndexError, KeyError, TypeError) as exc:  # arrays that do not fit together
-                raise DataValidationError(
-                    f"sampling from this model file failed ({type(exc).__name__}: {exc})", source=str(generator),
-                    hint="the file is damaged or was edited: fit the generator again (`synthrec fit`)") from None
+            # a file whose arrays do not fit together is refused by `load` (a trial draw), for every command
+            for part in gen.sample_batches(users, batch_users=batch_users, seed=seed):
+                parts.append(part)
+                bar.advance()
         synthetic = parts[0] if len(parts) == 1 else concat_users(parts, name="synthetic")
         _warn_copies(getattr(gen, COPY_SHARE_ATTR, None), "sample", None)
         write_interactions(synthetic, out, time_type=written_type or recorded_time_type(gen))

@@ -287,7 +287,7 @@ def _check_header_privacy(header: dict[str, Any], obj: object) -> None:
     (`read_header`, a partner's script) must not be told ε = 1 by a file whose state spent ε = 8. Compared
     to a relative 1e-9, as ε is recomputed from the ledger by the accountant, whose last digits may move
     between library versions."""
-    if not hasattr(obj, "_fitted") or not getattr(obj, "_fitted", False):
+    if not getattr(obj, "_fitted", False):
         return  # an unfitted state has no guarantee; `BaseGenerator.load` refuses it by name
     said, held = header.get("privacy"), _privacy_header(obj)
     if said is None and held is None:
